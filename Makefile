@@ -1,0 +1,36 @@
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+# Both create .venv (Python 3.11: bpy needs it exactly) and install what they need,
+# torch first (the CPU build), so pip never pulls a multi-GB CUDA build here.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+TORCH  ?= torch==2.13.0
+STAMP   = $(VENV)/.kinetic-gan-installed
+
+.PHONY: demo test lint addon data clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[blender,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m kinetic_gan.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check backend blender_addon tests benchmarks
+
+addon: $(STAMP)
+	$(BIN)/kinetic-gan addon build --out dist
+
+data: $(STAMP)
+	$(BIN)/kinetic-gan data fetch
+	$(BIN)/kinetic-gan data build deepmimic --out data/deepmimic15
+
+clean-venv:
+	rm -rf $(VENV)
