@@ -1,0 +1,276 @@
+"""A Lazy-Pirate client for a Kinetic-GAN server or broker — stdlib, numpy and pyzmq only.
+
+The Blender add-on bundles this file and ``protocol.py`` side by side, hence the relative
+import. A request that gets no answer within ``timeout_s`` is sent again on a fresh socket,
+at most ``retries`` more times; then :class:`BackendError` says which address was silent.
+
+    with Client("tcp://127.0.0.1:5555") as c:
+        take = c.generate(action="walk", count=2, seed=7)
+        take.joints  # (2, T, V, 3) float32, metres
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+
+from . import protocol
+
+# How often a waiting call wakes up to look at its cancel event.
+_CANCEL_POLL_S = 0.05
+
+
+class BackendError(Exception):
+    """The one error a client raises: ``code`` is "unreachable", "cancelled" or a protocol code."""
+
+    def __init__(self, address: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.address = address
+        self.code = code
+
+
+class Cancelled(BackendError):
+    """The caller's cancel event was set while waiting; a late reply is discarded."""
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """CurveZMQ keys (Z85 text): the server's public key and this client's key pair."""
+
+    server_public: bytes | str
+    client_public: bytes | str
+    client_secret: bytes | str
+
+    @classmethod
+    def from_files(
+        cls, server_public_file: str | Path, client_secret_file: str | Path
+    ) -> CurveKeys:
+        """Keys from ``kinetic-gan keygen`` files: the server's ``.key``, our ``.key_secret``."""
+        from zmq.auth import load_certificate
+
+        server_public, _ = load_certificate(str(server_public_file))
+        client_public, client_secret = load_certificate(str(client_secret_file))
+        if client_secret is None:
+            raise ValueError(
+                f"{client_secret_file}: holds no secret key (use the .key_secret file)"
+            )
+        return cls(server_public, client_public, client_secret)
+
+
+@dataclass
+class Generation:
+    """One ``generate`` answer: arrays in metres (or normalised units, see ``units``)."""
+
+    joints: np.ndarray  # (N, T, V, C) float32
+    labels: np.ndarray  # (N,) int64
+    z: np.ndarray  # (N, latent) float32
+    class_names: list[str]  # one per sample
+    action: str
+    seed: int
+    truncation: float | None
+    fps: float
+    skeleton: str
+    joint_names: list[str]
+    parents: list[int]
+    units: str
+    model: str
+
+
+def _z85(key: bytes | str) -> bytes:
+    return key.encode("ascii") if isinstance(key, str) else key
+
+
+class Client:
+    """Talks to one address (a server or a broker). Not thread-safe: one thread per Client."""
+
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float = 2.0,
+        retries: int = 1,
+        curve: CurveKeys | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
+        if timeout_s <= 0 or retries < 0:
+            raise ValueError("timeout_s must be > 0 and retries >= 0")
+        self.address = address
+        self.timeout_s = float(timeout_s)
+        self.retries = int(retries)
+        self.curve = curve
+        self._context = context or zmq.Context.instance()
+        self._socket: zmq.Socket | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    def ping(self) -> float:
+        """Round-trip time of one ``ping`` in seconds."""
+        start = time.perf_counter()
+        self._call("ping", {})
+        return time.perf_counter() - start
+
+    def info(self) -> dict[str, Any]:
+        """Server version, protocol version and the loaded models (see docs/protocol.md)."""
+        return self._call("info", {}).header["result"]
+
+    def generate(
+        self,
+        action: str | int,
+        count: int = 1,
+        seed: int | None = None,
+        truncation: float | None = None,
+        vary_noise: bool = False,
+        model: str | None = None,
+        *,
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """Generate ``count`` takes of ``action``; ``seed=None`` lets the server pick one.
+
+        ``timeout_s`` overrides the client's per-try timeout (large counts on a CPU server
+        take longer). ``cancel``: set it from another thread to abandon the wait at once
+        (raises :class:`Cancelled`).
+        """
+        req = protocol.GenerateRequest(
+            action=action,
+            count=count,
+            model=model,
+            seed=seed,
+            truncation=None if truncation is None else float(truncation),
+            vary_noise=vary_noise,
+        )
+        try:
+            protocol.check_generate(req)
+        except protocol.ProtocolError as exc:
+            raise BackendError(self.address, exc.code, f"bad generate request: {exc}") from None
+        fields = {
+            "model": req.model,
+            "action": req.action,
+            "count": req.count,
+            "seed": req.seed,
+            "truncation": req.truncation,
+            "vary_noise": req.vary_noise,
+        }
+        message = self._call("generate", fields, timeout_s=timeout_s, cancel=cancel)
+        return self._generation(message)
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ machinery
+
+    def _open(self) -> zmq.Socket:
+        # DEALER rather than REQ: a late reply to an abandoned try is read and discarded by id
+        # instead of wedging the socket's send/receive state machine.
+        sock = self._context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        if self.curve is not None:
+            sock.curve_serverkey = _z85(self.curve.server_public)
+            sock.curve_publickey = _z85(self.curve.client_public)
+            sock.curve_secretkey = _z85(self.curve.client_secret)
+        sock.connect(self.address)
+        return sock
+
+    def _call(
+        self,
+        op: str,
+        fields: dict[str, Any],
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> protocol.Message:
+        per_try = self.timeout_s if timeout_s is None else float(timeout_s)
+        request_id = protocol.new_id()
+        frames = protocol.request(op, request_id, **fields)
+        tries = self.retries + 1
+        for _ in range(tries):
+            if self._socket is None:
+                self._socket = self._open()
+            # The empty delimiter makes us look like a REQ socket to the server's ROUTER.
+            self._socket.send_multipart([b"", *frames], copy=False)
+            message = self._wait(request_id, per_try, cancel)
+            if message is not None:
+                return self._checked(message, op)
+            # Lazy Pirate: the socket may be stuck on a dead peer; start afresh.
+            self.close()
+        raise BackendError(
+            self.address,
+            "unreachable",
+            f"no backend at {self.address} after {per_try * tries:.1f} s"
+            + (f" ({tries} tries)" if tries > 1 else ""),
+        )
+
+    def _wait(
+        self, request_id: str, timeout_s: float, cancel: threading.Event | None
+    ) -> protocol.Message | None:
+        assert self._socket is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(self.address, "cancelled", "request cancelled")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            step = min(left, _CANCEL_POLL_S) if cancel is not None else left
+            if not self._socket.poll(int(step * 1000) + 1, zmq.POLLIN):
+                continue
+            frames = self._socket.recv_multipart()
+            if frames and frames[0] == b"":
+                frames = frames[1:]
+            try:
+                message = protocol.decode(frames)
+            except protocol.ProtocolError as exc:
+                raise BackendError(
+                    self.address, exc.code, f"bad reply from {self.address}: {exc}"
+                ) from None
+            if message.header.get("id") == request_id:
+                return message
+            # else: the answer to an earlier, abandoned try — ignore it.
+
+    def _checked(self, message: protocol.Message, op: str) -> protocol.Message:
+        try:
+            error = protocol.reply_error(message.header)
+        except protocol.ProtocolError as exc:
+            raise BackendError(
+                self.address, exc.code, f"bad reply from {self.address}: {exc}"
+            ) from None
+        if error is not None:
+            code, text = error
+            raise BackendError(self.address, code, f"{op} failed ({code}): {text}")
+        return message
+
+    def _generation(self, message: protocol.Message) -> Generation:
+        result, arrays = message.header["result"], message.arrays
+        try:
+            joints, labels, z = arrays["joints"], arrays["labels"], arrays["z"]
+            return Generation(
+                joints=joints.astype(np.float32, copy=False),
+                labels=labels.astype(np.int64, copy=False),
+                z=z.astype(np.float32, copy=False),
+                class_names=[str(n) for n in result["class_names"]],
+                action=str(result["action"]),
+                seed=int(result["seed"]),
+                truncation=None if result["truncation"] is None else float(result["truncation"]),
+                fps=float(result["fps"]),
+                skeleton=str(result["skeleton"]),
+                joint_names=[str(n) for n in result["joint_names"]],
+                parents=[int(p) for p in result["parents"]],
+                units=str(result["units"]),
+                model=str(result["model"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BackendError(
+                self.address, "bad_request", f"incomplete generate reply from {self.address}: {exc}"
+            ) from None
