@@ -51,9 +51,22 @@ NTU_LEVELS = (
 
 # Human3.6M, the 16-joint order of the published code.
 H36M_JOINTS = (
-    "Hip", "RightHip", "RightKnee", "RightFoot", "LeftHip", "LeftKnee", "LeftFoot",
-    "Spine", "Thorax", "Head", "LeftShoulder", "LeftElbow", "LeftWrist",
-    "RightShoulder", "RightElbow", "RightWrist",
+    "Hip",
+    "RightHip",
+    "RightKnee",
+    "RightFoot",
+    "LeftHip",
+    "LeftKnee",
+    "LeftFoot",
+    "Spine",
+    "Thorax",
+    "Head",
+    "LeftShoulder",
+    "LeftElbow",
+    "LeftWrist",
+    "RightShoulder",
+    "RightElbow",
+    "RightWrist",
 )
 H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 8, 10, 11, 8, 13, 14)
 H36M_LEVELS = (
@@ -154,7 +167,9 @@ def _hop_distance(num_nodes: int, edges: tuple[tuple[int, int], ...]) -> np.ndar
     return dist
 
 
-def spatial_partition(num_nodes: int, edges: tuple[tuple[int, int], ...], center: int) -> np.ndarray:
+def spatial_partition(
+    num_nodes: int, edges: tuple[tuple[int, int], ...], center: int
+) -> np.ndarray:
     """ST-GCN spatial partition (self, same-or-outward, inward), max hop 1, column-normalised."""
     hop = _hop_distance(num_nodes, edges)
     adjacency = (hop <= MAX_HOP).astype(np.float64)
@@ -198,7 +213,9 @@ def _coarse_edges(
 
 
 def build_pyramid(
-    joint_names: tuple[str, ...], parents: tuple[int, ...], coarse_levels: tuple[tuple[str, ...], ...]
+    joint_names: tuple[str, ...],
+    parents: tuple[int, ...],
+    coarse_levels: tuple[tuple[str, ...], ...],
 ) -> Pyramid:
     center_name = coarse_levels[-1][0]
     edges = tuple(sorted((min(p, c), max(p, c)) for c, p in enumerate(parents) if p >= 0))
@@ -207,7 +224,9 @@ def build_pyramid(
     levels = []
     for next_names in (*coarse_levels, None):
         center = names.index(center_name)
-        levels.append(Level(names, kept, center, edges, spatial_partition(len(names), edges, center)))
+        levels.append(
+            Level(names, kept, center, edges, spatial_partition(len(names), edges, center))
+        )
         if next_names is None:
             break
         # Coarse nodes keep the order they have in the finer level.
@@ -224,7 +243,9 @@ def get_skeleton(name: str) -> Skeleton:
     if key in ("ntu", "ntu25", "ntu60", "ntu120", "ntu2d"):
         channels = 2 if key == "ntu2d" else 3
         pyramid = build_pyramid(NTU_JOINTS, NTU_PARENTS, NTU_LEVELS)
-        return Skeleton("ntu2d" if channels == 2 else "ntu", NTU_JOINTS, NTU_PARENTS, channels, pyramid)
+        return Skeleton(
+            "ntu2d" if channels == 2 else "ntu", NTU_JOINTS, NTU_PARENTS, channels, pyramid
+        )
     if key in ("h36m", "h36m16", "human36m"):
         pyramid = build_pyramid(H36M_JOINTS, H36M_PARENTS, H36M_LEVELS)
         return Skeleton("h36m", H36M_JOINTS, H36M_PARENTS, 3, pyramid)

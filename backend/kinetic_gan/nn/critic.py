@@ -37,7 +37,9 @@ class CriticBlock(nn.Module):
         self.residual: nn.Module | None = None
         if residual:
             self.residual = (
-                nn.Identity() if in_channels == out_channels else nn.Conv2d(in_channels, out_channels, 1)
+                nn.Identity()
+                if in_channels == out_channels
+                else nn.Conv2d(in_channels, out_channels, 1)
             )
         if keep is not None:
             self.register_buffer("keep", torch.tensor(keep, dtype=torch.long), persistent=False)
@@ -58,7 +60,12 @@ class Critic(nn.Module):
         if frames not in FRAMES:
             raise ValueError(f"frames must be one of {FRAMES}, got {frames}")
         sk = get_skeleton(skeleton)
-        self.skeleton, self.n_classes, self.frames, self.channels = sk.name, n_classes, frames, sk.channels
+        self.skeleton, self.n_classes, self.frames, self.channels = (
+            sk.name,
+            n_classes,
+            frames,
+            sk.channels,
+        )
         pyramid = sk.pyramid
 
         def keep(level: int) -> list[int]:
@@ -80,7 +87,9 @@ class Critic(nn.Module):
         )
         self.levels = [blk.level for blk in self.st_gcn_networks]
         for lvl in sorted(set(self.levels)):
-            self.register_buffer(f"A{lvl}", torch.from_numpy(pyramid.levels[lvl].A), persistent=False)
+            self.register_buffer(
+                f"A{lvl}", torch.from_numpy(pyramid.levels[lvl].A), persistent=False
+            )
         self.edge_importance = nn.ParameterList(
             nn.Parameter(torch.ones_like(getattr(self, f"A{lvl}"))) for lvl in self.levels
         )

@@ -82,7 +82,9 @@ class SynthesisBlock(nn.Module):
             self.residual = (
                 nn.Identity()
                 if in_channels == out_channels
-                else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels))
+                else nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, 1), nn.BatchNorm2d(out_channels)
+                )
             )
         self.noise = NoiseInjection(out_channels)
         self.activation: nn.Module = nn.Tanh() if last else nn.LeakyReLU(0.2)
@@ -140,7 +142,9 @@ class Generator(nn.Module):
         )  # fmt: skip
         self.levels = [blk.level for blk in self.st_gcn_networks]
         for lvl in sorted(set(self.levels)):
-            self.register_buffer(f"A{lvl}", torch.from_numpy(pyramid.levels[lvl].A), persistent=False)
+            self.register_buffer(
+                f"A{lvl}", torch.from_numpy(pyramid.levels[lvl].A), persistent=False
+            )
         self.edge_importance = nn.ParameterList(
             nn.Parameter(torch.ones_like(getattr(self, f"A{lvl}"))) for lvl in self.levels
         )
@@ -156,7 +160,9 @@ class Generator(nn.Module):
             shapes.append((batch, 1, blk.frames, joints))
         return shapes
 
-    def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    def make_noise(
+        self, batch: int, generator: torch.Generator | None = None
+    ) -> list[torch.Tensor]:
         return [torch.randn(s, generator=generator) for s in self.noise_shapes(batch)]
 
     # -- mapping ----------------------------------------------------------------------
@@ -164,7 +170,9 @@ class Generator(nn.Module):
         return self.mlp(torch.cat((self.label_emb(labels), z), dim=-1))
 
     @torch.no_grad()
-    def compute_mean_w(self, samples_per_class: int = 10_000, seed: int = 0, chunk: int = 8192) -> None:
+    def compute_mean_w(
+        self, samples_per_class: int = 10_000, seed: int = 0, chunk: int = 8192
+    ) -> None:
         """Cache the per-class mean style vector used by the truncation trick."""
         rng = torch.Generator().manual_seed(seed)
         device = self.mean_w.device
@@ -187,11 +195,17 @@ class Generator(nn.Module):
         return mean + psi * (w - mean)
 
     # -- synthesis --------------------------------------------------------------------
-    def synthesis(self, w: torch.Tensor, noise: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def synthesis(
+        self, w: torch.Tensor, noise: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         x = w.view(*w.shape, 1, 1)
         if noise is None:
-            noise = [torch.randn(s, device=w.device, dtype=w.dtype) for s in self.noise_shapes(len(w))]
-        for i, (blk, importance) in enumerate(zip(self.st_gcn_networks, self.edge_importance, strict=True)):
+            noise = [
+                torch.randn(s, device=w.device, dtype=w.dtype) for s in self.noise_shapes(len(w))
+            ]
+        for i, (blk, importance) in enumerate(
+            zip(self.st_gcn_networks, self.edge_importance, strict=True)
+        ):
             A = getattr(self, f"A{blk.level}") * importance
             x = blk(x, A, noise[i].to(device=x.device, dtype=x.dtype))
         return x
