@@ -238,7 +238,7 @@ def build_pyramid(
 
 @cache
 def get_skeleton(name: str) -> Skeleton:
-    """``"ntu"`` (NTU RGB+D 25 joints, 3D), ``"ntu2d"`` (same joints, 2D) or ``"h36m"`` (16 joints)."""
+    """Look a skeleton up: "ntu" (NTU RGB+D 25 joints, 3D), "ntu2d" (2D) or "h36m" (16 joints)."""
     key = name.lower().replace("-", "").replace("_", "")
     if key in ("ntu", "ntu25", "ntu60", "ntu120", "ntu2d"):
         channels = 2 if key == "ntu2d" else 3
