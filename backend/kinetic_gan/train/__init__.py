@@ -1,0 +1,28 @@
+"""The WGAN-GP trainer: ``kinetic-gan train`` / ``kinetic-gan export``, DDP through torchrun.
+
+- ``config``      TrainConfig (TOML + ``--set key=value``), packaged configs
+- ``loop``        the training loop (``train(config, run_dir, resume=...)``)
+- ``wgan_gp``     the critic and generator updates, gradient penalty, EMA
+- ``batches``     the resumable, sharded batch order
+- ``checkpoint``  exact-resume checkpoints (weights_only loadable) + ``latest`` pointer
+- ``rundir``      config.toml, log.csv, sample dumps
+- ``distributed`` torchrun process group, gradient averaging
+- ``export``      a run's generator → safetensors + model card
+"""
+
+from kinetic_gan.train.config import (
+    TrainConfig,
+    apply_overrides,
+    load_config,
+    packaged_configs,
+)
+from kinetic_gan.train.loop import TrainSummary, train
+
+__all__ = [
+    "TrainConfig",
+    "TrainSummary",
+    "apply_overrides",
+    "load_config",
+    "packaged_configs",
+    "train",
+]

@@ -1,0 +1,95 @@
+"""Checkpoints: everything needed to continue a run exactly, written atomically.
+
+``RUN/checkpoints/iter_0001000.pt`` holds models, optimisers, EMA, the position in the data
+order, the wall time spent and every rank's RNG states; ``RUN/checkpoints/latest`` names the
+newest one. All values are tensors or plain Python containers, so checkpoints load with
+``torch.load(weights_only=True)`` — nothing arbitrary is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from kinetic_gan.atomic import atomic_write
+from kinetic_gan.errors import KineticGanError
+
+FORMAT = "kinetic-gan-checkpoint/1"
+LATEST = "latest"
+
+
+def checkpoint_name(iteration: int) -> str:
+    return f"iter_{iteration:07d}.pt"
+
+
+def capture_rng() -> dict[str, Any]:
+    """The RNG states this process draws from: torch (CPU and CUDA), numpy and Python."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": _to_lists(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np_state = state["numpy"]
+    np.random.set_state((np_state["kind"], np_state["keys"].numpy().astype(np.uint32),
+                         np_state["pos"], np_state["has_gauss"], np_state["cached_gaussian"]))
+    random.setstate(_to_tuples(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save(run_dir: Path, iteration: int, state: dict[str, Any], keep: int = 3) -> Path:
+    """Write ``state`` as this iteration's checkpoint, point ``latest`` at it, prune old ones."""
+    folder = Path(run_dir) / "checkpoints"
+    path = folder / checkpoint_name(iteration)
+    with atomic_write(path, "wb") as handle:
+        torch.save({"format": FORMAT, **state}, handle)
+    with atomic_write(folder / LATEST, "w") as handle:
+        handle.write(path.name + "\n")
+    if keep > 0:
+        for old in sorted(folder.glob("iter_*.pt"))[:-keep]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def latest_path(run_dir: Path) -> Path:
+    """The checkpoint ``RUN/checkpoints/latest`` names (falls back to the newest file)."""
+    folder = Path(run_dir) / "checkpoints"
+    pointer = folder / LATEST
+    if pointer.is_file():
+        path = folder / pointer.read_text(encoding="utf-8").strip()
+        if path.is_file():
+            return path
+    found = sorted(folder.glob("iter_*.pt"))
+    if not found:
+        raise KineticGanError(f"{run_dir}: no checkpoint found (expected {folder}/iter_*.pt)")
+    return found[-1]
+
+
+def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: name it, don't dump a traceback
+        raise KineticGanError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise KineticGanError(f"{path}: not a kinetic-gan training checkpoint")
+    return state
+
+
+def _to_lists(value: Any) -> Any:
+    return [_to_lists(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _to_tuples(value: Any) -> Any:
+    return tuple(_to_tuples(v) for v in value) if isinstance(value, list) else value

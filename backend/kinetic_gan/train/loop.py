@@ -1,0 +1,282 @@
+"""The training loop: read top to bottom, it is the whole algorithm.
+
+One *iteration* is ``n_critic`` critic updates (each on a fresh batch) followed by one
+generator update — so ``iterations`` counts generator updates, like the log and checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.train import checkpoint, distributed, rundir
+from kinetic_gan.train.batches import BatchStream
+from kinetic_gan.train.config import TrainConfig
+from kinetic_gan.train.wgan_gp import EMA, critic_step, generator_step
+from tqdm import tqdm
+
+
+@dataclass
+class TrainSummary:
+    run_dir: Path
+    iteration: int
+    finished: bool  # reached config.iterations (False: stopped by budget or signal)
+    seconds: float  # training wall time, all sessions together
+    losses: dict[str, float]
+
+
+def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
+          progress: bool = True) -> TrainSummary:
+    """Train (or, with ``resume``, continue) the run in ``run_dir``; rank 0 does all file I/O."""
+    run_dir = Path(run_dir)
+    ctx = distributed.init(config.device)
+    try:
+        return _train(config, run_dir, ctx, resume=resume, progress=progress)
+    finally:
+        distributed.shutdown(ctx)
+
+
+def open_training_data(config: TrainConfig):
+    from kinetic_gan.data import Augment, open_dataset
+
+    if not config.data:
+        raise KineticGanError("train: no dataset given (use --data PATH)")
+    augment = None
+    if config.augment:
+        augment = Augment(yaw_deg=config.augment_yaw_deg, mirror_p=config.augment_mirror_p,
+                          time_warp=tuple(config.augment_time_warp),
+                          bone_jitter=config.augment_bone_jitter, seed=config.seed)
+    return open_dataset(config.data, layout=config.layout, split=config.split,
+                        frames=config.frames, classes=config.classes, augment=augment)
+
+
+def build_models(config: TrainConfig, n_classes: int, skeleton: str):
+    from kinetic_gan.nn import Critic, Generator
+
+    generator = Generator(n_classes=n_classes, skeleton=skeleton, frames=config.frames,
+                          mapping_depth=config.mapping_depth, latent_dim=config.latent_dim)
+    critic = Critic(n_classes=n_classes, skeleton=skeleton, frames=config.frames)
+    return generator, critic
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device):
+    # fused Adam is one kernel per step on CUDA; the CPU path keeps the reference loop.
+    fused = device.type == "cuda"
+    return torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2),
+                            fused=fused or None)
+
+
+def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, resume: bool,
+           progress: bool) -> TrainSummary:
+    device = ctx.device
+    if config.batch_size % ctx.world_size:
+        raise KineticGanError(f"batch_size {config.batch_size} does not split evenly over "
+                              f"{ctx.world_size} processes")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    use_bf16 = device.type == "cuda" and config.amp in ("auto", "bf16")
+    if config.amp == "bf16" and device.type != "cuda":
+        print("note: bf16 autocast is used on CUDA only; training in float32 on CPU",
+              file=sys.stderr)
+
+    def autocast() -> contextlib.AbstractContextManager:
+        if use_bf16:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- data ---------------------------------------------------------------------------
+    dataset = open_training_data(config)
+    data_info = {
+        "name": Path(config.data).name, "class_names": list(dataset.class_names),
+        "skeleton": dataset.skeleton, "fps": int(dataset.fps), "samples": len(dataset),
+        "normalization": dataset.normalization.to_dict(),
+    }
+
+    # -- models (identical on every rank: same seed, then rank 0's copy broadcast) ------
+    torch.manual_seed(config.seed)
+    generator, critic = build_models(config, len(dataset.class_names), dataset.skeleton)
+    generator.to(device).train()
+    critic.to(device).train()
+    distributed.broadcast_parameters(ctx, generator)
+    distributed.broadcast_parameters(ctx, critic)
+    ema = EMA(generator, config.ema_beta) if config.ema else None
+    opt_g = make_optimizer(generator, config, device)
+    opt_d = make_optimizer(critic, config, device)
+
+    start_iteration, elapsed_before, last = 0, 0.0, {}
+    if resume:
+        state = checkpoint.load(checkpoint.latest_path(run_dir), map_location=device)
+        _check_same_run(state, config, run_dir)
+        generator.load_state_dict(state["generator"])
+        critic.load_state_dict(state["critic"])
+        if ema is not None:
+            if state["ema"] is None:
+                raise KineticGanError(f"{run_dir}: the run was trained without EMA")
+            ema.model.load_state_dict(state["ema"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        start_iteration, elapsed_before = state["iteration"], state["elapsed_seconds"]
+        last = dict(state.get("losses", {}))
+        if state["world_size"] == ctx.world_size:
+            checkpoint.restore_rng(state["rng"][ctx.rank])
+        else:
+            _seed_all(config.seed + ctx.rank + 7919 * start_iteration)
+            if ctx.is_main:
+                print(f"note: resuming on {ctx.world_size} processes (was {state['world_size']}):"
+                      " random streams restart, the data order continues", file=sys.stderr)
+    elif ctx.is_main:
+        rundir.create(run_dir, config)
+    if not resume:
+        _seed_all(config.seed + ctx.rank)  # per-rank latent and noise draws
+    if ctx.is_main and resume:
+        rundir.write_config(run_dir, config)  # records any budget/schedule overrides
+    distributed.barrier(ctx)
+
+    per_rank_batch = config.batch_size // ctx.world_size
+    batches_done = start_iteration * config.n_critic
+    stream = BatchStream(dataset, per_rank_batch, rank=ctx.rank, world_size=ctx.world_size,
+                         seed=config.seed, device=device, start=batches_done)
+    batches = iter(stream)
+
+    def sync_g() -> None:
+        distributed.average_gradients(ctx, generator.parameters())
+
+    def sync_d() -> None:
+        distributed.average_gradients(ctx, critic.parameters())
+
+    log = rundir.LossLog(run_dir, start_iteration if resume else None,
+                         config.tensorboard) if ctx.is_main else None
+    stop = _StopRequest()
+    bar = tqdm(total=config.iterations, initial=start_iteration, unit="it", dynamic_ncols=True,
+               disable=not (progress and ctx.is_main), smoothing=0.05)
+    session_start = time.monotonic()
+    budget = math.inf if config.max_minutes is None else config.max_minutes * 60.0
+    iteration = start_iteration
+    saved_at = start_iteration if resume else -1
+
+    def save_checkpoint() -> None:
+        rng_states = distributed.gather_objects(ctx, checkpoint.capture_rng())
+        if ctx.is_main:
+            checkpoint.save(run_dir, iteration, {
+                "iteration": iteration, "batches": batches_done,
+                "elapsed_seconds": elapsed_before + time.monotonic() - session_start,
+                "world_size": ctx.world_size, "config": config.to_dict(), "data": data_info,
+                "losses": last, "generator": generator.state_dict(), "critic": critic.state_dict(),
+                "ema": None if ema is None else ema.model.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": rng_states,
+            }, keep=config.keep_checkpoints)
+
+    try:
+        with stop.installed():
+            while iteration < config.iterations:
+                totals = torch.zeros(3, device=device)  # d_loss, gp, w_dist over the critic steps
+                for _ in range(config.n_critic):
+                    real, labels = next(batches)
+                    losses = critic_step(generator, critic, opt_d, real, labels,
+                                         latent_dim=config.latent_dim, lambda_gp=config.lambda_gp,
+                                         autocast=autocast, sync_grads=sync_d)
+                    totals += torch.stack((losses.d_loss, losses.gp, losses.w_dist))
+                    batches_done += 1
+                g_loss = generator_step(generator, critic, opt_g, labels,
+                                        latent_dim=config.latent_dim, autocast=autocast,
+                                        sync_grads=sync_g)
+                if ctx.enabled:
+                    distributed.average_batch_norm_stats(ctx, generator)
+                if ema is not None:
+                    ema.update(generator)
+                iteration += 1
+
+                # One host sync per iteration: the losses for the log and the stop decision.
+                elapsed = time.monotonic() - session_start
+                over = elapsed >= budget or stop.requested
+                stats = torch.cat((totals / config.n_critic, g_loss.reshape(1).float(),
+                                   torch.tensor([1.0 if over else 0.0], device=device)))
+                stats = distributed.mean_over_ranks(ctx, stats, flag_index=4).tolist()
+                last = {"d_loss": stats[0], "gp": stats[1], "w_dist": stats[2], "g_loss": stats[3]}
+                if log is not None:
+                    log.write(iteration, stream.epoch_of(batches_done), last["d_loss"],
+                              last["g_loss"], last["gp"], last["w_dist"], elapsed_before + elapsed)
+                bar.update(1)
+                bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}",
+                                w=f"{last['w_dist']:.3f}", refresh=False)
+
+                sample_due = iteration % config.sample_every == 0 and config.samples_per_class
+                if ctx.is_main and sample_due:
+                    rundir.dump_samples(run_dir / "samples" / f"iter_{iteration:07d}.npz",
+                                        ema.model if ema is not None else generator,
+                                        per_class=config.samples_per_class, data_info=data_info,
+                                        seed=config.seed)
+                if iteration % config.checkpoint_every == 0:
+                    save_checkpoint()
+                    saved_at = iteration
+                if stats[4] > 0:
+                    break
+        if saved_at != iteration:
+            save_checkpoint()
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
+    distributed.barrier(ctx)
+    finished = iteration >= config.iterations
+    seconds = elapsed_before + time.monotonic() - session_start
+    if ctx.is_main and not finished:
+        why = "stop requested" if stop.requested else f"time budget of {config.max_minutes} min"
+        print(f"stopped at iteration {iteration} ({why}); continue with --resume {run_dir}",
+              file=sys.stderr)
+    return TrainSummary(run_dir, iteration, finished, seconds, last)
+
+
+def _check_same_run(state: dict[str, Any], config: TrainConfig, run_dir: Path) -> None:
+    """Refuse to resume with settings that would make the continuation a different run."""
+    fixed = ("frames", "layout", "split", "classes", "augment", "latent_dim", "mapping_depth",
+             "batch_size", "n_critic", "lambda_gp", "lr", "beta1", "beta2", "ema", "ema_beta",
+             "seed")
+    saved = state["config"]
+    changed = [k for k in fixed if k in saved and saved[k] != getattr(config, k)]
+    if changed:
+        raise KineticGanError(f"{run_dir}: cannot change {', '.join(changed)} when resuming")
+
+
+def _seed_all(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM ask the loop to checkpoint and leave at the end of the iteration."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:  # a second Ctrl-C: leave now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def installed(self):
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)

@@ -1,0 +1,91 @@
+"""The two WGAN-GP updates (Gulrajani et al. 2017), as Kinetic-GAN trains them.
+
+Critic: maximise D(real) − D(fake) with the gradient penalty λ·(‖∇D(x̂)‖₂ − 1)² at random
+points x̂ between real and fake samples of the same class. Generator: maximise D(G(z)).
+Each function does one optimiser step and returns detached losses (no host sync).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class CriticLosses:
+    d_loss: torch.Tensor
+    gp: torch.Tensor
+    w_dist: torch.Tensor  # D(real) − D(fake): the critic's Wasserstein estimate
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     labels: torch.Tensor) -> torch.Tensor:
+    """E[(‖∇ₓ D(x̂)‖₂ − 1)²] with x̂ = α·real + (1 − α)·fake, one α per sample."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    score = critic(mixed, labels)
+    # create_graph: the penalty itself is differentiated w.r.t. the critic's weights.
+    (grad,) = torch.autograd.grad(score.float().sum(), mixed, create_graph=True)
+    return (grad.float().flatten(1).norm(dim=1) - 1).square().mean()
+
+
+def critic_step(generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
+                real: torch.Tensor, labels: torch.Tensor, *, latent_dim: int, lambda_gp: float,
+                autocast: Callable[[], contextlib.AbstractContextManager],
+                sync_grads: Callable[[], None]) -> CriticLosses:
+    z = torch.randn(real.shape[0], latent_dim, device=real.device)
+    # The fakes are constants here: no generator graph is built or back-propagated.
+    with torch.no_grad(), autocast():
+        fake = generator(z, labels)
+    fake = fake.float()
+    with autocast():
+        # Real and fake share one critic pass (the critic has no batch statistics).
+        scores = critic(torch.cat((real, fake)), torch.cat((labels, labels))).float()
+        d_real, d_fake = scores.chunk(2)
+        gp = gradient_penalty(critic, real, fake, labels)
+    w_dist = d_real.mean() - d_fake.mean()
+    loss = -w_dist + lambda_gp * gp
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    sync_grads()
+    optimizer.step()
+    return CriticLosses(loss.detach(), gp.detach(), w_dist.detach())
+
+
+def generator_step(generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
+                   labels: torch.Tensor, *, latent_dim: int,
+                   autocast: Callable[[], contextlib.AbstractContextManager],
+                   sync_grads: Callable[[], None]) -> torch.Tensor:
+    z = torch.randn(labels.shape[0], latent_dim, device=labels.device)
+    # The critic is a fixed function in this step: skip its weight gradients entirely.
+    critic.requires_grad_(False)
+    try:
+        with autocast():
+            loss = -critic(generator(z, labels), labels).float().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    finally:
+        critic.requires_grad_(True)
+    sync_grads()
+    optimizer.step()
+    return loss.detach()
+
+
+class EMA:
+    """Exponential moving average of the generator's weights (buffers are copied as they are)."""
+
+    def __init__(self, model: nn.Module, beta: float) -> None:
+        self.beta = beta
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for ema_param, param in zip(self.model.parameters(), model.parameters(), strict=True):
+            ema_param.lerp_(param, 1.0 - self.beta)
+        for ema_buf, buf in zip(self.model.buffers(), model.buffers(), strict=True):
+            ema_buf.copy_(buf)
