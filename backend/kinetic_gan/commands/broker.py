@@ -1,0 +1,94 @@
+"""``kinetic-gan broker``: one address for clients in front of any number of workers."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+import zmq
+from kinetic_gan import curve
+from kinetic_gan.broker import Broker, BrokerConfig
+from kinetic_gan.errors import KineticGanError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--frontend", default="tcp://127.0.0.1:5555", help="where clients connect")
+    parser.add_argument(
+        "--backend",
+        default="tcp://127.0.0.1:5556",
+        help="where workers (`kinetic-gan serve --connect`) connect",
+    )
+    parser.add_argument("--heartbeat-ms", type=float, default=1000.0)
+    parser.add_argument(
+        "--liveness", type=int, default=3, help="heartbeats a worker may miss before it is dropped"
+    )
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=10_000,
+        help='queued requests before new ones are answered "busy"',
+    )
+    parser.add_argument("--curve-secret-key", metavar="F", help="the broker's key pair")
+    parser.add_argument(
+        "--curve-authorized-clients",
+        metavar="DIR",
+        help="public keys (*.key) of the clients and workers allowed in",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    if args.heartbeat_ms <= 0 or args.liveness < 1 or args.max_queue < 1:
+        raise KineticGanError("--heartbeat-ms, --liveness and --max-queue must be positive")
+    if bool(args.curve_secret_key) != bool(args.curve_authorized_clients):
+        raise KineticGanError(
+            "give both --curve-secret-key and --curve-authorized-clients, or neither"
+        )
+    has_keys = bool(args.curve_secret_key)
+    curve.check_bind_allowed(args.frontend, has_keys, "--frontend")
+    curve.check_bind_allowed(args.backend, has_keys, "--backend")
+    config = BrokerConfig(
+        heartbeat_s=args.heartbeat_ms / 1000.0, liveness=args.liveness, max_queue=args.max_queue
+    )
+    context = zmq.Context()
+    curve_server = None
+    sockets = []
+    try:
+        if has_keys:
+            curve_server = curve.CurveServer(
+                context, args.curve_secret_key, args.curve_authorized_clients
+            )
+        endpoints = []
+        for endpoint in (args.frontend, args.backend):
+            sock = context.socket(zmq.ROUTER)
+            sockets.append(sock)
+            sock.setsockopt(zmq.LINGER, 1000)
+            if endpoint is args.frontend:
+                sock.setsockopt(zmq.MAXMSGSIZE, config.max_message_bytes)
+            else:
+                # Sending to a vanished worker raises, so the request is requeued at once.
+                sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            if curve_server is not None and not curve.is_loopback(endpoint):
+                curve_server.secure(sock)
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as exc:
+                raise KineticGanError(f"broker: cannot bind {endpoint}: {exc}") from None
+            endpoints.append(sock.getsockopt_string(zmq.LAST_ENDPOINT))
+        logging.getLogger("kinetic_gan.broker").info("listening frontend=%s backend=%s", *endpoints)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        Broker(sockets[0], sockets[1], config).run(stop)
+    finally:
+        for sock in sockets:
+            sock.close()
+        if curve_server is not None:
+            curve_server.stop()
+        context.term()
+    return 0

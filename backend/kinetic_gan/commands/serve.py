@@ -1,0 +1,169 @@
+"""``kinetic-gan serve``: serve one or more generators over ZeroMQ (stand-alone or as a worker)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+import zmq
+from kinetic_gan import curve
+from kinetic_gan.errors import KineticGanError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        required=True,
+        metavar="W",
+        help="model files (NAME.safetensors with NAME.json); the first is the default",
+    )
+    parser.add_argument(
+        "--bind",
+        default="tcp://127.0.0.1:5555",
+        help="address to listen on (default %(default)s; port * picks a free one)",
+    )
+    parser.add_argument(
+        "--connect",
+        metavar="ADDRESS",
+        help="work for a `kinetic-gan broker` at this backend address instead of binding",
+    )
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=64,
+        help="samples per device batch; 1 turns batching off (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-delay-ms",
+        type=float,
+        default=5.0,
+        help="longest a batch waits for more requests under load (default %(default)s)",
+    )
+    parser.add_argument("--max-count", type=int, default=256, help="samples per request")
+    parser.add_argument(
+        "--max-pending",
+        type=int,
+        default=4096,
+        help='samples queued before new requests are answered "busy"',
+    )
+    parser.add_argument(
+        "--heartbeat-ms",
+        type=float,
+        default=1000.0,
+        help="worker heartbeat interval (with --connect)",
+    )
+    parser.add_argument(
+        "--curve-secret-key",
+        metavar="F",
+        help="this server's key pair (NAME.key_secret from `kinetic-gan keygen`)",
+    )
+    parser.add_argument(
+        "--curve-authorized-clients",
+        metavar="DIR",
+        help="folder of client public keys (*.key) allowed to connect",
+    )
+    parser.add_argument(
+        "--curve-broker-key", metavar="F", help="with --connect: the broker's public key (NAME.key)"
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+
+
+def _device(choice: str) -> str:
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise KineticGanError("--device cuda: no CUDA device is available")
+    return choice
+
+
+def _check_limits(args: argparse.Namespace) -> None:
+    for flag, value in (
+        ("--max-batch", args.max_batch),
+        ("--max-count", args.max_count),
+        ("--max-pending", args.max_pending),
+    ):
+        if value < 1:
+            raise KineticGanError(f"{flag} must be >= 1, got {value}")
+    if args.max_delay_ms < 0 or args.heartbeat_ms <= 0:
+        raise KineticGanError("--max-delay-ms must be >= 0 and --heartbeat-ms > 0")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    _check_limits(args)
+    context = zmq.Context()
+    transport, curve_server = _transport(args, context)
+    try:
+        from kinetic_gan import load_generator
+        from kinetic_gan.batcher import GeneratorRunner
+        from kinetic_gan.server import Dispatcher, ServeConfig, Server
+
+        device = _device(args.device)
+        runners = [GeneratorRunner(load_generator(path, device=device)) for path in args.weights]
+        config = ServeConfig(
+            max_batch=args.max_batch,
+            max_delay_ms=args.max_delay_ms,
+            max_count=args.max_count,
+            max_pending=args.max_pending,
+        )
+        server = Server(Dispatcher(runners, config), transport, config)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        server.run(stop)
+    except BaseException:
+        transport.close()
+        raise
+    finally:
+        if curve_server is not None:
+            curve_server.stop()
+        context.term()
+    return 0
+
+
+def _transport(args: argparse.Namespace, context: zmq.Context):
+    from kinetic_gan.server import RouterTransport, ServeConfig, WorkerTransport
+
+    if args.connect:
+        keys = None
+        has_keys = bool(args.curve_secret_key and args.curve_broker_key)
+        if not curve.is_loopback(args.connect) and not has_keys:
+            raise KineticGanError(
+                f"--connect {args.connect} leaves this machine; give --curve-secret-key "
+                "(this worker's pair) and --curve-broker-key (the broker's public key)"
+            )
+        if has_keys:
+            public, secret = curve.load_keypair(args.curve_secret_key)
+            keys = (curve.load_public(args.curve_broker_key), public, secret)
+        return WorkerTransport(
+            context,
+            args.connect,
+            capacity=args.max_batch,
+            heartbeat_s=args.heartbeat_ms / 1000.0,
+            curve_client=keys,
+        ), None
+    has_keys = bool(args.curve_secret_key and args.curve_authorized_clients)
+    if bool(args.curve_secret_key) != bool(args.curve_authorized_clients):
+        raise KineticGanError(
+            "give both --curve-secret-key and --curve-authorized-clients, or neither"
+        )
+    curve.check_bind_allowed(args.bind, has_keys)
+    curve_server = None
+    if has_keys:
+        curve_server = curve.CurveServer(
+            context, args.curve_secret_key, args.curve_authorized_clients
+        )
+    try:
+        return RouterTransport(context, args.bind, ServeConfig(), curve_server), curve_server
+    except BaseException:
+        if curve_server is not None:
+            curve_server.stop()
+        raise

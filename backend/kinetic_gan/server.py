@@ -1,0 +1,391 @@
+"""The generation server: a socket thread that answers requests, a batcher that generates.
+
+The socket thread never runs the generator: ``ping``, ``info`` and every error are answered
+at once, and ``generate`` jobs go to the :class:`~kinetic_gan.batcher.Batcher`, whose finished
+work comes back through a pipe the socket thread polls. So a slow batch delays no ping and no
+malformed message can stop the loop.
+
+Two ways to face clients (a *transport*): bound as a ROUTER (a stand-alone server), or
+connected as a DEALER worker to a ``kinetic-gan broker`` with heartbeats (Paranoid Pirate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+from kinetic_gan import broker as wp  # the worker protocol is defined beside the broker
+from kinetic_gan import protocol
+from kinetic_gan.batcher import Batcher, GeneratorRunner, Job, Output
+from kinetic_gan.curve import CurveServer
+from kinetic_gan.errors import KineticGanError
+
+log = logging.getLogger("kinetic_gan.server")
+
+# A new random seed fits a signed 32-bit integer, so UIs (Blender's IntProperty) can show it.
+RANDOM_SEED_LIMIT = 2**31
+
+
+def server_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("kinetic-gan")
+    except Exception:
+        return "0.1.0"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    max_batch: int = 64  # samples per device batch; 1 turns batching off
+    max_delay_ms: float = 5.0  # longest a batch waits for more requests (only under load)
+    max_count: int = 256  # samples per request
+    max_pending: int = 4096  # samples accepted but not yet answered, before replying "busy"
+    max_message_bytes: int = protocol.MAX_HEADER_BYTES + 1024  # inbound ZMQ_MAXMSGSIZE
+
+
+@dataclass
+class Ticket:
+    """What the socket thread needs to answer a job once the batcher is done with it."""
+
+    envelope: list[bytes]
+    request_id: str
+    started: float
+
+
+class Dispatcher:
+    """Turns one request body into a reply or an accepted job; no sockets, no threads."""
+
+    def __init__(self, runners: Sequence[GeneratorRunner], config: ServeConfig) -> None:
+        if not runners:
+            raise KineticGanError("serve: no models to serve")
+        self.runners: dict[str, GeneratorRunner] = {}
+        for runner in runners:
+            if runner.name in self.runners:
+                raise KineticGanError(f"serve: two models are called {runner.name!r}")
+            self.runners[runner.name] = runner
+        self.default_model = runners[0].name
+        self.config = config
+        self._info = {
+            "server": server_version(),
+            "protocol": protocol.PROTOCOL_VERSION,
+            "models": [r.describe() for r in runners],
+        }
+
+    def handle(
+        self, body: Sequence[bytes], client: bytes, pending: int
+    ) -> tuple[str, str, list[bytes] | Job, str]:
+        """``(request_id, op, outcome, status)``: outcome is reply frames or a :class:`Job`.
+
+        ``pending`` is the number of samples accepted and not yet answered (for "busy");
+        ``status`` is "ok", "accepted" or the error code sent.
+        """
+        request_id: str | None = None
+        op = "?"
+        try:
+            message = protocol.decode(body, max_array_bytes=self.config.max_message_bytes)
+            raw_id = message.header.get("id")
+            if isinstance(raw_id, str) and 0 < len(raw_id) <= protocol.MAX_ID_CHARS:
+                request_id = raw_id
+            request_id, op = protocol.request_op(message.header)
+            if op == "ping":
+                return request_id, op, protocol.ok_reply(request_id, op, {}), "ok"
+            if op == "info":
+                return request_id, op, protocol.ok_reply(request_id, op, self._info), "ok"
+            job = self._generate_job(message.header, client, pending)
+            return request_id, op, job, "accepted"
+        except protocol.ProtocolError as exc:
+            reply = protocol.error_reply(request_id, exc.code, exc.message)
+            return request_id or "-", op, reply, exc.code
+
+    def _generate_job(self, header: dict[str, Any], client: bytes, pending: int) -> Job:
+        req = protocol.parse_generate(header)
+        name = req.model or self.default_model
+        runner = self.runners.get(name)
+        if runner is None:
+            raise protocol.ProtocolError(
+                "unknown_model", f"no model {name[:64]!r} (loaded: {', '.join(self.runners)})"
+            )
+        if req.count > self.config.max_count:
+            raise protocol.ProtocolError(
+                "too_large",
+                f"count {req.count} is over this server's limit of {self.config.max_count}",
+            )
+        if pending and pending + req.count > self.config.max_pending:
+            raise protocol.ProtocolError(
+                "busy", f"{pending} samples queued (limit {self.config.max_pending}); try again"
+            )
+        try:
+            label = runner.resolve(req.action)
+        except KineticGanError as exc:
+            raise protocol.ProtocolError("unknown_action", str(exc)) from None
+        seed = (
+            req.seed if req.seed is not None else random.SystemRandom().randrange(RANDOM_SEED_LIMIT)
+        )
+        return Job(
+            model=name,
+            label=label,
+            count=req.count,
+            seed=seed,
+            truncation=req.truncation,
+            vary_noise=req.vary_noise,
+            client=client,
+        )
+
+    def reply_for(self, output: Output, ticket: Ticket) -> tuple[list[bytes], str]:
+        """Reply frames and a status word for a finished job."""
+        job = output.job
+        if output.error is not None:
+            return protocol.error_reply(ticket.request_id, "internal", output.error), "internal"
+        card = self.runners[job.model].card
+        names = list(card.class_names)
+        result = {
+            "model": job.model,
+            "action": names[job.label],
+            "label": job.label,
+            "class_names": [names[int(i)] for i in output.labels],
+            "seed": job.seed,
+            "truncation": job.truncation,
+            "vary_noise": job.vary_noise,
+            "fps": card.fps,
+            "skeleton": card.skeleton,
+            "joint_names": list(card.joint_names),
+            "parents": [int(p) for p in card.parents],
+            "units": card.units,
+        }
+        arrays = {"joints": output.joints, "labels": output.labels, "z": output.z}
+        return protocol.ok_reply(ticket.request_id, "generate", result, arrays), "ok"
+
+
+# --------------------------------------------------------------------------- transports
+
+
+class RouterTransport:
+    """A bound ROUTER: clients (REQ, or DEALER with an empty delimiter) connect directly."""
+
+    def __init__(
+        self, context: zmq.Context, bind: str, config: ServeConfig, curve: CurveServer | None
+    ):
+        self.socket = context.socket(zmq.ROUTER)
+        self.socket.setsockopt(zmq.MAXMSGSIZE, config.max_message_bytes)
+        self.socket.setsockopt(zmq.LINGER, 2000)
+        if curve is not None:
+            curve.secure(self.socket)
+        try:
+            self.socket.bind(bind)
+        except zmq.ZMQError as exc:
+            self.socket.close(0)
+            raise KineticGanError(f"--bind {bind}: {exc}") from None
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def receive(self) -> tuple[list[bytes], bytes, list[bytes]] | None:
+        frames = self.socket.recv_multipart()
+        if len(frames) > 1 and frames[1] == b"":
+            return frames[:2], frames[0], frames[2:]
+        return frames[:1], frames[0], frames[1:]
+
+    def send(self, envelope: list[bytes], reply: list[bytes]) -> None:
+        with contextlib.suppress(zmq.Again):
+            self.socket.send_multipart([*envelope, *reply], flags=zmq.NOBLOCK)
+
+    def tick(self, draining: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class WorkerTransport:
+    """A DEALER connected to a broker: READY, heartbeats both ways, reconnect on silence."""
+
+    def __init__(
+        self,
+        context: zmq.Context,
+        connect: str,
+        capacity: int,
+        heartbeat_s: float,
+        liveness: int = wp.LIVENESS,
+        curve_client: tuple[bytes, bytes, bytes] | None = None,
+    ):
+        self.context, self.connect, self.capacity = context, connect, capacity
+        self.heartbeat_s, self.liveness = heartbeat_s, liveness
+        self.curve_client = curve_client
+        self.endpoint = connect
+        self.socket: zmq.Socket = self._open()
+        self._backoff_s = heartbeat_s
+
+    def _open(self) -> zmq.Socket:
+        sock = self.context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 2000)
+        if self.curve_client is not None:
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self.curve_client
+        sock.connect(self.connect)
+        sock.send_multipart([wp.PROTOCOL, wp.READY, str(self.capacity).encode()])
+        now = time.monotonic()
+        self._heard, self._said = now, now
+        return sock
+
+    def receive(self) -> tuple[list[bytes], bytes, list[bytes]] | None:
+        frames = self.socket.recv_multipart()
+        self._heard = time.monotonic()
+        self._backoff_s = self.heartbeat_s
+        if len(frames) >= 4 and frames[0] == wp.PROTOCOL and frames[1] == wp.REQUEST:
+            seq, client = frames[2], frames[3]
+            return [wp.PROTOCOL, wp.REPLY, seq], client, frames[4:]
+        return None  # a heartbeat, or something that is not ours: it only proves liveness
+
+    def send(self, envelope: list[bytes], reply: list[bytes]) -> None:
+        with contextlib.suppress(zmq.Again):
+            self.socket.send_multipart([*envelope, *reply], flags=zmq.NOBLOCK)
+        self._said = time.monotonic()
+
+    def tick(self, draining: bool) -> None:
+        now = time.monotonic()
+        if now - self._said >= self.heartbeat_s:
+            kind = wp.DISCONNECT if draining else wp.HEARTBEAT
+            with contextlib.suppress(zmq.Again):
+                self.socket.send_multipart(
+                    [wp.PROTOCOL, kind, str(self.capacity).encode()], flags=zmq.NOBLOCK
+                )
+            self._said = now
+        if not draining and now - self._heard > self.heartbeat_s * self.liveness:
+            log.warning(
+                "broker %s silent for %.1f s; reconnecting", self.connect, now - self._heard
+            )
+            self.socket.close(0)
+            time.sleep(self._backoff_s)
+            self._backoff_s = min(self._backoff_s * 2, 32 * self.heartbeat_s)
+            self.socket = self._open()
+
+    def close(self) -> None:
+        with contextlib.suppress(zmq.ZMQError):
+            self.socket.send_multipart([wp.PROTOCOL, wp.DISCONNECT, b"0"], flags=zmq.NOBLOCK)
+        self.socket.close()
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+class Server:
+    """Runs a transport + dispatcher + batcher until ``stop`` is set, then drains and returns."""
+
+    def __init__(self, dispatcher: Dispatcher, transport: Any, config: ServeConfig) -> None:
+        self.dispatcher = dispatcher
+        self.transport = transport
+        self.config = config
+        self._done: queue.Queue[list[Output]] = queue.Queue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self.batcher = Batcher(
+            {name: r for name, r in dispatcher.runners.items()},
+            on_done=self._on_done,
+            max_batch=config.max_batch,
+            max_delay_s=config.max_delay_ms / 1000.0,
+        )
+        self._pending_samples = 0
+        self._in_flight = 0
+
+    def _on_done(self, outputs: list[Output]) -> None:
+        # Called on the batcher's thread: hand over, then wake the socket thread.
+        self._done.put(outputs)
+        os.write(self._wake_w, b"x")
+
+    def run(self, stop: threading.Event) -> None:
+        self.batcher.start()
+        log.info(
+            "listening endpoint=%s models=%s max_batch=%d max_delay_ms=%g",
+            self.transport.endpoint,
+            ",".join(self.dispatcher.runners),
+            self.config.max_batch,
+            self.config.max_delay_ms,
+        )
+        try:
+            while not stop.is_set():
+                self._step(accept=True)
+            log.info("stopping in_flight=%d", self._in_flight)
+            while self._in_flight:
+                self._step(accept=False)
+        finally:
+            self.batcher.stop(timeout_s=5.0)
+            self.transport.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+        log.info("stopped")
+
+    def _step(self, accept: bool) -> None:
+        poller = zmq.Poller()
+        poller.register(self._wake_r, zmq.POLLIN)
+        if accept:
+            poller.register(self.transport.socket, zmq.POLLIN)
+        events = dict(poller.poll(100))
+        if self._wake_r in events:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_r, 4096)
+            while True:
+                try:
+                    outputs = self._done.get_nowait()
+                except queue.Empty:
+                    break
+                for output in outputs:
+                    self._answer(output)
+        if accept and self.transport.socket in events:
+            # Drain what is queued (bounded) so a burst is batched together.
+            for _ in range(256):
+                if not self.transport.socket.poll(0, zmq.POLLIN):
+                    break
+                self._receive()
+        self.transport.tick(draining=not accept)
+
+    def _receive(self) -> None:
+        started = time.perf_counter()
+        received = self.transport.receive()
+        if received is None:
+            return
+        envelope, client, body = received
+        request_id, op, outcome, status = self.dispatcher.handle(
+            body, client, self._pending_samples
+        )
+        if isinstance(outcome, Job):
+            outcome.ticket = Ticket(envelope, request_id, started)
+            self._pending_samples += outcome.count
+            self._in_flight += 1
+            self.batcher.submit(outcome)
+            return
+        self.transport.send(envelope, outcome)
+        self._log(request_id, op, 0, started, status)
+
+    def _answer(self, output: Output) -> None:
+        ticket: Ticket = output.job.ticket
+        reply, status = self.dispatcher.reply_for(output, ticket)
+        self._pending_samples -= output.job.count
+        self._in_flight -= 1
+        self.transport.send(ticket.envelope, reply)
+        if output.error is not None:
+            log.error("generate failed id=%s error=%s", ticket.request_id, output.error)
+        self._log(ticket.request_id, "generate", output.job.count, ticket.started, status)
+
+    @staticmethod
+    def _log(request_id: str, op: str, count: int, started: float, status: str) -> None:
+        ms = (time.perf_counter() - started) * 1000.0
+        log.info(
+            "request id=%s op=%s count=%d ms=%.1f status=%s",
+            _printable(request_id, 40),
+            _printable(op, 16),
+            count,
+            ms,
+            status,
+        )
+
+
+def _printable(text: str, limit: int) -> str:
+    # Ids and ops are client-chosen: keep one request on one log line.
+    return "".join(c if c.isprintable() and not c.isspace() else "?" for c in text[:limit])
