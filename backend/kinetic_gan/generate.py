@@ -1,0 +1,305 @@
+"""Sampling actions from a trained generator, and saving them.
+
+The pieces are separate so that a server can batch many requests into one device
+call: ``sample_inputs`` draws z and noise for one request (deterministic per seed,
+on the CPU so every device sees the same numbers), ``Inputs.cat`` merges requests,
+``synthesize`` runs the network and returns joints in metres.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kinetic_gan.atomic import atomic_path, atomic_write
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.nn import Generator
+
+MAX_SEED = 2**63 - 1
+
+
+@dataclass
+class Inputs:
+    """Everything random about a batch: latent codes, labels and per-block noise (CPU)."""
+
+    z: torch.Tensor  # (N, latent)
+    labels: torch.Tensor  # (N,) int64
+    noise: list[torch.Tensor]  # one (N, 1, T_b, V_b) tensor per block
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @staticmethod
+    def cat(parts: Sequence[Inputs]) -> Inputs:
+        return Inputs(
+            torch.cat([p.z for p in parts]),
+            torch.cat([p.labels for p in parts]),
+            [torch.cat(blocks) for blocks in zip(*(p.noise for p in parts), strict=True)],
+        )
+
+    def split(self, counts: Sequence[int]) -> list[Inputs]:
+        zs, ls = self.z.split(list(counts)), self.labels.split(list(counts))
+        noises = [n.split(list(counts)) for n in self.noise]
+        return [Inputs(zs[i], ls[i], [n[i] for n in noises]) for i in range(len(counts))]
+
+
+@dataclass
+class GeneratedSet:
+    """Generated joints and what they are: the layout of ``.npz`` files."""
+
+    joints: np.ndarray  # (N, T, V, C) float32, metres (or normalised units, see ``units``)
+    labels: np.ndarray  # (N,) int64
+    class_names: list[str]  # one per sample
+    z: np.ndarray  # (N, latent) float32
+    fps: int
+    skeleton: str
+    joint_names: list[str]
+    parents: list[int]
+    units: str
+    seed: int | None = None
+    truncation: float | None = None
+
+
+def resolve_action(card, action: str | int) -> int:
+    """A class index from a name (case-insensitive) or an index; errors list close matches."""
+    names = list(card.class_names)
+    if isinstance(action, (int, np.integer)) or (isinstance(action, str) and action.isdigit()):
+        index = int(action)
+        if not 0 <= index < len(names):
+            raise KineticGanError(f"action index {index} out of range: the model has {len(names)}")
+        return index
+    if not isinstance(action, str) or not action.strip():
+        raise KineticGanError(f"action must be a class name or an index, not {action!r}")
+    wanted = action.strip().lower()
+    lowered = [n.lower() for n in names]
+    if wanted in lowered:
+        return lowered.index(wanted)
+    close = difflib.get_close_matches(wanted, lowered, n=5, cutoff=0.5)
+    close += [n for n in lowered if wanted in n and n not in close][: 5 - len(close)]
+    hint = (
+        f"; did you mean {', '.join(repr(names[lowered.index(c)]) for c in close)}?"
+        if close
+        else ""
+    )
+    raise KineticGanError(f"unknown action {action!r}{hint} (the model has {len(names)} actions)")
+
+
+def check_truncation(truncation: float | None) -> float | None:
+    if truncation is None:
+        return None
+    try:
+        psi = float(truncation)
+    except (TypeError, ValueError):
+        raise KineticGanError(
+            f"truncation must be a number in [0, 1], not {truncation!r}"
+        ) from None
+    if not (math.isfinite(psi) and 0.0 <= psi <= 1.0):
+        raise KineticGanError(f"truncation must be in [0, 1], got {truncation}")
+    return psi
+
+
+def new_seed() -> int:
+    return int(torch.randint(0, 2**31 - 1, ()).item())
+
+
+def sample_inputs(
+    generator: Generator, labels: Sequence[int], seed: int, vary_noise: bool = False
+) -> Inputs:
+    """Draw z and noise for ``labels``, reproducibly from ``seed``.
+
+    ``vary_noise`` keeps one z for every sample and varies only the noise: the same
+    motion with different stochastic detail (the paper's stochastic variation).
+    """
+    n = len(labels)
+    if n < 1:
+        raise KineticGanError("count must be at least 1")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise KineticGanError(f"seed must be in [0, {MAX_SEED}], got {seed}")
+    rng = torch.Generator().manual_seed(int(seed))
+    if vary_noise:
+        z = torch.randn(1, generator.latent_dim, generator=rng).expand(n, -1).clone()
+    else:
+        z = torch.randn(n, generator.latent_dim, generator=rng)
+    noise = generator.make_noise(n, generator=rng)
+    return Inputs(z, torch.as_tensor(list(labels), dtype=torch.long), noise)
+
+
+@torch.inference_mode()
+def synthesize_normalised(
+    generator: Generator, inputs: Inputs, truncation: float | Sequence[float | None] | None = None
+) -> torch.Tensor:
+    """Run the generator; returns (N, C, T, V) in [-1, 1] on the generator's device.
+
+    ``truncation`` is one ψ for the batch or one per sample (``None`` = no truncation),
+    so that requests with different ψ can share a device call.
+    """
+    device = generator.mean_w.device
+    labels = inputs.labels.to(device)
+    w = generator.mapping(inputs.z.to(device), labels)
+    psi = _psi_column(truncation, len(inputs), device)
+    if psi is not None:
+        w = generator.truncate(w, labels, psi)
+    return generator.synthesis(w, [n.to(device) for n in inputs.noise])
+
+
+def _psi_column(truncation, n: int, device: torch.device) -> torch.Tensor | None:
+    if truncation is None:
+        return None
+    if isinstance(truncation, (int, float)):
+        return None if truncation == 1.0 else torch.full((n, 1), float(truncation), device=device)
+    values = [1.0 if t is None else float(t) for t in truncation]
+    if len(values) != n:
+        raise ValueError(f"{len(values)} truncation values for {n} samples")
+    if all(v == 1.0 for v in values):
+        return None
+    return torch.tensor(values, device=device).view(n, 1)
+
+
+def to_joints(x: torch.Tensor, card) -> np.ndarray:
+    """(N, C, T, V) normalised → (N, T, V, C) float32 in metres when the card knows the scale."""
+    joints = x.float().permute(0, 2, 3, 1).cpu().numpy()
+    norm = card.normalization
+    if norm:
+        lo, hi = float(norm["min"]), float(norm["max"])
+        joints = (joints + 1.0) * 0.5 * (hi - lo) + lo
+    return np.ascontiguousarray(joints, dtype=np.float32)
+
+
+def synthesize(generator: Generator, inputs: Inputs, truncation=None) -> np.ndarray:
+    return to_joints(synthesize_normalised(generator, inputs, truncation), generator.card)
+
+
+def generate(
+    generator: Generator,
+    action: str | int,
+    count: int = 1,
+    seed: int | None = None,
+    truncation: float | None = None,
+    vary_noise: bool = False,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> GeneratedSet:
+    """Generate ``count`` samples of one action. The same seed gives the same samples."""
+    card = generator.card
+    label = resolve_action(card, action)
+    psi = check_truncation(truncation)
+    if count < 1:
+        raise KineticGanError(f"count must be at least 1, got {count}")
+    seed = new_seed() if seed is None else int(seed)
+    inputs = sample_inputs(generator, [label] * count, seed, vary_noise)
+    chunks = inputs.split(_chunks(count, batch_size))
+    bar = None
+    if progress and len(chunks) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=count, unit="sample", desc=card.class_names[label])
+    out = []
+    for chunk in chunks:
+        out.append(synthesize(generator, chunk, psi))
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return GeneratedSet(
+        joints=np.concatenate(out),
+        labels=np.full(count, label, dtype=np.int64),
+        class_names=[card.class_names[label]] * count,
+        z=inputs.z.numpy().astype(np.float32),
+        fps=card.fps,
+        skeleton=card.skeleton,
+        joint_names=card.joint_names,
+        parents=card.parents,
+        units=card.units,
+        seed=seed,
+        truncation=psi,
+    )
+
+
+def _chunks(count: int, size: int) -> list[int]:
+    return [min(size, count - i) for i in range(0, count, size)]
+
+
+def concat_sets(sets: Sequence[GeneratedSet]) -> GeneratedSet:
+    first = sets[0]
+    return GeneratedSet(
+        joints=np.concatenate([s.joints for s in sets]),
+        labels=np.concatenate([s.labels for s in sets]),
+        class_names=[n for s in sets for n in s.class_names],
+        z=np.concatenate([s.z for s in sets]),
+        fps=first.fps,
+        skeleton=first.skeleton,
+        joint_names=first.joint_names,
+        parents=first.parents,
+        units=first.units,
+        seed=first.seed,
+        truncation=first.truncation,
+    )
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def save_npz(path: str | Path, result) -> Path:
+    """Write the ``.npz`` layout shared by ``generate``, ``request`` and the add-on."""
+    target = Path(path)
+    arrays = {
+        "joints": np.asarray(result.joints, dtype=np.float32),
+        "labels": np.asarray(result.labels, dtype=np.int64),
+        "class_names": np.asarray(list(result.class_names), dtype=str),
+        "z": np.asarray(result.z, dtype=np.float32),
+        "fps": np.asarray(int(result.fps)),
+        "skeleton": np.asarray(str(result.skeleton)),
+        "joint_names": np.asarray(list(result.joint_names), dtype=str),
+        "parents": np.asarray(list(result.parents), dtype=np.int64),
+        "units": np.asarray(str(result.units)),
+    }
+    with atomic_write(target, "wb") as fh:
+        np.savez(fh, **arrays)
+    return target
+
+
+def load_npz(path: str | Path) -> GeneratedSet:
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            missing = {"joints", "labels", "class_names", "fps", "skeleton"} - set(data.files)
+            if missing:
+                raise KineticGanError(f"{p}: not a Kinetic-GAN .npz (missing {sorted(missing)})")
+            joints = data["joints"].astype(np.float32)
+            if joints.ndim != 4:
+                raise KineticGanError(f"{p}: joints must be (N, T, V, C), got {joints.shape}")
+            return GeneratedSet(
+                joints=joints,
+                labels=data["labels"].astype(np.int64),
+                class_names=[str(s) for s in data["class_names"]],
+                z=data["z"] if "z" in data.files else np.zeros((len(joints), 0), np.float32),
+                fps=int(data["fps"]),
+                skeleton=str(data["skeleton"]),
+                joint_names=[str(s) for s in data["joint_names"]] if "joint_names" in data else [],
+                parents=[int(p) for p in data["parents"]] if "parents" in data else [],
+                units=str(data["units"]) if "units" in data.files else "m",
+            )
+    except FileNotFoundError:
+        raise KineticGanError(f"{p}: file not found") from None
+    except (ValueError, OSError, KeyError) as exc:
+        raise KineticGanError(f"{p}: unreadable .npz ({exc})") from None
+
+
+def save_original(stem: str | Path, result: GeneratedSet) -> tuple[Path, Path]:
+    """The published layout: ``STEM.npy`` (N, C, T, V, 1) + ``STEM.pkl`` (names, labels)."""
+    data_path = Path(f"{stem}.npy")
+    label_path = Path(f"{stem}.pkl")
+    data = np.ascontiguousarray(result.joints.transpose(0, 3, 1, 2)[..., None], dtype=np.float32)
+    with atomic_write(data_path, "wb") as fh:
+        np.save(fh, data)
+    names = [f"gen_{i:06d}_{result.class_names[i]}" for i in range(len(result.labels))]
+    with atomic_path(label_path) as tmp, open(tmp, "wb") as fh:
+        pickle.dump((names, [int(x) for x in result.labels]), fh)
+    return data_path, label_path
