@@ -147,7 +147,7 @@ def test_request_op_checks_id_and_op(header, code):
         {"action": "walk", "seed": 2**63},
         {"action": "walk", "seed": 1.0},
         {"action": "walk", "truncation": -0.1},
-        {"action": "walk", "truncation": 2.5},
+        {"action": "walk", "truncation": 1.5},
         {"action": "walk", "truncation": "0.5"},
         {"action": "walk", "truncation": math.nan},
         {"action": "walk", "truncation": math.inf},

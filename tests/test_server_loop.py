@@ -278,12 +278,12 @@ def test_take_batch_keeps_order_and_respects_limits():
         [job("a", 3), job("b", 1), job("a", 2), job("a", 1, 0.5), job("a", 4), job("a", 1)]
     )
     batch = take_batch(pending, max_batch=6)
-    assert [(j.model, j.count) for j in batch] == [("a", 3), ("a", 2), ("a", 1)]
-    assert [(j.model, j.count, j.truncation) for j in pending] == [
-        ("b", 1, None),
+    assert [(j.model, j.count, j.truncation) for j in batch] == [
+        ("a", 3, None),
+        ("a", 2, None),
         ("a", 1, 0.5),
-        ("a", 4, None),
     ]
+    assert [(j.model, j.count) for j in pending] == [("b", 1), ("a", 4), ("a", 1)]
     assert [j.count for j in take_batch(collections.deque([job("a", 9)]), 4)] == [9]
 
 

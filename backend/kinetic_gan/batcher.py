@@ -2,7 +2,7 @@
 
 The server's socket thread submits :class:`Job` s; one compute thread forms batches and hands
 finished jobs back through a callback. Requests are never split: a batch takes whole jobs of
-the same model and truncation, in arrival order, while their counts fit in ``max_batch``
+the same model (each keeps its own ψ), in arrival order, while their counts fit in ``max_batch``
 (the first job always fits, so ``max_batch=1`` turns batching off).
 
 A batch is held open for up to ``max_delay`` only while more than one client is active: a
@@ -93,9 +93,6 @@ class GeneratorRunner:
     def run(self, jobs: Sequence[Job]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         from kinetic_gan.generate import Inputs, sample_inputs, synthesize
 
-        truncation = jobs[0].truncation
-        if any(job.truncation != truncation for job in jobs):
-            raise ValueError("a batch mixes truncation values")
         # Each job draws its own z and noise from its own seed, exactly as generate() would;
         # only the forward pass is shared.
         parts = [
@@ -108,7 +105,9 @@ class GeneratorRunner:
             for job in jobs
         ]
         batch = parts[0] if len(parts) == 1 else Inputs.cat(parts)
-        joints = synthesize(self.generator, batch, truncation=truncation)
+        # One ψ per sample, so requests with different truncation still share a device call.
+        psi = [job.truncation for job in jobs for _ in range(job.count)]
+        joints = synthesize(self.generator, batch, truncation=psi)
         z = batch.z.detach().cpu().numpy().astype(np.float32, copy=False)
         labels = batch.labels.detach().cpu().numpy().astype(np.int64, copy=False)
         out, start = [], 0
@@ -126,8 +125,7 @@ def take_batch(pending: collections.deque[Job], max_batch: int) -> list[Job]:
     kept: list[Job] = []
     while pending:
         job = pending.popleft()
-        compatible = job.model == first.model and job.truncation == first.truncation
-        if compatible and total + job.count <= max_batch:
+        if job.model == first.model and total + job.count <= max_batch:
             batch.append(job)
             total += job.count
         else:

@@ -41,7 +41,7 @@ MAX_NDIM = 8
 MAX_ID_CHARS = 128
 MAX_ACTION_CHARS = 256
 MAX_SEED = 2**63 - 1
-MAX_TRUNCATION = 2.0
+MAX_TRUNCATION = 1.0
 
 # dtype tag on the wire -> numpy dtype; always little-endian, never "object".
 DTYPES: dict[str, np.dtype] = {
