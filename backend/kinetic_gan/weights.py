@@ -410,6 +410,12 @@ def random_generator_weights(
     """Write an *untrained* generator (for tests and tools that need any valid model)."""
     torch.manual_seed(seed)
     generator = Generator(n_classes, skeleton, frames, mapping_depth).eval()
+    # The paper's N(0, 1) mapping init blows activations up to ~1e5, where float32
+    # rounding shows; trained models live near O(1), so scale like a fan-in init.
+    with torch.no_grad():
+        for layer in generator.mlp.mlp:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.mul_(layer.in_features**-0.5)
     generator.compute_mean_w(samples_per_class=samples_per_class, seed=seed)
     card = ModelCard(
         name=Path(path).stem,

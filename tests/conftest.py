@@ -1,0 +1,34 @@
+"""Shared test fixtures: where the published reference fixtures live."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KINETIC_GAN_SHARED", ROOT.parent / "shared"))
+ORIGINAL_FIXTURES = SHARED / "fixtures" / "original"
+
+
+@pytest.fixture(scope="session")
+def original_fixtures() -> Path:
+    if not (ORIGINAL_FIXTURES / "manifest.json").exists():
+        pytest.skip(f"reference fixtures not found at {ORIGINAL_FIXTURES}")
+    return ORIGINAL_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """An untrained 3-class NTU generator (T=32) with a metres scale, for tools and tests."""
+    from kinetic_gan.weights import random_generator_weights
+
+    path = tmp_path_factory.mktemp("weights") / "tiny"
+    return random_generator_weights(
+        path,
+        n_classes=3,
+        frames=32,
+        class_names=["walk", "jump up", "kicking something"],
+        normalization={"min": -1.5, "max": 2.0},
+    )
