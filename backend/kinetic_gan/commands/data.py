@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--cache", type=Path, default=None, help="the fetch cache folder")
     build.add_argument("--frames", type=int, default=64, help="frames per window (default 64)")
     build.add_argument("--fps", type=int, default=30, help="frames per second (default 30)")
+    sheet = sub.add_parser("sheet", help="render a sanity sheet (front + top views) of a corpus")
+    sheet.add_argument("path", type=Path)
+    sheet.add_argument("--out", type=Path, default=Path("docs/data_deepmimic.png"))
+    sheet.add_argument("--classes", nargs="*", default=[
+        "walk", "run", "kick", "punch", "cartwheel", "backflip", "crawl", "getup_faceup"])
     info = sub.add_parser("info", help="describe a dataset folder or X_data.npy")
     info.add_argument("path", type=Path)
     info.add_argument("--split", default="train", choices=["train", "test"])
@@ -41,8 +46,21 @@ def run(args: argparse.Namespace) -> int:
         _describe(out, "train", "auto")
         _describe(out, "test", "auto")
         return 0
+    if args.data_command == "sheet":
+        _sheet(args.path, args.out, args.classes)
+        return 0
     _describe(args.path, args.split, args.layout)
     return 0
+
+
+def _sheet(path: Path, out: Path, classes: list[str]) -> None:
+    from kinetic_gan.data import open_dataset
+    from kinetic_gan.data.sanity import render_sanity_sheet
+
+    ds = open_dataset(path, frames=None, classes=classes)
+    first = [int((ds.labels == k).argmax()) for k in range(ds.num_classes)]
+    joints = ds.array(normalised=False)[first].transpose(0, 2, 3, 1)
+    print(render_sanity_sheet(out, joints, ds.class_names))
 
 
 def _describe(path: Path, split: str, layout: str) -> None:
