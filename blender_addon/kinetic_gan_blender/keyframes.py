@@ -1,0 +1,107 @@
+"""Write a retargeted take into an Action, fast: every F-curve gets all its keys in one call.
+
+``keyframe_points.add(n)`` + ``foreach_set("co", ...)`` instead of a ``keyframe_insert`` per
+frame (see benchmarks/keyframes.py). Blender 4.4+ keeps F-curves in a channelbag per action
+slot (layered actions); Blender 4.2/4.3 keep them on ``action.fcurves``; both are handled.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from .retarget import Retargeted
+
+LAYERED_ACTIONS = "slots" in bpy.types.Action.bl_rna.properties
+
+
+class _Curves:
+    """Creates F-curves on an action assigned to ``obj``, grouped by bone."""
+
+    def __init__(self, action: bpy.types.Action, obj: bpy.types.Object) -> None:
+        animation = obj.animation_data or obj.animation_data_create()
+        animation.action = action
+        if LAYERED_ACTIONS:
+            from bpy_extras.anim_utils import action_ensure_channelbag_for_slot
+
+            slot = (
+                action.slots[0]
+                if action.slots
+                else action.slots.new(id_type="OBJECT", name=obj.name)
+            )
+            animation.action_slot = slot
+            self._fcurves = action_ensure_channelbag_for_slot(action, slot).fcurves
+        else:
+            self._fcurves = action.fcurves
+
+    def new(self, data_path: str, index: int, group: str) -> bpy.types.FCurve:
+        if LAYERED_ACTIONS:
+            return self._fcurves.new(data_path, index=index, group_name=group)
+        return self._fcurves.new(data_path, index=index, action_group=group)
+
+
+def _set_keys(fcurve: bpy.types.FCurve, times: np.ndarray, values: np.ndarray) -> None:
+    points = fcurve.keyframe_points
+    points.add(len(times))
+    co = np.empty(2 * len(times), dtype=np.float32)
+    co[0::2] = times
+    co[1::2] = values
+    points.foreach_set("co", co)
+    points.foreach_set("interpolation", np.full(len(times), _LINEAR, dtype=np.int32))
+    fcurve.update()
+
+
+# Dense mocap keys: linear interpolation is exact at every frame and costs no handles.
+_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+
+
+def write_action(
+    armature: bpy.types.Object,
+    take: Retargeted,
+    name: str,
+    *,
+    frame_start: float = 1.0,
+    frame_step: float = 1.0,
+) -> bpy.types.Action:
+    """A new Action named ``name`` (Blender may add a suffix), assigned to ``armature``.
+
+    Rotation keys for ``take.bone_names`` and location keys for ``take.root_bone``; key i
+    sits at ``frame_start + i * frame_step``.
+    """
+    action = bpy.data.actions.new(name)
+    curves = _Curves(action, armature)
+    frames = take.rotations.shape[0]
+    times = frame_start + frame_step * np.arange(frames, dtype=np.float64)
+    pose_bones = armature.pose.bones
+    for k, bone in enumerate(take.bone_names):
+        pose_bones[bone].rotation_mode = "QUATERNION"
+        path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].rotation_quaternion'
+        for axis in range(4):
+            _set_keys(curves.new(path, axis, bone), times, take.rotations[:, k, axis])
+    if take.root_bone is not None and take.root_location is not None:
+        bone = take.root_bone
+        path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].location'
+        for axis in range(3):
+            _set_keys(curves.new(path, axis, bone), times, take.root_location[:, axis])
+    action.frame_range = (times[0], max(times[-1], times[0] + 1))
+    action.use_fake_user = True  # takes survive while unassigned (the takes list swaps them)
+    return action
+
+
+def assign_action(armature: bpy.types.Object, action: bpy.types.Action) -> None:
+    """Make ``action`` the armature's active action (its first slot on 4.4+)."""
+    animation = armature.animation_data or armature.animation_data_create()
+    animation.action = action
+    if LAYERED_ACTIONS and action.slots:
+        animation.action_slot = action.slots[0]
+
+
+def push_to_nla(armature: bpy.types.Object, action: bpy.types.Action) -> bpy.types.NlaStrip:
+    """Move the action onto a new NLA track (named after it) and free the active slot."""
+    animation = armature.animation_data or armature.animation_data_create()
+    track = animation.nla_tracks.new()
+    track.name = action.name
+    strip = track.strips.new(action.name, int(action.frame_range[0]), action)
+    if animation.action == action:
+        animation.action = None
+    return strip

@@ -1,0 +1,135 @@
+"""The built-in character in Blender: an NTU-25 armature and a capsule body skinned to it."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+from . import character
+from .capsules import capsule
+from .retarget import RigRest
+
+CHARACTER_TAG = "kgan_character"  # custom property marking objects we built
+
+
+def build_default_character(scene: bpy.types.Scene | None = None, name: str = "KGAN_Character"):
+    """Create the armature (named ``name``) with its skinned mesh child; returns the armature."""
+    scene = scene or bpy.context.scene
+    arm_data = bpy.data.armatures.new(name)
+    armature = bpy.data.objects.new(name, arm_data)
+    armature[CHARACTER_TAG] = 1
+    scene.collection.objects.link(armature)
+    _build_bones(armature)
+    for pose_bone in armature.pose.bones:
+        pose_bone.rotation_mode = "QUATERNION"
+    body = _build_body(armature, f"{name}_Body")
+    scene.collection.objects.link(body)
+    return armature
+
+
+def _build_bones(armature: bpy.types.Object) -> None:
+    # Edit bones exist only in edit mode, which needs the object active in a view layer.
+    view_layer = bpy.context.view_layer
+    previous = view_layer.objects.active
+    if previous is not None and previous.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        edit_bones = armature.data.edit_bones
+        for spec in character.BONES:
+            bone = edit_bones.new(spec.name)
+            bone.head = Vector(character.point(spec.head))
+            bone.tail = Vector(character.point(spec.tail))
+            bone.align_roll(Vector(spec.z_hint))
+            if spec.parent:
+                bone.parent = edit_bones[spec.parent]
+                bone.use_connect = False
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = previous if previous is not None else armature
+
+
+def _build_body(armature: bpy.types.Object, name: str) -> bpy.types.Object:
+    names, _, _, _, mats = character.rest_bones()
+    verts_all: list[np.ndarray] = []
+    faces_all: list[tuple[int, ...]] = []
+    groups: list[tuple[str, range]] = []
+    face_materials: list[int] = []
+    material_names = list(character.MATERIALS)
+    for shape in character.SHAPES:
+        b = names.index(shape.bone)
+        start = _lerp(*shape.start)
+        end = _lerp(*shape.end)
+        verts, faces = capsule(start, end, shape.radii, mats[b], shape.depth)
+        offset = sum(len(v) for v in verts_all)
+        verts_all.append(verts)
+        faces_all.extend(tuple(i + offset for i in f) for f in faces)
+        groups.append((shape.bone, range(offset, offset + len(verts))))
+        face_materials.extend([material_names.index(shape.material)] * len(faces))
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(np.concatenate(verts_all).tolist(), [], faces_all)
+    mesh.polygons.foreach_set("material_index", face_materials)
+    mesh.polygons.foreach_set("use_smooth", [True] * len(mesh.polygons))
+    mesh.update()
+    for material_name in material_names:
+        mesh.materials.append(
+            _material(f"KGAN_{material_name}", character.MATERIALS[material_name])
+        )
+    body = bpy.data.objects.new(name, mesh)
+    body[CHARACTER_TAG] = 1
+    body.parent = armature
+    # Rigid skinning: each capsule follows one bone, like an artist's mannequin.
+    for bone_name, indices in groups:
+        group = body.vertex_groups.get(bone_name) or body.vertex_groups.new(name=bone_name)
+        group.add(list(indices), 1.0, "REPLACE")
+    modifier = body.modifiers.new("Armature", "ARMATURE")
+    modifier.object = armature
+    return body
+
+
+def _lerp(a: str, b: str, t: float) -> np.ndarray:
+    return (1 - t) * character.point(a) + t * character.point(b)
+
+
+def _material(name: str, color: tuple[float, float, float, float]) -> bpy.types.Material:
+    material = bpy.data.materials.get(name) or bpy.data.materials.new(name)
+    material.diffuse_color = color
+    return material
+
+
+def rig_rest(armature: bpy.types.Object) -> RigRest:
+    """Any armature's rest pose as retargeting needs it (armature space)."""
+    bones = list(armature.data.bones)
+    order = _parents_first(bones)
+    names = tuple(bones[i].name for i in order)
+    position = {name: k for k, name in enumerate(names)}
+    parents = tuple(
+        position[bones[i].parent.name] if bones[i].parent is not None else -1 for i in order
+    )
+    heads = np.array([bones[i].head_local for i in order], dtype=np.float64).reshape(-1, 3)
+    tails = np.array([bones[i].tail_local for i in order], dtype=np.float64).reshape(-1, 3)
+    mats = np.array(
+        [[list(row) for row in bones[i].matrix_local.to_3x3()] for i in order], dtype=np.float64
+    ).reshape(-1, 3, 3)
+    return RigRest(names, parents, heads, tails, mats)
+
+
+def _parents_first(bones: list) -> list[int]:
+    index = {b.name: i for i, b in enumerate(bones)}
+    order: list[int] = []
+    seen: set[int] = set()
+
+    def visit(i: int) -> None:
+        if i in seen:
+            return
+        parent = bones[i].parent
+        if parent is not None:
+            visit(index[parent.name])
+        seen.add(i)
+        order.append(i)
+
+    for i in range(len(bones)):
+        visit(i)
+    return order
