@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kinetic_gan.data.bvh import BvhMotion
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.skeletons import NTU_JOINTS
 
@@ -49,7 +50,7 @@ def _fill(rule: Rule, side: str) -> Rule:
         return rule.format(side=side, s=side[0])
     if isinstance(rule, list):
         return [_fill(r, side) for r in rule]
-    return tuple(_fill(r, side) if isinstance(r, str) else r for r in rule)
+    return tuple(_fill(r, side) if isinstance(r, str | list | tuple) else r for r in rule)
 
 
 # The DeepMimic humanoid (points of deepmimic.POINT_NAMES): every NTU joint is a joint or a
@@ -98,17 +99,22 @@ CMU = _both({
 })
 
 # Biovision-style names (MocapBank): LeftShoulder is the shoulder joint, LeftCollar the
-# clavicle; no fingers and no toes, so hands and feet are extrapolated from the limbs.
+# clavicle; no fingers and no toes: the wrist's and ankle's end sites (≈ 14 cm and 17 cm
+# long in MocapBank) give the hand and foot, else the limbs are extrapolated.
 BIOVISION = _both({
     "SpineBase": "Hips", "SpineMid": "Chest", "SpineShoulder": "Neck",
     "Neck": ("lerp", "Neck", "Head", 0.5),
     "Head": [("lerp", "Head", "Head_end", 0.5), ("lerp", "Neck", "Head", 1.6)],
     "Shoulder{side}": "{side}Shoulder", "Elbow{side}": "{side}Elbow", "Wrist{side}": "{side}Wrist",
-    "Hand{side}": ("lerp", "{side}Elbow", "{side}Wrist", 1.3),
-    "HandTip{side}": ("lerp", "{side}Elbow", "{side}Wrist", 1.65),
-    "Thumb{side}": ("front", ("lerp", "{side}Elbow", "{side}Wrist", 1.3), 0.035),
+    "Hand{side}": [("lerp", "{side}Wrist", "{side}Wrist_end", 0.55),
+                   ("lerp", "{side}Elbow", "{side}Wrist", 1.3)],
+    "HandTip{side}": [("lerp", "{side}Wrist", "{side}Wrist_end", 1.2),
+                      ("lerp", "{side}Elbow", "{side}Wrist", 1.65)],
+    "Thumb{side}": ("front", [("lerp", "{side}Wrist", "{side}Wrist_end", 0.6),
+                              ("lerp", "{side}Elbow", "{side}Wrist", 1.3)], 0.035),
     "Hip{side}": "{side}Hip", "Knee{side}": "{side}Knee", "Ankle{side}": "{side}Ankle",
-    "Foot{side}": ["{side}Toe", ("front", "{side}Ankle", 0.12)],
+    "Foot{side}": ["{side}Toe", ("lerp", "{side}Ankle", "{side}Ankle_end", 0.6),
+                   ("front", "{side}Ankle", 0.12)],
 })
 
 RIGS: dict[str, dict[str, Rule]] = {
@@ -221,7 +227,7 @@ def to_dataset_frame(joints: np.ndarray, axes: str | np.ndarray = "y_up",
     """(T, 25, 3) NTU joints in source axes → our dataset frame (see module docstring).
 
     ``floor="keep"`` keeps the source's y = 0 (DeepMimic simulates on a floor at y = 0);
-    ``"lowest"`` puts the lowest foot/ankle point of the take on y = 0.
+    ``"lowest"`` puts the lowest joint of the whole take on y = 0.
     """
     matrix = SOURCE_AXES[axes] if isinstance(axes, str) else np.asarray(axes)
     if abs(np.linalg.det(matrix) - 1.0) > 1e-6:
@@ -230,9 +236,37 @@ def to_dataset_frame(joints: np.ndarray, axes: str | np.ndarray = "y_up",
     # turn about Y so the body's right points to +X at frame 0, i.e. it faces −Z
     out = out @ yaw_matrix(-facing_yaw(out[0])).T
     out[..., [0, 2]] -= out[0, _J["SpineBase"], [0, 2]]
-    if floor == "lowest":
-        feet = [_J[n] for n in ("FootLeft", "FootRight", "AnkleLeft", "AnkleRight")]
-        out[..., 1] -= out[:, feet, 1].min()
+    if floor == "lowest":  # feet for a stand, knees for a kneel, the back for a lie
+        out[..., 1] -= out[..., 1].min()
     elif floor != "keep":
         raise KineticGanError(f"to_dataset_frame: floor must be 'keep' or 'lowest', got {floor!r}")
     return out
+
+
+def bvh_to_ntu(motion: BvhMotion, rig: str = "auto", fps: float | None = 30.0,
+               scale: float | str = "auto", axes: str | np.ndarray = "y_up") -> np.ndarray:
+    """A BVH take → (T, 25, 3) NTU joints in metres in our dataset frame, floor at y = 0.
+
+    ``scale``: metres per file unit, or ``"auto"`` (centimetres when the first frame stands
+    taller than 20 units — Mixamo, MocapBank — else metres). ``fps``: resample the take
+    (linear interpolation of positions) or ``None`` to keep the file's rate.
+    """
+    positions = motion.world_positions()
+    if scale == "auto":
+        height = float(np.ptp(positions[0, :, 1] if axes == "y_up" else positions[0, :, 2]))
+        scale = 0.01 if height > 20.0 else 1.0
+    joints = retarget(positions * float(scale), motion.names, rig)
+    if fps is not None and abs(fps - motion.fps) > 1e-3 * fps:
+        joints = resample(joints, motion.fps, fps)
+    return to_dataset_frame(joints, axes=axes, floor="lowest")
+
+
+def resample(joints: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """(T, V, C) at ``fps_in`` → the same time span at ``fps_out`` (linear interpolation)."""
+    duration = (len(joints) - 1) / fps_in
+    times = np.arange(int(np.floor(duration * fps_out + 1e-9)) + 1) / fps_out
+    src = times * fps_in
+    lo = np.minimum(np.floor(src).astype(int), len(joints) - 1)
+    hi = np.minimum(lo + 1, len(joints) - 1)
+    w = (src - lo)[:, None, None]
+    return (1 - w) * joints[lo] + w * joints[hi]
