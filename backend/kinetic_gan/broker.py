@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 
 import zmq
+
 from kinetic_gan import protocol
 
 log = logging.getLogger("kinetic_gan.broker")
@@ -149,7 +150,7 @@ class Broker:
                 self.workers[identity] = worker
                 log.info(
                     "worker joined id=%s capacity=%d workers=%d",
-                    identity.hex()[:8],
+                    identity.hex(),
                     worker.capacity,
                     len(self.workers),
                 )
@@ -169,7 +170,7 @@ class Broker:
             if worker.draining and not worker.in_flight and kind == DISCONNECT and rest == [b"0"]:
                 # The worker is closing for good and owes nothing.
                 del self.workers[identity]
-                log.info("worker left id=%s workers=%d", identity.hex()[:8], len(self.workers))
+                log.info("worker left id=%s workers=%d", identity.hex(), len(self.workers))
 
     def _expire(self, now: float) -> None:
         dead = [w for w in self.workers.values() if w.expires < now]
@@ -182,7 +183,7 @@ class Broker:
             ]
             log.warning(
                 "worker lost id=%s requeued=%d workers=%d",
-                worker.identity.hex()[:8],
+                worker.identity.hex(),
                 len(lost),
                 len(self.workers),
             )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import zmq
+
 from kinetic_gan import broker as wp  # the worker protocol is defined beside the broker
 from kinetic_gan import protocol
 from kinetic_gan.batcher import Batcher, GeneratorRunner, Job, Output
@@ -359,6 +360,7 @@ class Server:
             self._pending_samples += outcome.count
             self._in_flight += 1
             self.batcher.submit(outcome)
+            log.debug("accepted id=%s count=%d", _printable(request_id, 40), outcome.count)
             return
         self.transport.send(envelope, outcome)
         self._log(request_id, op, 0, started, status)

@@ -8,6 +8,7 @@ import signal
 import threading
 
 import zmq
+
 from kinetic_gan import curve
 from kinetic_gan.errors import KineticGanError
 
@@ -99,71 +100,77 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
     _check_limits(args)
-    context = zmq.Context()
-    transport, curve_server = _transport(args, context)
-    try:
-        from kinetic_gan import load_generator
-        from kinetic_gan.batcher import GeneratorRunner
-        from kinetic_gan.server import Dispatcher, ServeConfig, Server
+    _check_security(args)  # refuse before spending seconds on loading models
+    from kinetic_gan import load_generator
+    from kinetic_gan.batcher import GeneratorRunner
+    from kinetic_gan.server import Dispatcher, ServeConfig, Server
 
-        device = _device(args.device)
-        runners = [GeneratorRunner(load_generator(path, device=device)) for path in args.weights]
-        config = ServeConfig(
-            max_batch=args.max_batch,
-            max_delay_ms=args.max_delay_ms,
-            max_count=args.max_count,
-            max_pending=args.max_pending,
-        )
-        server = Server(Dispatcher(runners, config), transport, config)
+    config = ServeConfig(
+        max_batch=args.max_batch,
+        max_delay_ms=args.max_delay_ms,
+        max_count=args.max_count,
+        max_pending=args.max_pending,
+    )
+    device = _device(args.device)
+    runners = [GeneratorRunner(load_generator(path, device=device)) for path in args.weights]
+    dispatcher = Dispatcher(runners, config)
+    # Only now face clients: a worker that said READY must be able to answer heartbeats.
+    context = zmq.Context()
+    curve_server, transport = None, None
+    try:
+        curve_server = _curve_server(args, context)
+        transport = _transport(args, context, config, curve_server)
+        server = Server(dispatcher, transport, config)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+        transport = None  # the server closes it when it stops
         server.run(stop)
-    except BaseException:
-        transport.close()
-        raise
     finally:
+        if transport is not None:
+            transport.close()
         if curve_server is not None:
             curve_server.stop()
         context.term()
     return 0
 
 
-def _transport(args: argparse.Namespace, context: zmq.Context):
-    from kinetic_gan.server import RouterTransport, ServeConfig, WorkerTransport
-
+def _check_security(args: argparse.Namespace) -> None:
     if args.connect:
-        keys = None
-        has_keys = bool(args.curve_secret_key and args.curve_broker_key)
-        if not curve.is_loopback(args.connect) and not has_keys:
+        if not curve.is_loopback(args.connect) and not (
+            args.curve_secret_key and args.curve_broker_key
+        ):
             raise KineticGanError(
                 f"--connect {args.connect} leaves this machine; give --curve-secret-key "
                 "(this worker's pair) and --curve-broker-key (the broker's public key)"
             )
-        if has_keys:
-            public, secret = curve.load_keypair(args.curve_secret_key)
-            keys = (curve.load_public(args.curve_broker_key), public, secret)
-        return WorkerTransport(
-            context,
-            args.connect,
-            capacity=args.max_batch,
-            heartbeat_s=args.heartbeat_ms / 1000.0,
-            curve_client=keys,
-        ), None
-    has_keys = bool(args.curve_secret_key and args.curve_authorized_clients)
+        return
     if bool(args.curve_secret_key) != bool(args.curve_authorized_clients):
         raise KineticGanError(
             "give both --curve-secret-key and --curve-authorized-clients, or neither"
         )
-    curve.check_bind_allowed(args.bind, has_keys)
-    curve_server = None
-    if has_keys:
-        curve_server = curve.CurveServer(
-            context, args.curve_secret_key, args.curve_authorized_clients
-        )
-    try:
-        return RouterTransport(context, args.bind, ServeConfig(), curve_server), curve_server
-    except BaseException:
-        if curve_server is not None:
-            curve_server.stop()
-        raise
+    curve.check_bind_allowed(args.bind, bool(args.curve_secret_key))
+
+
+def _curve_server(args: argparse.Namespace, context: zmq.Context) -> curve.CurveServer | None:
+    if args.connect or not args.curve_secret_key:
+        return None
+    return curve.CurveServer(context, args.curve_secret_key, args.curve_authorized_clients)
+
+
+def _transport(args: argparse.Namespace, context: zmq.Context, config, curve_server):
+    from kinetic_gan.server import RouterTransport, WorkerTransport
+
+    if not args.connect:
+        return RouterTransport(context, args.bind, config, curve_server)
+    keys = None
+    if args.curve_secret_key and args.curve_broker_key:
+        public, secret = curve.load_keypair(args.curve_secret_key)
+        keys = (curve.load_public(args.curve_broker_key), public, secret)
+    return WorkerTransport(
+        context,
+        args.connect,
+        capacity=args.max_batch,
+        heartbeat_s=args.heartbeat_ms / 1000.0,
+        curve_client=keys,
+    )
