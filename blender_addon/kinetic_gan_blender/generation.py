@@ -1,0 +1,102 @@
+"""Backend requests on a background thread, so Blender's UI never waits on the network.
+
+The operator starts a :class:`GenerationJob`, polls ``done`` from a timer, then applies
+the result on the main thread (bpy is not thread-safe). Plain Python: tests drive it
+directly, since timers and modal operators never run in background mode.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    address: str
+    action: str | int
+    count: int = 1
+    seed: int | None = None
+    truncation: float | None = None
+    vary_noise: bool = False
+    model: str | None = None
+    timeout_s: float = 2.0
+    curve: Any = None  # vendor.client.CurveKeys or None
+
+
+def unreachable_message(address: str) -> str:
+    return f"No backend at {address} — start it with `kinetic-gan serve`"
+
+
+def describe_error(exc: BaseException, address: str) -> str:
+    """One line for the artist: what failed and what to do."""
+    code = getattr(exc, "code", None)
+    if code == "unreachable":
+        return unreachable_message(address)
+    if code == "cancelled":
+        return "Generation cancelled"
+    if code is not None:
+        return f"Backend at {address} refused the request ({code}): {exc}"
+    return f"Request to {address} failed: {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class GenerationJob:
+    """One ``generate`` call running on its own thread."""
+
+    request: Request
+    started: float = field(default_factory=time.monotonic)
+    result: Any = None
+    error: str | None = None
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> GenerationJob:
+        self._thread = threading.Thread(target=self._run, name="kgan-generate", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from .vendor.client import Client
+
+        req = self.request
+        try:
+            # No retry: an artist hears about a dead backend within the configured timeout.
+            with Client(req.address, timeout_s=req.timeout_s, retries=0, curve=req.curve) as c:
+                self.result = c.generate(
+                    action=req.action,
+                    count=req.count,
+                    seed=req.seed,
+                    truncation=req.truncation,
+                    vary_noise=req.vary_noise,
+                    model=req.model,
+                    cancel=self._cancel,
+                )
+        except Exception as exc:  # every failure becomes one line for a Blender report
+            self.error = describe_error(exc, req.address)
+
+    @property
+    def done(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.done
+
+
+def fetch_info(address: str, timeout_s: float, curve: Any = None) -> dict:
+    """The server's ``info`` (blocking, one short request): models, classes, fps."""
+    from .vendor.client import Client
+
+    with Client(address, timeout_s=timeout_s, retries=0, curve=curve) as c:
+        return c.info()
