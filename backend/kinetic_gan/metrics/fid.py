@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from kinetic_gan.errors import KineticGanError
 from scipy import linalg
 from torch import nn
+
+from kinetic_gan.errors import KineticGanError
 
 FEATURE_DIM = 2048
 INPUT_SIZE = 299

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
 from kinetic_gan.errors import KineticGanError
 
 Mode = Literal["avg", "joint"]

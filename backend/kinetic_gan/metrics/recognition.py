@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.metrics.fid import fid_from_features
 

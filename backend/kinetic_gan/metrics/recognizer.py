@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
+
 from kinetic_gan.atomic import atomic_path, atomic_write
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.skeletons import get_skeleton
-from torch import nn
 
 CARD_FORMAT = "kinetic-gan-recognizer/1"
 DEFAULT_CHANNELS = (64, 64, 128, 128, 256)

@@ -1,0 +1,182 @@
+"""``kinetic-gan evaluate``: score generated motions against real ones (docs/metrics.md).
+
+--protocol kinetic-gan   the published FID (Inception) and MMD-a / MMD-s
+--protocol recognition   FID / accuracy / diversity / multimodality on our recogniser
+
+Real motions come from a dataset (``--real``); generated ones from a weights file
+(sampled here, ``--per-class`` per class, fresh for every repeat) or a ``.npz``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from kinetic_gan.atomic import atomic_write
+from kinetic_gan.errors import KineticGanError
+
+PROTOCOLS = ("kinetic-gan", "recognition")
+RECOGNITION_SAMPLES = 1000  # generated motions per draw, spread over the classes (as ACTOR)
+RECOGNITION_REPEATS = 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="kinetic-gan")
+    parser.add_argument("--real", required=True, type=Path, help="dataset folder or X_data.npy")
+    parser.add_argument(
+        "--generated", required=True, type=Path, help="WEIGHTS.safetensors or a generated .npz"
+    )
+    parser.add_argument("--inception-weights", type=Path, help="pt_inception-2015-12-05 file")
+    parser.add_argument("--recognizer", type=Path, help="recogniser weights (train-recognizer)")
+    parser.add_argument(
+        "--split", help="real split (default: train for kinetic-gan as published, test otherwise)"
+    )
+    parser.add_argument("--frames", type=int, help="crop/tile real motions to this many frames")
+    parser.add_argument("--per-class", type=int, help="generated motions per class and draw")
+    parser.add_argument("--repeats", type=int, help=f"draws (recognition: {RECOGNITION_REPEATS})")
+    parser.add_argument("--truncation", type=float, help="truncation ψ when sampling weights")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--mmd-published-quirk",
+        action="store_true",
+        help="reproduce the published MMD script exactly: only the first motion of each class",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, …")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _generated_draw(args, real, normalization, per_class: int, device: str):
+    """A function r → the r-th generated MotionSet, in the same units as ``real``."""
+    from kinetic_gan.metrics import motion_sets
+
+    source = str(args.generated)
+    if args.generated.suffix == ".npz":
+        joints = motion_sets.read_npz(args.generated)
+        fixed = motion_sets.to_model_units(joints, normalization, real.class_names, source)
+        return lambda r: fixed
+    if args.generated.suffix != ".safetensors":
+        raise KineticGanError(f"{args.generated}: expected WEIGHTS.safetensors or FILE.npz")
+
+    def draw(r: int):
+        joints = motion_sets.generate_joints(
+            args.generated, per_class, args.seed + r, device, args.truncation
+        )
+        return motion_sets.to_model_units(joints, normalization, real.class_names, source)
+
+    return draw
+
+
+def _real(args, split: str, normalization=None):
+    from kinetic_gan.metrics import motion_sets
+
+    dataset = motion_sets.open_real(args.real, split, args.frames)
+    real = motion_sets.real_set(dataset, f"{args.real} ({split})")
+    if normalization is not None:
+        # Measure in the recogniser's units: undo the reader's scaling, apply the card's.
+        metres = np.asarray(dataset.array(normalised=False), dtype=np.float32)
+        real.motions = np.asarray(normalization.normalise(metres), dtype=np.float32)
+    return real, normalization or dataset.normalization
+
+
+def run_kinetic_gan(args, device: str) -> dict[str, object]:
+    from kinetic_gan.metrics import fid, motion_sets, protocols
+
+    inception = fid.load_fid_inception(args.inception_weights, device)  # fail before any work
+    split = args.split or "train"
+    real, normalization = _real(args, split)
+    per_class = args.per_class or 100
+    generated = _generated_draw(args, real, normalization, per_class, device)(0)
+    motion_sets.check_compatible(real, generated)
+    result = protocols.kinetic_gan_protocol(
+        real, generated, inception, args.mmd_published_quirk, device
+    )
+    return {"split": split, **result}
+
+
+def run_recognition(args, device: str) -> dict[str, object]:
+    from kinetic_gan.data import Normalization
+    from kinetic_gan.metrics import motion_sets, protocols
+    from kinetic_gan.metrics.recognizer import load_recognizer
+
+    if args.recognizer is None:
+        raise KineticGanError(
+            "the recognition protocol needs --recognizer WEIGHTS (train one with "
+            "kinetic-gan train-recognizer)"
+        )
+    model, card = load_recognizer(args.recognizer, device)
+    split = args.split or "test"
+    card_norm = Normalization.from_dict(card.normalization) if card.normalization else None
+    real, normalization = _real(args, split, card_norm)
+    if real.skeleton != card.skeleton or list(real.class_names) != list(card.class_names):
+        raise KineticGanError(
+            f"{args.recognizer}: recogniser was trained on {card.skeleton} with classes "
+            f"{card.class_names[:4]}…, the real data is {real.skeleton} with "
+            f"{real.class_names[:4]}…"
+        )
+    per_class = args.per_class or math.ceil(RECOGNITION_SAMPLES / len(real.class_names))
+    draw = _generated_draw(args, real, normalization, per_class, device)
+    first = draw(0)
+    motion_sets.check_compatible(real, first)
+    repeats = args.repeats or (1 if args.generated.suffix == ".npz" else RECOGNITION_REPEATS)
+    result = protocols.recognition_protocol(
+        real, lambda r: first if r == 0 else draw(r), model, repeats, args.seed, device
+    )
+    return {
+        "split": split,
+        "recognizer": {"path": str(args.recognizer), "test_accuracy": card.test_accuracy},
+        **result,
+    }
+
+
+def format_table(results: dict[str, object]) -> str:
+    if results["protocol"] == "kinetic-gan":
+        quirk = " (published quirk)" if results["mmd_published_quirk"] else ""
+        rows = [("FID", results["fid"]), (f"MMD-a{quirk}", results["mmd_a"]),
+                (f"MMD-s{quirk}", results["mmd_s"])]  # fmt: skip
+        width = max(len(r[0]) for r in rows)
+        return "\n".join(f"{name:<{width}}  {value:.4f}" for name, value in rows)
+    header = f"{'':<10}  {'FID':>16}  {'accuracy':>16}  {'diversity':>16}  {'multimodality':>16}"
+    lines = [header]
+    for who in ("real", "generated"):
+        cells = []
+        for metric in ("fid", "accuracy", "diversity", "multimodality"):
+            est = results[who].get(metric)
+            cells.append("—" if est is None else f"{est['mean']:.3f} ± {est['ci95']:.3f}")
+        lines.append(f"{who:<10}  " + "  ".join(f"{c:>16}" for c in cells))
+    lines.append(f"(mean ± 95% CI over {results['repeats']} draws)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    device = _device(args.device)
+    if args.repeats is not None and args.repeats < 1:
+        raise KineticGanError("--repeats must be at least 1")
+    if args.per_class is not None and args.per_class < 2:
+        raise KineticGanError("--per-class must be at least 2")
+    runner = run_kinetic_gan if args.protocol == "kinetic-gan" else run_recognition
+    body = runner(args, device)
+    results = {
+        "protocol": args.protocol,
+        "real": str(args.real),
+        "generated": str(args.generated),
+        **body,
+    }
+    print(format_table(results))
+    if args.out:
+        with atomic_write(args.out, "w") as handle:
+            json.dump(results, handle, indent=2)
+            handle.write("\n")
+        print(f"wrote {args.out}")
+    return 0

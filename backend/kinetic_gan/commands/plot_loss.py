@@ -1,0 +1,102 @@
+"""``kinetic-gan plot-loss RUN_DIR``: the critic/generator losses of a training run, smoothed.
+
+Reads ``RUN_DIR/log.csv`` (one row per generator step, written by the trainer) and draws
+three panels over iterations: critic and generator losses, the critic's Wasserstein
+estimate, and the gradient penalty. Raw values are drawn faintly under an exponential
+moving average, so trends are readable without hiding the noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from kinetic_gan.atomic import atomic_path
+from kinetic_gan.errors import KineticGanError
+
+COLUMNS = ("iteration", "d_loss", "g_loss", "gp", "w_dist")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, help="training run folder holding log.csv")
+    parser.add_argument("--out", type=Path, help="PNG to write (default RUN_DIR/loss.png)")
+    parser.add_argument(
+        "--smooth", type=float, default=0.98, help="EMA factor in [0, 1); 0 draws raw values"
+    )
+
+
+def read_log(path: Path) -> dict[str, np.ndarray]:
+    """The numeric columns of a trainer log, as float arrays of equal length."""
+    if not path.is_file():
+        raise KineticGanError(f"{path}: training log not found")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise KineticGanError(f"{path}: log has no column {missing[0]!r} (header {header})")
+        rows = list(reader)
+    if not rows:
+        raise KineticGanError(f"{path}: log has no rows yet")
+    out = {}
+    for column in COLUMNS:
+        try:
+            out[column] = np.array([float(r[column]) for r in rows if r[column] is not None])
+        except ValueError as exc:
+            raise KineticGanError(f"{path}: column {column!r} is not numeric ({exc})") from None
+        if len(out[column]) != len(rows):
+            raise KineticGanError(f"{path}: a row is cut short (a crash mid-write?)")
+    return out
+
+
+def smooth(values: np.ndarray, factor: float) -> np.ndarray:
+    """Exponential moving average, bias-corrected so the first points are not dragged to 0."""
+    if not 0.0 <= factor < 1.0:
+        raise KineticGanError(f"smoothing factor must be in [0, 1), got {factor}")
+    out = np.empty(len(values))
+    running = 0.0
+    for i, v in enumerate(values):
+        running = factor * running + (1.0 - factor) * v
+        out[i] = running / (1.0 - factor ** (i + 1))
+    return out
+
+
+def plot_loss(log: dict[str, np.ndarray], path: Path, factor: float, title: str) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 7.5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(3, 1, sharex=True)
+    it = log["iteration"]
+    panels = (
+        (axes[0], (("d_loss", "critic", "#2e86ab"), ("g_loss", "generator", "#d1495b")), "loss"),
+        (axes[1], (("w_dist", "Wasserstein estimate", "#3d405b"),), "W distance"),
+        (axes[2], (("gp", "gradient penalty", "#e09f3e"),), "penalty"),
+    )
+    for ax, series, ylabel in panels:
+        for key, label, colour in series:
+            ax.plot(it, log[key], color=colour, alpha=0.2, linewidth=0.8)
+            ax.plot(it, smooth(log[key], factor), color=colour, linewidth=1.8, label=label)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", frameon=False)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[-1].set_xlabel("iteration (generator steps)")
+    axes[0].set_title(title)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    log = read_log(args.run_dir / "log.csv")
+    out = args.out or args.run_dir / "loss.png"
+    plot_loss(
+        log, out, args.smooth, f"{args.run_dir.resolve().name}: {len(log['iteration'])} steps"
+    )
+    print(f"wrote {out}")
+    return 0
