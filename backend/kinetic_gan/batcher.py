@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 # A client counts as active for this long after its last request.
-ACTIVE_CLIENT_S = 1.0
+ACTIVE_CLIENT_S = 0.25
 
 
 @dataclass
