@@ -1,0 +1,241 @@
+"""Retargeting maths (numpy only, no Blender): joints in the dataset frame → rig rotations."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
+
+from kinetic_gan_blender import body, motion_samples
+from kinetic_gan_blender import retarget as rt
+from kinetic_gan_blender.rotations import quaternion_from_matrix
+
+RIG = rt.RigRest.default_character()
+IDENTITY = {b.name: b.name for b in body.CANONICAL_BONES}
+NAMES = body.NTU_JOINTS
+J = {name: i for i, name in enumerate(NAMES)}
+MIRROR_X = np.diag([-1.0, 1.0, 1.0])
+
+
+def walk(frames: int = 48, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    joints = motion_samples.walk_cycle(frames).astype(np.float64)
+    if noise:
+        joints += np.random.default_rng(seed).normal(scale=noise, size=joints.shape)
+    return joints
+
+
+def pose(joints: np.ndarray, **kwargs) -> tuple[rt.Retargeted, np.ndarray, np.ndarray, np.ndarray]:
+    take = rt.retarget(joints, NAMES, RIG, IDENTITY, **kwargs)
+    rotations = {n: take.rotations[:, k] for k, n in enumerate(take.bone_names)}
+    root = {take.root_bone: take.root_location}
+    world, heads, tails = rt.forward_kinematics(RIG, rotations, root)
+    return take, world, heads, tails
+
+
+def bone_direction_errors_deg(joints: np.ndarray, heads: np.ndarray, tails: np.ndarray) -> dict:
+    points = rt.dataset_to_blender(joints)
+    errors = {}
+    for bone in body.CANONICAL_BONES:
+        b = RIG.index(bone.name)
+        want = points[:, J[bone.tail]] - points[:, J[bone.head[0]]]
+        got = tails[:, b] - heads[:, b]
+        cos = np.sum(want * got, -1) / np.linalg.norm(want, axis=-1) / np.linalg.norm(got, axis=-1)
+        errors[bone.name] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))).max())
+    return errors
+
+
+def test_dataset_to_blender_is_a_proper_rotation_facing_minus_y():
+    m = rt.DATASET_TO_BLENDER
+    assert np.allclose(m @ m.T, np.eye(3)) and np.isclose(np.linalg.det(m), 1.0)
+    assert np.allclose(m @ [0, 0, -1], [0, -1, 0])  # facing -Z (towards the camera) -> -Y
+    assert np.allclose(m @ [-1, 0, 0], [1, 0, 0])  # subject's left (-X) -> +X, the rig's left
+    assert np.allclose(m @ [0, 1, 0], [0, 0, 1])  # up stays up
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.02])
+def test_forward_kinematics_reproduces_every_bone_direction_within_2_degrees(noise):
+    joints = walk(noise=noise)
+    _, _, heads, tails = pose(joints)
+    errors = bone_direction_errors_deg(joints, heads, tails)
+    assert max(errors.values()) < 2.0, errors
+
+
+def test_left_joints_drive_left_bones():
+    joints = walk(8)
+    # Raise the performer's left arm straight up (left is -X in the dataset frame).
+    shoulder = joints[:, J["ShoulderLeft"]]
+    for k, joint in enumerate(["ElbowLeft", "WristLeft", "HandLeft", "HandTipLeft"]):
+        joints[:, J[joint]] = shoulder + np.array([0.0, 0.28 * (k + 1), 0.0])
+    _, _, heads, tails = pose(joints)
+    left, right = RIG.index("hand.L"), RIG.index("hand.R")
+    assert np.all(tails[:, left, 2] > heads[:, RIG.index("head"), 2])  # above the head
+    assert np.all(tails[:, right, 2] < heads[:, RIG.index("hips"), 2] + 0.2)  # still low
+    assert np.all(heads[:, left, 0] > 0)  # on the rig's left side (+X)
+
+
+def mirrored(joints: np.ndarray) -> np.ndarray:
+    swapped = joints[:, [J[body.mirror_name(n)] for n in NAMES]]
+    return swapped * [-1.0, 1.0, 1.0]
+
+
+def test_mirrored_input_gives_the_mirrored_pose():
+    joints = walk(noise=0.01, seed=3)
+    _, world, heads, tails = pose(joints)
+    _, world_m, heads_m, tails_m = pose(mirrored(joints))
+    for name in RIG.bone_names:
+        b, m = RIG.index(name), RIG.index(body.mirror_name(name))
+        assert np.allclose(heads_m[:, m], heads[:, b] @ MIRROR_X, atol=1e-6), name
+        assert np.allclose(tails_m[:, m], tails[:, b] @ MIRROR_X, atol=1e-6), name
+        # Twist too: a mirrored bone's X axis is the mirror image, negated (its roll mirrors).
+        assert np.allclose(world_m[:, m, :, 0], -world[:, b, :, 0] @ MIRROR_X, atol=1e-6), name
+
+
+def test_spine_twist_follows_the_hips_and_shoulders():
+    joints = walk(16)
+    yaw = np.radians(70)
+    rot_y = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    joints = joints @ rot_y.T
+    _, world, _, _ = pose(joints)
+    points = rt.dataset_to_blender(joints)
+    for bone, (right, left) in {
+        "hips": ("HipRight", "HipLeft"),
+        "spine": ("ShoulderRight", "ShoulderLeft"),
+    }.items():
+        side = points[:, J[left]] - points[:, J[right]]
+        axis = world[:, RIG.index(bone), :, 1]
+        side -= np.sum(side * axis, -1, keepdims=True) * axis
+        side /= np.linalg.norm(side, axis=-1, keepdims=True)
+        # The rig's bone X axis points to its left in rest; it must follow the performer's.
+        assert np.all(np.sum(world[:, RIG.index(bone), :, 0] * side, -1) > np.cos(np.radians(3)))
+
+
+def test_knee_hinge_follows_the_leg_plane():
+    joints = walk(32)
+    _, world, _, _ = pose(joints)
+    points = rt.dataset_to_blender(joints)
+    hip, knee, ankle = (points[:, J[n]] for n in ("HipLeft", "KneeLeft", "AnkleLeft"))
+    hinge = np.cross(knee - hip, ankle - knee)
+    bent = np.linalg.norm(hinge, axis=-1) / (
+        np.linalg.norm(knee - hip, axis=-1) * np.linalg.norm(ankle - knee, axis=-1)
+    ) > 0.35
+    assert bent.sum() > 4
+    hinge = hinge[bent] / np.linalg.norm(hinge[bent], axis=-1, keepdims=True)
+    # The default rig's knee hinge is its X axis (the shin bends backwards, towards +Y).
+    shin_x = world[bent, RIG.index("shin.L"), :, 0]
+    assert np.all(np.abs(np.sum(shin_x * hinge, -1)) > np.cos(np.radians(3)))
+
+
+def frame_to_frame_angles_deg(world: np.ndarray) -> np.ndarray:
+    relative = np.swapaxes(world[:-1], -1, -2) @ world[1:]
+    w = quaternion_from_matrix(relative)[..., 0]
+    return np.degrees(2 * np.arccos(np.clip(w, -1, 1)))
+
+
+def test_limbs_do_not_spin_when_an_arm_straightens():
+    joints = walk(40)
+    shoulder = joints[:, J["ShoulderLeft"]]
+    # Elbow bend goes from 90° to perfectly straight (the hinge plane vanishes) and back.
+    bend = np.radians(90) * np.abs(np.cos(np.linspace(0, np.pi, 40)))
+    upper = np.array([0.0, -1.0, 0.0])
+    fore = np.stack([np.zeros(40), -np.cos(bend), -np.sin(bend)], axis=1)
+    elbow = shoulder + 0.28 * upper
+    joints[:, J["ElbowLeft"]] = elbow
+    joints[:, J["WristLeft"]] = elbow + 0.26 * fore
+    joints[:, J["HandLeft"]] = elbow + 0.33 * fore
+    joints[:, J["HandTipLeft"]] = elbow + 0.41 * fore
+    joints[:, J["ThumbLeft"]] = elbow + 0.35 * fore + [0.0, 0.0, -0.04]
+    _, world, _, _ = pose(joints)
+    steps = frame_to_frame_angles_deg(world)
+    assert np.all(np.isfinite(steps))
+    assert steps.max() < 20.0, steps.max(axis=0)
+
+
+def test_degenerate_frames_give_finite_unit_quaternions():
+    joints = walk(6)
+    joints[1] = joints[1, J["SpineBase"]]  # every bone has zero length
+    joints[2, J["ElbowLeft"]] = joints[2, J["ShoulderLeft"]]  # one zero-length bone
+    s = joints[3, J["ShoulderRight"]]
+    for k, joint in enumerate(["ElbowRight", "WristRight", "HandRight", "HandTipRight"]):
+        joints[3, J[joint]] = s + np.array([0.0, -0.1 * (k + 1), 0.0])  # a perfectly straight arm
+    joints[4, J["KneeLeft"]] = joints[4, J["HipLeft"]] + [0, 0.4, 0]  # leg folded onto itself
+    take, world, heads, _ = pose(joints)
+    assert np.all(np.isfinite(take.rotations)) and np.all(np.isfinite(take.root_location))
+    assert np.allclose(np.linalg.norm(take.rotations, axis=-1), 1.0)
+    assert np.all(np.isfinite(world)) and np.all(np.isfinite(heads))
+
+
+def test_quaternions_are_continuous_in_time():
+    take, _, _, _ = pose(walk(64))
+    dots = np.sum(take.rotations[1:] * take.rotations[:-1], axis=-1)
+    assert np.all(dots > 0)
+
+
+def test_performer_scale_matches_the_rig_legs():
+    joints = walk(16)
+    small = pose(joints)[0].scale
+    assert pose(joints * 2.0)[0].scale == pytest.approx(small / 2, rel=1e-6)
+    # Scale changes nothing but the size: the same rotations.
+    assert np.allclose(pose(joints * 2.0)[0].rotations, pose(joints)[0].rotations, atol=1e-6)
+
+
+def test_snap_to_floor_and_in_place():
+    joints = walk(64)
+    joints[..., 1] += 0.7  # NTU's floor is arbitrary
+    _, _, heads, tails = pose(joints, snap_to_floor=True)
+    foot_l, foot_r = RIG.index("foot.L"), RIG.index("foot.R")
+    lowest = np.minimum(tails[:, foot_l, 2], tails[:, foot_r, 2])
+    rest_floor = RIG.tails[foot_l, 2]
+    # The rig's legs are not the performer's, so its feet land within a centimetre.
+    assert lowest.min() > rest_floor - 0.01
+    assert np.percentile(lowest, 5) == pytest.approx(rest_floor, abs=0.01)
+    hips = RIG.index("hips")
+    assert np.allclose(heads[0, hips, :2], RIG.heads[hips, :2])  # takes start on the rig
+    assert np.ptp(heads[:, hips, 1]) > 1.0  # walked forward more than a metre
+    _, _, heads_ip, _ = pose(joints, in_place=True)
+    assert np.allclose(heads_ip[:, hips, :2], RIG.heads[hips, :2])
+
+
+def test_smoothing_removes_jitter_without_lag_on_a_still_pose():
+    still = np.repeat(walk(1), 32, axis=0)
+    noisy = still + np.random.default_rng(1).normal(scale=0.01, size=still.shape)
+    rough = frame_to_frame_angles_deg(pose(noisy)[1]).mean()
+    smooth = frame_to_frame_angles_deg(pose(noisy, smoothing=2.0)[1]).mean()
+    assert smooth < rough / 3
+    assert np.allclose(rt.smooth(still, 2.0), still)
+
+
+def test_h36m_joint_names_drive_the_rig_by_name():
+    h36m = ("Hip", "RightHip", "RightKnee", "RightFoot", "LeftHip", "LeftKnee", "LeftFoot",
+            "Spine", "Thorax", "Head", "LeftShoulder", "LeftElbow", "LeftWrist",
+            "RightShoulder", "RightElbow", "RightWrist")  # fmt: skip
+    ntu_of = {n: body.JOINT_ALIASES.get(n, n) for n in h36m}
+    joints = walk(16)[:, [J[ntu_of[n]] for n in h36m]]
+    take = rt.retarget(joints, h36m, RIG, IDENTITY)
+    driven = set(take.bone_names)
+    assert {"hips", "spine", "head", "thigh.L", "shin.R", "upper_arm.L", "forearm.R"} <= driven
+    assert not driven & {"hand.L", "foot.R", "fingers.L", "neck"}
+    assert any(s.startswith("foot.L") for s in take.skipped)
+
+
+def test_bones_the_rig_lacks_are_skipped_with_a_reason():
+    take = rt.retarget(walk(4), NAMES, RIG, {**IDENTITY, "thumb.L": "no_such_bone"})
+    assert "thumb.L" not in take.bone_names
+    assert any("no_such_bone" in s for s in take.skipped)
+
+
+@pytest.mark.parametrize(
+    ("joints", "names", "message"),
+    [
+        (np.zeros((4, 25)), NAMES, "shape"),
+        (np.zeros((4, 24, 3)), NAMES, "24 joints but 25 names"),
+        (np.full((4, 25, 3), np.nan), NAMES, "NaN"),
+        (np.zeros((4, 2, 3)), ("a", "b"), "no root joint"),
+    ],
+)
+def test_bad_joints_raise_one_clear_error(joints, names, message):
+    with pytest.raises(rt.RetargetError, match=message):
+        rt.retarget(joints, names, RIG, IDENTITY)
