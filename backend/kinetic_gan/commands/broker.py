@@ -8,6 +8,7 @@ import signal
 import threading
 
 import zmq
+
 from kinetic_gan import curve
 from kinetic_gan.broker import Broker, BrokerConfig
 from kinetic_gan.errors import KineticGanError

@@ -73,6 +73,7 @@ def _action(text: str | None) -> str | int | None:
 def save_take(path: str, take) -> None:
     """Write a client Generation with the keys of ``kinetic-gan generate``'s .npz."""
     import numpy as np
+
     from kinetic_gan.atomic import atomic_write
 
     with atomic_write(path, "wb") as handle:
