@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from kinetic_gan.atomic import atomic_path
-from kinetic_gan.errors import KineticGanError
-from kinetic_gan.skeletons import Skeleton, get_skeleton
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from mpl_toolkits.mplot3d.art3d import Line3DCollection, Poly3DCollection
+
+from kinetic_gan.atomic import atomic_path
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.skeletons import Skeleton, get_skeleton
 
 BACKGROUND = "#fbfaf7"
 SIDE_COLOURS = {"left": "#d1495b", "right": "#2e86ab", "centre": "#3d405b"}
@@ -77,19 +78,39 @@ def _to_plot(joints: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Bounds:
-    centres: np.ndarray  # (N, C) plot-space centre of each sample's box
+    """Where each cell looks: the camera follows the subject, the scale is shared."""
+
+    centres: np.ndarray  # (N, T, C - 1) horizontal plot-space centre of each frame's view
     floors: np.ndarray  # (N,) height of each sample's ground
-    half: float  # one half-size for every sample, so scales compare
+    half: float  # half-size of every view box, so sizes compare across cells
 
 
-def _bounds(points: np.ndarray) -> _Bounds:
-    lo, hi = points.min(axis=(1, 2)), points.max(axis=(1, 2))  # (N, C)
-    half = float(max((hi - lo).max() / 2.0 * 1.08, 1e-3))
-    centres = (lo + hi) / 2.0
+def _follow(track: np.ndarray, window: int = 15) -> np.ndarray:
+    """Moving average over time of (N, T, D): a camera that follows without shaking."""
+    t = track.shape[1]
+    w = min(window, t) | 1  # odd, so the window is centred
+    padded = np.pad(track, ((0, 0), (w // 2, w // 2), (0, 0)), mode="edge")
+    sums = np.cumsum(np.pad(padded, ((0, 0), (1, 0), (0, 0))), axis=1)
+    return (sums[:, w:] - sums[:, :-w]) / w
+
+
+def _bounds(points: np.ndarray, root: int) -> _Bounds:
     up = points.shape[-1] - 1  # the last plot axis is "up" in both 2-D and 3-D
-    floors = lo[:, up]
-    centres[:, up] = floors + half  # stand on the floor rather than float mid-box
+    floors = points[..., up].min(axis=(1, 2))
+    centres = _follow(points[:, :, root, :up])
+    # Big enough for the widest pose around its centre and the highest point above the floor.
+    reach = np.abs(points[..., :up] - centres[:, :, None, :]).max()
+    height = (points[..., up] - floors[:, None, None]).max()
+    half = float(max(reach, height / 2.0, 1e-3) * 1.1)
     return _Bounds(centres, floors, half)
+
+
+def _grid_step(half: float) -> float:
+    """A round floor-grid spacing giving about four to eight squares across the view."""
+    for step in (0.1, 0.25, 0.5, 1.0, 2.0, 5.0):
+        if 2 * half / step <= 8:
+            return step
+    return 10.0 ** math.ceil(math.log10(half / 4))
 
 
 def _grid_shape(n: int, grid: bool) -> tuple[int, int]:
@@ -121,7 +142,8 @@ class _Animation:
         self.figure.patch.set_facecolor(BACKGROUND)
         self.canvas = FigureCanvasAgg(self.figure)
         self.figure.subplots_adjust(left=0, right=1, bottom=0, top=0.93, wspace=0, hspace=0.08)
-        bounds = bounds or _bounds(points)
+        self.bounds = bounds or _bounds(points, sk.parents.index(-1))
+        self.step = _grid_step(self.bounds.half)
         self.artists = []
         for i in range(n):
             kw = {"projection": "3d"} if self.three_d else {}
@@ -129,33 +151,28 @@ class _Animation:
             ax.set_facecolor(BACKGROUND)
             title = titles[i] if titles is not None else f"sample {i}"
             ax.set_title(title, fontsize=title_size, color="#2b2d42", pad=2)
-            self.artists.append(self._setup(ax, bounds.centres[i], bounds.floors[i], bounds.half))
+            self.artists.append(self._setup(ax, self.bounds.floors[i], self.bounds.half))
 
-    def _setup(self, ax, centre: np.ndarray, floor: float, half: float) -> dict[str, object]:
-        artists: dict[str, object] = {}
+    def _setup(self, ax, floor: float, half: float) -> dict[str, object]:
+        artists: dict[str, object] = {"ax": ax, "floor": floor}
         if self.three_d:
-            x0, x1 = centre[0] - half, centre[0] + half
-            y0, y1 = centre[1] - half, centre[1] + half
-            ax.set_xlim(x0, x1), ax.set_ylim(y0, y1), ax.set_zlim(floor, floor + 2 * half)
+            ax.set_zlim(floor, floor + 2 * half)
             ax.set_box_aspect((1, 1, 1), zoom=1.38)
             # The floor is always below the body in this view; fixed layers keep mplot3d's
             # per-collection depth sort from drawing the floor over the legs.
             ax.computed_zorder = False
             ax.view_init(elev=VIEW_ELEVATION, azim=VIEW_AZIMUTH)
             ax.set_axis_off()
-            corners = [[(x0, y0, floor), (x1, y0, floor), (x1, y1, floor), (x0, y1, floor)]]
-            ax.add_collection3d(
-                Poly3DCollection(corners, facecolor=FLOOR_FILL, edgecolor="none", zorder=0),
+            artists["ground"] = ax.add_collection3d(
+                Poly3DCollection(
+                    [np.zeros((4, 3))], facecolor=FLOOR_FILL, edgecolor="none", zorder=0
+                ),
                 autolim=False,
             )
-            ticks = np.linspace(-half, half, 9)
-            grid_lines = [[(x0, centre[1] + s, floor), (x1, centre[1] + s, floor)] for s in ticks]
-            grid_lines += [[(centre[0] + s, y0, floor), (centre[0] + s, y1, floor)] for s in ticks]
-            ax.add_collection3d(
-                Line3DCollection(grid_lines, colors=FLOOR_GRID, linewidths=0.6, zorder=1),
+            artists["grid"] = ax.add_collection3d(
+                Line3DCollection(_EMPTY_3D, colors=FLOOR_GRID, linewidths=0.6, zorder=1),
                 autolim=False,
             )
-            artists["floor"] = floor
             artists["shadow"] = ax.add_collection3d(
                 Line3DCollection(_EMPTY_3D, colors=SHADOW, linewidths=3.0, alpha=0.7, zorder=2),
                 autolim=False,
@@ -167,13 +184,15 @@ class _Animation:
                     ),
                     autolim=False,
                 )
-            artists["joints"] = ax.scatter([], [], [], s=4, c="#2b2d42", depthshade=False, zorder=4)
+            artists["joints"] = ax.scatter([], [], [], s=3, c="#2b2d42", depthshade=False, zorder=4)
         else:
-            ax.set_xlim(centre[0] - half, centre[0] + half)
             ax.set_ylim(floor - 0.05 * half, floor + 1.95 * half)
             ax.set_aspect("equal")
             ax.set_axis_off()
             ax.axhline(floor, color=FLOOR_GRID, linewidth=2.0, zorder=0)
+            artists["ticks"] = ax.add_collection(
+                LineCollection([], colors=FLOOR_GRID, linewidths=1.2, zorder=0)
+            )
             for side, colour in SIDE_COLOURS.items():
                 artists[side] = ax.add_collection(
                     LineCollection([], colors=colour, linewidths=2.6, capstyle="round")
@@ -181,8 +200,28 @@ class _Animation:
             (artists["joints"],) = ax.plot([], [], "o", ms=2.5, color="#2b2d42")
         return artists
 
+    def _move_camera(self, artists: dict, centre: np.ndarray) -> None:
+        """Centre the view on ``centre``; the floor grid stays fixed in the world and scrolls."""
+        ax, floor, half, step = artists["ax"], artists["floor"], self.bounds.half, self.step
+        lo, hi = centre - half, centre + half
+        ax.set_xlim(lo[0], hi[0])
+        if not self.three_d:
+            xs = np.arange(math.ceil(lo[0] / step), math.floor(hi[0] / step) + 1) * step
+            artists["ticks"].set_segments([[(x, floor), (x, floor - 0.04 * half)] for x in xs])
+            return
+        ax.set_ylim(lo[1], hi[1])
+        corners = [(lo[0], lo[1], floor), (hi[0], lo[1], floor), (hi[0], hi[1], floor),
+                   (lo[0], hi[1], floor)]  # fmt: skip
+        artists["ground"].set_verts([corners])
+        xs = np.arange(math.ceil(lo[0] / step), math.floor(hi[0] / step) + 1) * step
+        ys = np.arange(math.ceil(lo[1] / step), math.floor(hi[1] / step) + 1) * step
+        lines = [[(x, lo[1], floor), (x, hi[1], floor)] for x in xs]
+        lines += [[(lo[0], y, floor), (hi[0], y, floor)] for y in ys]
+        artists["grid"].set_segments(lines or _EMPTY_3D)
+
     def frame(self, t: int) -> np.ndarray:
-        for pose_seq, artists in zip(self.points, self.artists, strict=True):
+        for i, (pose_seq, artists) in enumerate(zip(self.points, self.artists, strict=True)):
+            self._move_camera(artists, self.bounds.centres[i, t])
             pose = pose_seq[t]
             for side in SIDE_COLOURS:
                 artists[side].set_segments([pose[[a, b]] for a, b in self.sides[side]])
@@ -267,7 +306,7 @@ def contact_sheet(
     points = _to_plot(np.asarray(joints, dtype=np.float64))
     n, t = points.shape[:2]
     picks = np.unique(np.linspace(0, t - 1, max(1, min(frames_per_row, t))).round().astype(int))
-    shared = _bounds(points)  # one scale for the sheet; each row keeps its sample's box
+    shared = _bounds(points, sk.parents.index(-1))  # one scale for the whole sheet
     rows = []
     for i in range(n):
         label = titles[i] if titles is not None else f"sample {i}"
@@ -275,7 +314,7 @@ def contact_sheet(
         cell_titles = [f"{c}  {p + 1}/{t}".strip() for c, p in zip(cell_titles, picks, strict=True)]
         # Each picked pose is a one-frame "sample" of a one-row figure, all in the same box.
         box = _Bounds(
-            np.repeat(shared.centres[i : i + 1], len(picks), axis=0),
+            shared.centres[i, picks][:, None],  # each cell follows the sample at its frame
             np.repeat(shared.floors[i : i + 1], len(picks)),
             shared.half,
         )
