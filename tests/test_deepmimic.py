@@ -36,8 +36,8 @@ def write_clip(path: Path, frames: list[list[float]], loop: str = "wrap") -> Pat
 
 
 def synthetic_walk(tmp_path: Path) -> deepmimic.Clip:
-    """A clip in DeepMimic's format: the root moves +x (forward) at 1 m/s, knees flex."""
-    frames = [standing_frame(x=k / 30, knee=-0.3 * np.sin(k / 5)) for k in range(31)]
+    """A closed 1 s loop in DeepMimic's format: the root moves +x (forward) at 1 m/s."""
+    frames = [standing_frame(x=k / 30, knee=-0.3 * np.sin(2 * np.pi * k / 30)) for k in range(31)]
     frames[-1][0] = 0.0
     return deepmimic.load_clip(write_clip(tmp_path / "humanoid3d_walk.txt", frames))
 
@@ -164,3 +164,32 @@ def test_build_deepmimic15_in_published_layout(tmp_path):
                             test_per_class=2)
     for name in ("train_data.npy", "train_label.pkl", "test_data.npy", "meta.json"):
         assert (out / name).read_bytes() == (again / name).read_bytes()
+
+
+def test_planted_hands_bend_at_the_wrist_instead_of_entering_the_floor(tmp_path):
+    low = standing_frame()
+    low[2] = 0.20  # root so low that a straight hand would reach ~2 cm below the floor
+    clip = deepmimic.load_clip(write_clip(tmp_path / "c.txt", [low, low]))
+    points = deepmimic.forward_kinematics(clip.frames)
+    straight = deepmimic.forward_kinematics(np.array([standing_frame(), standing_frame()]))
+    index = {name: i for i, name in enumerate(deepmimic.POINT_NAMES)}
+    tip, wrist = points[0, index["left_hand_tip"]], points[0, index["left_wrist"]]
+    assert tip[1] == pytest.approx(0.0, abs=1e-9)
+    for site in ("left_hand", "left_hand_tip", "left_thumb"):  # rigid about the wrist
+        bent = np.linalg.norm(points[0, index[site]] - wrist)
+        rest = np.linalg.norm(straight[0, index[site]] - straight[0, index["left_wrist"]])
+        assert bent == pytest.approx(rest)
+
+
+def test_an_open_loop_eases_over_its_seam_without_a_jump(tmp_path):
+    """The last frame is 0.6 rad of knee away from the first: no jump where cycles meet."""
+    frames = [standing_frame(x=k / 30, knee=-0.6 * k / 30) for k in range(31)]
+    frames[-1][0] = 0.0
+    clip = deepmimic.load_clip(write_clip(tmp_path / "c.txt", frames))
+    joints = clip_window(clip, 0.5, frames=30, fps=30)  # crosses the seam at frame 15
+    steps = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=1)
+    raw = deepmimic.forward_kinematics(np.array([frames[-1], frames[0]]))
+    jump = np.linalg.norm(raw[1] - raw[0] + [1.0, 0, 0], axis=-1).max()
+    assert jump > 0.15 and steps.max() < jump / 2
+    lengths = bone_lengths(joints)
+    np.testing.assert_allclose(lengths, lengths[:1].repeat(len(lengths), 0), atol=1e-9)

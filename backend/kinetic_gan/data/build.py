@@ -4,12 +4,12 @@ Every sample is a 64-frame window at 30 fps of one clip, in our dataset frame (f
 the window's first frame, pelvis over the origin, floor at y = 0), as NTU-25 joints.
 
 Windows. A clip is sampled at ``start + n / fps``. Looping clips (``"Loop": "wrap"``) run
-on past their end: each further cycle is the clip again, moved by the rigid turn and shift
-(about the vertical) that carries the clip's first root pose onto its last, so a walk keeps
-walking. Other clips hold their first pose before the start and their last pose after the
-end. Starts are spread evenly: over one cycle for looping clips; over
-``[min(0, D − W), max(0, D − W)]`` for the others (clip length D, window length W), so a
-short kick is seen whole at different moments of the window.
+on past their end: each further cycle is the clip again, shifted over the floor by the
+root's displacement from the first to the last frame (as DeepMimic loops a clip), easing
+over the seam (``deepmimic.clip_points``), so a walk keeps walking. Other clips hold their first
+pose before the start and their last pose after the end. Starts are spread evenly: over one
+cycle for looping clips; over ``[min(0, D − W), max(0, D − W)]`` for the others (clip
+length D, window length W), so a short kick is seen whole at different moments of the window.
 
 Split. Each clip gets ``train + test`` evenly spaced starts; every fifth start (index
 ``k % 5 == 4``) goes to the test split. Test windows therefore never equal a train window,
@@ -33,7 +33,6 @@ from kinetic_gan.atomic import atomic_path, atomic_write
 from kinetic_gan.data import deepmimic, fetch, to_ntu
 from kinetic_gan.data.classes import DEEPMIMIC15
 from kinetic_gan.data.normalization import Normalization
-from kinetic_gan.data.rotations import quat_to_matrix
 from kinetic_gan.errors import KineticGanError
 
 LICENCE = (
@@ -55,28 +54,9 @@ def window_starts(clip: deepmimic.Clip, count: int, seconds: float) -> np.ndarra
     return np.linspace(min(0.0, slack), max(0.0, slack), count)
 
 
-def _yaw_of_root(quat: np.ndarray) -> float:
-    forward = quat_to_matrix(quat) @ np.array([1.0, 0.0, 0.0])
-    return float(np.arctan2(-forward[2], forward[0]))
-
-
 def clip_window(clip: deepmimic.Clip, start: float, frames: int, fps: float) -> np.ndarray:
     """(frames, 25, 3) NTU joints of one window, in the dataset frame."""
-    times = start + np.arange(frames) / fps
-    if clip.loop:
-        cycle = np.floor(times / clip.duration).astype(int)
-        local = times - cycle * clip.duration
-    else:
-        cycle, local = np.zeros(frames, dtype=int), times  # sample_poses clamps: holds the ends
-    points = deepmimic.forward_kinematics(deepmimic.sample_poses(clip, local))
-    if clip.loop and cycle.any():
-        first, last = clip.frames[0], clip.frames[-1]
-        turn = to_ntu.yaw_matrix(_yaw_of_root(last[4:8]) - _yaw_of_root(first[4:8]))
-        shift = last[1:4] - turn @ first[1:4]
-        shift[1] = 0.0  # the cycle moves over the floor, never up or down
-        for f in np.flatnonzero(cycle):
-            for _ in range(cycle[f]):
-                points[f] = points[f] @ turn.T + shift
+    points = deepmimic.clip_points(clip, start + np.arange(frames) / fps)
     joints = to_ntu.retarget(points, deepmimic.POINT_NAMES, rig="deepmimic")
     return to_ntu.to_dataset_frame(joints, axes="deepmimic", floor="keep")
 

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kinetic_gan.data.rotations import axis_angle_matrix, quat_to_matrix, slerp
+from kinetic_gan.data.rotations import (
+    axis_angle_matrix,
+    normalise_quat,
+    quat_multiply,
+    quat_to_matrix,
+    slerp,
+)
 from kinetic_gan.errors import KineticGanError
 
 SCALE = 0.25
@@ -134,11 +140,78 @@ def sample_poses(clip: Clip, times: np.ndarray) -> np.ndarray:
     t = np.clip(np.asarray(times, dtype=np.float64), 0.0, stamps[-1])
     i = np.clip(np.searchsorted(stamps, t, side="right") - 1, 0, len(stamps) - 2)
     alpha = (t - stamps[i]) / (stamps[i + 1] - stamps[i])
-    a, b = clip.frames[i], clip.frames[i + 1]
-    out = a + alpha[:, None] * (b - a)
+    return blend_poses(clip.frames[i], clip.frames[i + 1], alpha)
+
+
+# Length of the cross-fade into the next cycle of a looping clip (seconds, at most D / 4).
+LOOP_BLEND_S = 0.2
+
+
+def cycle_shift(clip: Clip) -> np.ndarray:
+    """(3,) how far one cycle of a looping clip carries the body over the floor.
+
+    As DeepMimic itself loops a clip: the root's displacement from the first frame to the
+    last, with no change of height and no turn.
+    """
+    shift = clip.frames[-1, 1:4] - clip.frames[0, 1:4]
+    shift[1] = 0.0
+    return shift
+
+
+def clip_points(clip: Clip, times: np.ndarray) -> np.ndarray:
+    """(len(times), len(POINT_NAMES), 3) positions at any times, in the simulation frame.
+
+    A non-looping clip holds its first pose before 0 and its last after its end. A looping
+    clip repeats, each cycle shifted by ``cycle_shift``. Mocap loops do not close exactly
+    (the last pose is a few cm to 0.5 m off the shifted first pose), so over the last
+    ``LOOP_BLEND_S`` of each cycle the pose eases — in joint space, so bone lengths stay
+    exact — into the shifted first pose, where the next cycle starts.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if not clip.loop:
+        return forward_kinematics(sample_poses(clip, times))
+    period = clip.duration
+    cycle = np.floor(times / period).astype(int)
+    local = times - cycle * period
+    poses = sample_poses(clip, local)
+    shift = cycle_shift(clip)
+    blend = min(LOOP_BLEND_S, period / 4)
+    fading = local > period - blend
+    if fading.any():
+        w = (local[fading] - (period - blend)) / blend
+        w = w * w * (3 - 2 * w)  # smoothstep: no kink where the correction begins or ends
+        next_start = clip.frames[0].copy()
+        next_start[1:4] += shift
+        poses[fading] = _ease_into(poses[fading], clip.frames[-1], next_start, w)
+    return forward_kinematics(poses) + (cycle[:, None] * shift)[:, None, :]
+
+
+def _ease_into(poses: np.ndarray, end: np.ndarray, start: np.ndarray,
+               w: np.ndarray) -> np.ndarray:
+    """Add to ``poses`` a growing share ``w`` of the gap from ``end`` to ``start``.
+
+    Positions and angles get ``w (start − end)``; rotations are pre-multiplied by the
+    fraction ``w`` of the turn from ``end`` to ``start``. The motion keeps its own velocity
+    (a perfect loop is left untouched) and reaches ``start`` exactly when ``w`` = 1.
+    """
+    out = poses + w[:, None] * (start - end)
+    for col in _quaternion_columns():
+        q = slice(col, col + 4)
+        a, b = normalise_quat(end[q]), normalise_quat(start[q])
+        gap = quat_multiply(b, a * [1.0, -1.0, -1.0, -1.0])  # b ⊗ a⁻¹
+        identity = np.broadcast_to([1.0, 0.0, 0.0, 0.0], (len(w), 4))
+        share = slerp(identity, np.broadcast_to(gap, (len(w), 4)), w)
+        out[:, q] = quat_multiply(share, poses[:, q])
+    return out
+
+
+def blend_poses(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Poses (F, 44) from a (w = 0) to b (w = 1): lerp positions and angles, slerp rotations."""
+    w = np.asarray(w, dtype=np.float64)
+    out = a + w[:, None] * (b - a)
     for start in _quaternion_columns():
         q = slice(start, start + 4)
-        out[:, q] = slerp(a[:, q], b[:, q], alpha)
+        out[:, q] = slerp(a[:, q], b[:, q], w)
     return out
 
 
@@ -167,10 +240,58 @@ def forward_kinematics(poses: np.ndarray) -> np.ndarray:
         rotation[joint] = rotation[parent] @ local
     for site, (body, offset) in SITES.items():
         position[site] = position[body] + rotation[body] @ np.asarray(offset)
+    for side in ("left", "right"):
+        _bend_hand_at_floor(position, side)
     out = np.empty((frames, len(POINT_NAMES), 3))
     for k, name in enumerate(POINT_NAMES):
         out[:, k] = position[name]
     return out
+
+
+def _bend_hand_at_floor(position: dict[str, np.ndarray], side: str) -> None:
+    """Pivot a derived hand about its wrist so it rests on the floor instead of going through.
+
+    The humanoid has no wrist joint: it plants the ball at the end of its forearm, and a hand
+    carried straight on along the forearm would reach up to ~20 cm under the floor. A real
+    wrist bends back; we turn the hand's points (hand, tip, thumb) rigidly about the wrist, in
+    the vertical plane of the forearm, just enough for the finger tip to reach y = 0 — the
+    distances from the wrist stay exact. Where the wrist itself is below the floor the hand
+    is laid flat.
+    """
+    wrist = position[f"{side}_wrist"]
+    tip = position[f"{side}_hand_tip"]
+    reach = tip - wrist
+    length = np.linalg.norm(reach, axis=-1)
+    low = tip[:, 1] < 0.0
+    if not low.any():
+        return
+    d = reach[low] / length[low, None]
+    horizontal = np.array([1.0, 0.0, 1.0])
+    # the hand turns towards where it already points; a hand hanging straight down turns
+    # the way its thumb points (the palm's front)
+    thumb_way = (position[f"{side}_thumb"][low] - position[f"{side}_hand"][low]) * horizontal
+    flat = d * horizontal
+    flat = np.where(np.linalg.norm(flat, axis=-1, keepdims=True) > 1e-6, flat, thumb_way)
+    flat /= np.maximum(np.linalg.norm(flat, axis=-1, keepdims=True), 1e-12)
+    # the tip's height wrist_y + length * target_y must be 0 (flat when the wrist is under)
+    target_y = np.clip(-wrist[low, 1] / length[low], -1.0, 0.0)
+    target = flat * np.sqrt(1 - target_y**2)[:, None] + np.outer(target_y, [0.0, 1.0, 0.0])
+    turn = _rotation_between(d, target)
+    for site in (f"{side}_hand", f"{side}_hand_tip", f"{side}_thumb"):
+        rel = position[site][low] - wrist[low]
+        position[site][low] = wrist[low] + np.einsum("fij,fj->fi", turn, rel)
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) rotations turning unit vectors a onto unit vectors b (Rodrigues)."""
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = np.sum(a * b, axis=-1)
+    k = axis / np.maximum(sin, 1e-12)[:, None]
+    kx = np.zeros((len(a), 3, 3))
+    kx[:, 0, 1], kx[:, 0, 2], kx[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    kx -= kx.transpose(0, 2, 1)
+    return np.eye(3) + sin[:, None, None] * kx + (1 - cos)[:, None, None] * (kx @ kx)
 
 
 def urdf_offsets(urdf: str | Path) -> dict[str, tuple[float, float, float]]:

@@ -45,3 +45,16 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
     a = np.where(near, 1 - t, np.sin((1 - t) * theta) / safe)
     b = np.where(near, t, np.sin(t * theta) / safe)
     return normalise_quat(a * q0 + b * q1)
+
+
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a ⊗ b of (..., 4) quaternions (w, x, y, z): rotate by b, then by a."""
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    ], -1)  # fmt: skip
+
