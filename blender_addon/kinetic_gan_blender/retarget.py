@@ -297,17 +297,17 @@ def retarget(
 
     axes = _rig_body_axes(rest_joints)
     frames, bones = points.shape[0], len(rig.bone_names)
-    world = np.empty((frames, bones, 3, 3))
-    local = np.empty_like(world)
+    # One contiguous (T, 3, 3) stack per bone: batched 3×3 products on strided views are slow.
+    world: list[np.ndarray] = []
+    local: dict[int, np.ndarray] = {}
     for b in range(bones):
         p = rig.parents[b]
         # How the parent's motion carries this bone when the bone itself does nothing.
         to_rest = rig.matrices[p].T @ rig.matrices[b] if p >= 0 else rig.matrices[b]
-        carried = world[:, p] @ to_rest if p >= 0 else np.broadcast_to(to_rest, (frames, 3, 3))
+        carried = world[p] @ to_rest if p >= 0 else np.broadcast_to(to_rest, (frames, 3, 3))
         driver = drivers.get(b)
         if driver is None:
-            world[:, b] = carried
-            local[:, b] = np.eye(3)
+            world.append(np.ascontiguousarray(carried))
             continue
         direction, _ = normalize(points[:, driver.tail] - points[:, driver.head])
         swung = shortest_arc(carried[:, :, 1], direction) @ carried
@@ -315,12 +315,12 @@ def retarget(
         axis = np.where(
             np.linalg.norm(direction, axis=-1, keepdims=True) > 0, direction, [0, 0, 1.0]
         )
-        world[:, b] = axis_angle_matrix(axis, angle) @ swung
+        world.append(axis_angle_matrix(axis, angle) @ swung)
         # Blender's pose basis: the rotation left after the parent's carry is taken out.
-        local[:, b] = np.swapaxes(carried, -1, -2) @ world[:, b]
+        local[b] = np.swapaxes(carried, -1, -2) @ world[b]
 
     driven = sorted(drivers)
-    quats = continuous_quaternions(quaternion_from_matrix(local[:, driven]))
+    quats = continuous_quaternions(quaternion_from_matrix(np.stack([local[b] for b in driven], 1)))
     return Retargeted(
         bone_names=tuple(rig.bone_names[b] for b in driven),
         rotations=quats,
@@ -328,7 +328,7 @@ def retarget(
         root_location=root_location,
         scale=scale,
         skipped=skipped,
-        world_rotations=world,
+        world_rotations=np.stack(world, axis=1),
     )
 
 

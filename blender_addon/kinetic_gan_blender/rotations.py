@@ -65,58 +65,32 @@ def shortest_arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def quaternion_from_matrix(m: np.ndarray) -> np.ndarray:
-    """(w, x, y, z) unit quaternions of rotation matrices (..., 3, 3), w >= 0."""
+    """(w, x, y, z) unit quaternions of rotation matrices (..., 3, 3), w >= 0.
+
+    Branch-free: each component's magnitude from the diagonal, its sign from the
+    antisymmetric part (w is taken non-negative), then one renormalisation.
+    """
     m = np.asarray(m, dtype=np.float64)
-    trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    # The four algebraically equal formulas differ in precision; take the one whose
-    # divisor is largest (Shepperd's method).
-    candidates = np.stack([trace, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], axis=-1)
-    best = np.argmax(candidates, axis=-1)
-    q = np.empty((*m.shape[:-2], 4))
-    r = np.sqrt(np.maximum(1.0 + 2.0 * candidates - trace[..., None], 0.0))
-    s = np.where(r > EPS, 0.5 / np.where(r > EPS, r, 1.0), 0.0)
-
-    def pick(k: int) -> tuple[np.ndarray, np.ndarray]:
-        return r[..., k], s[..., k]
-
-    w_case = np.stack(
-        [
-            0.5 * pick(0)[0],
-            (m[..., 2, 1] - m[..., 1, 2]) * pick(0)[1],
-            (m[..., 0, 2] - m[..., 2, 0]) * pick(0)[1],
-            (m[..., 1, 0] - m[..., 0, 1]) * pick(0)[1],
-        ],
-        axis=-1,
-    )
-    x_case = np.stack(
-        [
-            (m[..., 2, 1] - m[..., 1, 2]) * pick(1)[1],
-            0.5 * pick(1)[0],
-            (m[..., 0, 1] + m[..., 1, 0]) * pick(1)[1],
-            (m[..., 0, 2] + m[..., 2, 0]) * pick(1)[1],
-        ],
-        axis=-1,
-    )
-    y_case = np.stack(
-        [
-            (m[..., 0, 2] - m[..., 2, 0]) * pick(2)[1],
-            (m[..., 0, 1] + m[..., 1, 0]) * pick(2)[1],
-            0.5 * pick(2)[0],
-            (m[..., 1, 2] + m[..., 2, 1]) * pick(2)[1],
-        ],
-        axis=-1,
-    )
-    z_case = np.stack(
-        [
-            (m[..., 1, 0] - m[..., 0, 1]) * pick(3)[1],
-            (m[..., 0, 2] + m[..., 2, 0]) * pick(3)[1],
-            (m[..., 1, 2] + m[..., 2, 1]) * pick(3)[1],
-            0.5 * pick(3)[0],
-        ],
-        axis=-1,
-    )
-    q = np.choose(best[..., None], [w_case, x_case, y_case, z_case])
-    q = np.where(q[..., :1] < 0, -q, q)
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    w = 0.5 * np.sqrt(np.maximum(1.0 + m00 + m11 + m22, 0.0))
+    x = 0.5 * np.sqrt(np.maximum(1.0 + m00 - m11 - m22, 0.0))
+    y = 0.5 * np.sqrt(np.maximum(1.0 - m00 + m11 - m22, 0.0))
+    z = 0.5 * np.sqrt(np.maximum(1.0 - m00 - m11 + m22, 0.0))
+    x = np.copysign(x, m[..., 2, 1] - m[..., 1, 2])
+    y = np.copysign(y, m[..., 0, 2] - m[..., 2, 0])
+    z = np.copysign(z, m[..., 1, 0] - m[..., 0, 1])
+    q = np.stack([w, x, y, z], axis=-1)
+    # Near half a turn the antisymmetric part is ~0 and says nothing about signs: there,
+    # keep the largest of x, y, z positive and sign the others by the symmetric part.
+    half_turn = w < 1e-4
+    if np.any(half_turn):
+        sub, v = m[half_turn], np.abs(q[half_turn][:, 1:])
+        k = np.argmax(v, axis=-1)
+        rows = np.arange(len(k))
+        sym = sub + np.swapaxes(sub, -1, -2)  # 4 q_i q_j off the diagonal
+        signs = np.where(sym[rows, k] >= 0, 1.0, -1.0)
+        signs[rows, k] = 1.0
+        q[half_turn, 1:] = v * signs
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
@@ -144,8 +118,8 @@ def continuous_quaternions(q: np.ndarray) -> np.ndarray:
     q and -q are the same rotation, but F-curves interpolate the four numbers: a sign
     jump between two keys would swing the bone the long way round.
     """
-    q = np.array(q, dtype=np.float64, copy=True)
-    for t in range(1, q.shape[0]):
-        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0
-        q[t][flip] *= -1.0
-    return q
+    q = np.asarray(q, dtype=np.float64)
+    # Each frame's flip is the previous frame's flip times the sign of their dot product.
+    same = np.sum(q[1:] * q[:-1], axis=-1) >= 0
+    flips = np.cumprod(np.where(same, 1.0, -1.0), axis=0)
+    return np.concatenate([q[:1], q[1:] * flips[..., None]], axis=0)

@@ -1,0 +1,257 @@
+"""Where the camera, the lights, the captions and the takes of a grid go (numpy only).
+
+Blender frame: Z up, metres, characters face −Y, so "in front" is −Y. A camera is
+described like Blender's: its matrix columns are the camera's X (right), Y (up) and Z
+(backwards — it looks down its −Z).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+UP = np.array([0.0, 0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class View:
+    """Which way the camera looks at the scene, and how wide."""
+
+    azimuth_deg: float = 25.0  # around Z; 0 = straight in front, + = from the character's left
+    elevation_deg: float = 10.0  # above the horizon
+    fov_x_deg: float = 40.0  # horizontal field of view
+    aspect: float = 4 / 3  # image width / height
+
+    @property
+    def tan_half_x(self) -> float:
+        return math.tan(math.radians(self.fov_x_deg) / 2)
+
+    @property
+    def tan_half_y(self) -> float:
+        return self.tan_half_x / self.aspect
+
+
+@dataclass(frozen=True)
+class Margins:
+    """Empty border kept on each side, as a fraction of the half-frame (0.1 = 5 % of the image)."""
+
+    left: float = 0.08
+    right: float = 0.08
+    top: float = 0.08
+    bottom: float = 0.22  # room for the caption under the feet
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    location: np.ndarray  # (3,)
+    matrix: np.ndarray  # (3, 3) columns: right, up, backwards
+    tan_half_x: float
+    tan_half_y: float
+
+    @property
+    def forward(self) -> np.ndarray:
+        return -self.matrix[:, 2]
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised image coordinates (P, 2), −1…1 edge to edge (y up), and depth (P,)."""
+        q = np.asarray(points, dtype=np.float64).reshape(-1, 3) - self.location
+        depth = q @ self.forward
+        safe = np.where(np.abs(depth) < 1e-9, 1e-9, depth)
+        uv = np.stack(
+            [(q @ self.matrix[:, 0]) / (safe * self.tan_half_x),
+             (q @ self.matrix[:, 1]) / (safe * self.tan_half_y)],
+            axis=1,
+        )  # fmt: skip
+        return uv, depth
+
+    def camera_space(self, uv: np.ndarray, depth: float) -> np.ndarray:
+        """Points in the camera's own frame that appear at image coordinates ``uv``."""
+        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        return np.stack(
+            [uv[:, 0] * self.tan_half_x * depth,
+             uv[:, 1] * self.tan_half_y * depth,
+             np.full(len(uv), -float(depth))],
+            axis=1,
+        )  # fmt: skip
+
+
+def view_basis(view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The camera's right, up and forward unit vectors for ``view``."""
+    az, el = math.radians(view.azimuth_deg), math.radians(view.elevation_deg)
+    to_camera = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
+    forward = -to_camera
+    right = np.cross(forward, UP)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return right, up, forward
+
+
+def _distance(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, limits: tuple[float, float, float, float], near
+) -> float:
+    # A point at lateral offset x and depth offset z is inside the frame when
+    # |x| <= (D + z) * limit, i.e. D >= |x| / limit - z: the tightest point decides.
+    right, left, top, bottom = limits
+    needed = np.concatenate(
+        [np.maximum(x, 0) / right - z, np.maximum(-x, 0) / left - z,
+         np.maximum(y, 0) / top - z, np.maximum(-y, 0) / bottom - z, near - z]
+    )  # fmt: skip
+    return float(needed.max())
+
+
+def frame_points(
+    points: np.ndarray, view: View = View(), margins: Margins = Margins(), near: float = 0.5
+) -> CameraPose:
+    """A camera looking along ``view`` that sees every point inside the margins.
+
+    The aim point is shifted sideways so the content sits centred between the margins,
+    then the camera backs off exactly as far as the tightest point needs.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if len(pts) == 0:
+        raise ValueError("nothing to frame: no finite points")
+    right, up, forward = view_basis(view)
+    center = (pts.min(axis=0) + pts.max(axis=0)) / 2
+    q = pts - center
+    x, y, z = q @ right, q @ up, q @ forward
+    tx, ty = view.tan_half_x, view.tan_half_y
+    limits = (
+        tx * (1 - margins.right), tx * (1 - margins.left),
+        ty * (1 - margins.top), ty * (1 - margins.bottom),
+    )  # fmt: skip
+    sx = (x.max() + x.min()) / 2
+    sy = (y.max() + y.min()) / 2
+    for _ in range(4):
+        d = _distance(x - sx, y - sy, z, limits, near)
+        depth = d + z
+        u, v = (x - sx) / depth, (y - sy) / depth
+        # Equal slack on both sides: shifting the aim by s moves projections by -s / depth.
+        sx += d / 2 * (u.max() + u.min() + limits[1] - limits[0])
+        sy += d / 2 * (v.max() + v.min() + limits[3] - limits[2])
+    d = _distance(x - sx, y - sy, z, limits, near)
+    location = center + sx * right + sy * up - d * forward
+    matrix = np.stack([right, up, -forward], axis=1)
+    return CameraPose(location, matrix, tx, ty)
+
+
+def look_at(location: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Rotation (3, 3) of an object at ``location`` whose −Z points at ``target``."""
+    back = np.asarray(location, dtype=np.float64) - np.asarray(target, dtype=np.float64)
+    back /= max(np.linalg.norm(back), 1e-9)
+    right = np.cross(UP, back)
+    if np.linalg.norm(right) < 1e-6:  # straight above: any right will do
+        right = np.array([1.0, 0.0, 0.0])
+    right /= np.linalg.norm(right)
+    return np.stack([right, np.cross(back, right), back], axis=1)
+
+
+@dataclass(frozen=True)
+class LightPlacement:
+    name: str
+    location: np.ndarray
+    matrix: np.ndarray  # −Z points at the subject
+    power: float  # relative to the key
+    size: float  # metres (area light edge)
+
+
+# (name, azimuth offset from the camera, elevation, relative power, size)
+_THREE_POINT = (
+    ("Key", 45.0, 40.0, 1.0, 1.5),
+    ("Fill", -55.0, 20.0, 0.35, 3.0),
+    ("Rim", 160.0, 45.0, 0.8, 1.0),
+)
+
+
+def three_point_lights(target: np.ndarray, view: View, distance: float) -> list[LightPlacement]:
+    """Key (high, beside the camera), fill (low, other side, soft) and rim (behind) lights."""
+    target = np.asarray(target, dtype=np.float64)
+    out = []
+    for name, d_az, el, power, size in _THREE_POINT:
+        az, elev = math.radians(view.azimuth_deg + d_az), math.radians(el)
+        direction = np.array(
+            [math.sin(az) * math.cos(elev), -math.cos(az) * math.cos(elev), math.sin(elev)]
+        )
+        location = target + distance * direction
+        out.append(LightPlacement(name, location, look_at(location, target), power, size))
+    return out
+
+
+def motion_hull(points: np.ndarray, pad: float) -> np.ndarray:
+    """Corners (8F, 3) of each frame's bounding box of ``points`` (F, P, 3), grown by ``pad``.
+
+    Bones are lines; ``pad`` stands in for the flesh around them. Nothing goes below the
+    floor (z = 0), and the floor under a jump stays in view for its shadow.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim == 2:
+        pts = pts[None]
+    lo = pts.min(axis=1) - pad
+    hi = pts.max(axis=1) + pad
+    lo[:, 2] = 0.0
+    hi[:, 2] = np.maximum(hi[:, 2], 0.0)
+    corners = [
+        np.stack([(lo, hi)[i][:, 0], (lo, hi)[j][:, 1], (lo, hi)[k][:, 2]], axis=1)
+        for i in (0, 1) for j in (0, 1) for k in (0, 1)
+    ]  # fmt: skip
+    return np.concatenate(corners)
+
+
+def footprint(points: np.ndarray) -> np.ndarray:
+    """(xmin, ymin, xmax, ymax) of points (…, 3) on the floor plane."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    return np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
+
+
+def grid_shape(n: int, cell_width: float, cell_height: float, aspect: float) -> tuple[int, int]:
+    """(rows, columns) that show ``n`` cells largest in an image of ``aspect``.
+
+    Rows stand behind one another; seen from a low camera a row further back adds
+    about 60 % of a character's height to the picture.
+    """
+    if n < 1:
+        raise ValueError("a grid needs at least one take")
+    best, best_scale = (1, n), 0.0
+    for rows in range(1, n + 1):
+        cols = math.ceil(n / rows)
+        if rows > 1 and (rows - 1) * cols >= n:
+            continue  # an empty last row
+        width, height = cols * cell_width, cell_height * (1 + 0.6 * (rows - 1))
+        scale = min(aspect / width, 1.0 / height)
+        if scale > best_scale + 1e-12:
+            best, best_scale = (rows, cols), scale
+    return best
+
+
+def grid_offsets(footprints: np.ndarray, columns: int, gap: float = 0.6) -> np.ndarray:
+    """World offsets (n, 3) that centre take i's footprint in cell (i // columns, i % columns).
+
+    Row 0 is nearest the camera (−Y); the whole grid is centred on the origin.
+    """
+    fp = np.asarray(footprints, dtype=np.float64).reshape(-1, 4)
+    n = len(fp)
+    rows = math.ceil(n / columns)
+    width = float((fp[:, 2] - fp[:, 0]).max()) + gap
+    depth = float((fp[:, 3] - fp[:, 1]).max()) + gap
+    offsets = np.zeros((n, 3))
+    for i in range(n):
+        row, col = divmod(i, columns)
+        in_row = min(columns, n - row * columns)  # a short last row is centred too
+        cell = np.array([(col - (in_row - 1) / 2) * width, (row - (rows - 1) / 2) * depth])
+        middle = (fp[i, :2] + fp[i, 2:]) / 2
+        offsets[i, :2] = cell - middle
+    return offsets
+
+
+def caption_anchor(camera: CameraPose, floor_point: np.ndarray, text_height: float) -> np.ndarray:
+    """Image coordinates (2,) for a caption centred just below ``floor_point``, kept in frame.
+
+    ``text_height`` is the caption's height as a fraction of the image height.
+    """
+    uv, _ = camera.project(np.asarray(floor_point, dtype=np.float64)[None])
+    height = 2.0 * text_height  # image coordinates span 2 from bottom to top
+    u, v = float(uv[0, 0]), float(uv[0, 1]) - 0.9 * height
+    lowest = -1.0 + 0.8 * height
+    return np.array([np.clip(u, -0.9, 0.9), max(v, lowest)])

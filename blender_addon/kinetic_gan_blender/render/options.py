@@ -1,0 +1,209 @@
+"""The batch command line, shared by ``blender --python batch.py -- ARGS`` and
+``kinetic-gan render ARGS`` (stdlib only, so both parse exactly the same way)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EXPORTS = ("mp4", "png", "blend", "bvh", "fbx", "npz")
+ENGINES = ("workbench", "eevee", "cycles")
+DEFAULT_BACKEND = "tcp://127.0.0.1:5555"
+
+
+class OptionsError(ValueError):
+    """A bad argument: the message names it."""
+
+
+@dataclass(frozen=True)
+class RigSpec:
+    """``default`` (the built-in character) or an armature in a .blend file."""
+
+    blend: Path | None = None
+    armature: str | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.blend is None
+
+    def __str__(self) -> str:
+        return "default" if self.blend is None else f"{self.blend}:{self.armature}"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    actions: tuple[str, ...]  # names or indices as typed; ("all",) for every class
+    count: int = 1
+    seed: int = 0
+    truncation: float | None = None
+    rig: RigSpec = field(default_factory=RigSpec)
+    bone_map: str | None = None
+    backend: str = DEFAULT_BACKEND
+    timeout_s: float = 30.0
+    model: str | None = None
+    local: bool = False
+    weights: Path | None = None
+    engine: str = "workbench"
+    resolution: tuple[int, int] = (640, 480)
+    fps: int | None = None  # None: the model's
+    out: Path = Path("renders")
+    exports: frozenset[str] = frozenset({"mp4"})
+    grid: bool = False
+    in_place: bool = False
+    force: bool = False
+    samples: int = 16  # Cycles / EEVEE samples per pixel
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_argument_group("what to generate")
+    src.add_argument(
+        "--actions", default="all",
+        help='comma-separated class names or indices, e.g. "jump,kick" or "0,3"; "all" (default)',
+    )  # fmt: skip
+    src.add_argument("--count", type=int, default=1, help="takes per action (default 1)")
+    src.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of an action's first take; take k uses seed + k (default 0)",
+    )  # fmt: skip
+    src.add_argument("--truncation", type=float, default=None, help="truncation psi in [0, 1]")
+    src.add_argument(
+        "--backend", default=DEFAULT_BACKEND, help=f"server address (default {DEFAULT_BACKEND})"
+    )
+    src.add_argument("--model", default=None, help="model name on the server (default: first)")
+    src.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for each reply (default 30)"
+    )
+    src.add_argument(
+        "--local", action="store_true",
+        help="run the generator in this process (needs --weights and torch) instead of a server",
+    )  # fmt: skip
+    src.add_argument("--weights", type=Path, default=None, help="FILE.safetensors for --local")
+
+    rig = parser.add_argument_group("character")
+    rig.add_argument(
+        "--rig", default="default",
+        help='"default" (the built-in character) or FILE.blend:ArmatureName',
+    )  # fmt: skip
+    rig.add_argument(
+        "--bone-map", default=None,
+        help="bone map preset (default, mixamo, rigify, metarig, h36m) or a JSON file",
+    )  # fmt: skip
+    rig.add_argument(
+        "--in-place", action="store_true", help="keep the character on the spot (no root travel)"
+    )
+
+    out = parser.add_argument_group("rendering and output")
+    out.add_argument("--engine", choices=ENGINES, default="workbench", help="render engine")
+    out.add_argument("--resolution", default="640x480", help="WIDTHxHEIGHT (default 640x480)")
+    out.add_argument("--fps", type=int, default=None, help="video frame rate (default: model's)")
+    out.add_argument("--samples", type=int, default=16, help="samples per pixel (EEVEE/Cycles)")
+    out.add_argument(
+        "--grid", action="store_true",
+        help="one scene with every take side by side: --mp4/--png/--blend become grid.*",
+    )  # fmt: skip
+    out.add_argument("--out", type=Path, default=Path("renders"), help="output folder")
+    for name, text in (
+        ("mp4", "an H.264 MP4 per take (the default when no export is named)"),
+        ("png", "a PNG sequence per take"),
+        ("blend", "a .blend per take"),
+        ("bvh", "a BVH per take"),
+        ("fbx", "an FBX per take (armature, mesh, animation)"),
+        ("npz", "the generated joints per take"),
+    ):
+        out.add_argument(f"--{name}", action="store_true", help=text)
+    out.add_argument(
+        "--force", action="store_true", help="redo takes even when their outputs are complete"
+    )
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text or "")
+    if not match:
+        raise OptionsError(f"--resolution must look like 640x480, not {text!r}")
+    width, height = int(match[1]), int(match[2])
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise OptionsError(f"--resolution {width}x{height} is outside 16…8192 pixels")
+    # H.264 needs even sizes.
+    return width - width % 2, height - height % 2
+
+
+def parse_rig(text: str) -> RigSpec:
+    text = (text or "").strip()
+    if text in ("", "default"):
+        return RigSpec()
+    path, sep, armature = text.rpartition(":")
+    if not sep or not path.lower().endswith(".blend") or not armature:
+        raise OptionsError(f"--rig must be 'default' or FILE.blend:ArmatureName, not {text!r}")
+    blend = Path(path).expanduser()
+    if not blend.is_file():
+        raise OptionsError(f"--rig: {blend} does not exist")
+    return RigSpec(blend, armature)
+
+
+def parse_actions(text: str) -> tuple[str, ...]:
+    actions = tuple(a.strip() for a in (text or "").split(",") if a.strip())
+    if not actions:
+        raise OptionsError("--actions is empty: name at least one action, or 'all'")
+    if any(a.lower() == "all" for a in actions):
+        return ("all",)
+    return tuple(dict.fromkeys(actions))  # drop repeats, keep order
+
+
+def from_namespace(ns: argparse.Namespace) -> BatchOptions:
+    """Validate parsed arguments into :class:`BatchOptions` (raises :class:`OptionsError`)."""
+    if ns.count < 1:
+        raise OptionsError(f"--count must be at least 1, got {ns.count}")
+    if not 0 <= ns.seed < 2**63:
+        raise OptionsError(f"--seed must be in [0, 2^63), got {ns.seed}")
+    if ns.truncation is not None and not (
+        math.isfinite(ns.truncation) and 0.0 <= ns.truncation <= 1.0
+    ):
+        raise OptionsError(f"--truncation must be in [0, 1], got {ns.truncation}")
+    if ns.fps is not None and not 1 <= ns.fps <= 240:
+        raise OptionsError(f"--fps must be in 1…240, got {ns.fps}")
+    if ns.timeout <= 0:
+        raise OptionsError(f"--timeout must be positive, got {ns.timeout}")
+    if ns.samples < 1:
+        raise OptionsError(f"--samples must be at least 1, got {ns.samples}")
+    weights = ns.weights
+    if ns.local:
+        if weights is None:
+            raise OptionsError("--local needs --weights FILE.safetensors")
+        if not Path(weights).is_file():
+            raise OptionsError(f"--weights: {weights} does not exist")
+    elif weights is not None:
+        raise OptionsError("--weights is for --local; a server loads its own weights")
+    exports = frozenset(name for name in EXPORTS if getattr(ns, name, False))
+    return BatchOptions(
+        actions=parse_actions(ns.actions),
+        count=ns.count,
+        seed=ns.seed,
+        truncation=ns.truncation,
+        rig=parse_rig(ns.rig),
+        bone_map=ns.bone_map,
+        backend=ns.backend,
+        timeout_s=ns.timeout,
+        model=ns.model,
+        local=ns.local,
+        weights=Path(weights) if weights is not None else None,
+        engine=ns.engine,
+        resolution=parse_resolution(ns.resolution),
+        fps=ns.fps,
+        out=Path(ns.out),
+        exports=exports or frozenset({"mp4"}),
+        grid=ns.grid,
+        in_place=ns.in_place,
+        force=ns.force,
+        samples=ns.samples,
+    )
+
+
+def build_parser(prog: str = "kinetic-gan render") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Batch-generate takes and render them on a character in Blender."
+    )
+    add_arguments(parser)
+    return parser

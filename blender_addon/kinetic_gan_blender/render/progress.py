@@ -1,0 +1,111 @@
+"""Progress lines with an ETA while a batch runs, and the summary table at its end."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+STAGES = ("generate", "retarget+keyframe", "render", "export")
+
+
+@dataclass
+class TakeResult:
+    stem: str
+    action: str
+    seed: int
+    status: str  # "done", "skipped" or "failed"
+    seconds: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``0:07``, ``12:30``, ``1:02:03``."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Progress:
+    """One line per finished take: ``[3/8] jump s1 done in 4.2 s · ETA 0:21``.
+
+    The ETA averages the takes that did work (skipped takes cost nothing and would make
+    the estimate optimistic).
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total = total
+        self.stream = stream or sys.stdout
+        self.clock = clock
+        self.finished = 0
+        self._worked: list[float] = []
+        self._started = clock()
+
+    def eta(self) -> float | None:
+        if not self._worked:
+            return None
+        return sum(self._worked) / len(self._worked) * (self.total - self.finished)
+
+    def note(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def take_done(self, result: TakeResult) -> None:
+        self.finished += 1
+        if result.status != "skipped":
+            self._worked.append(result.seconds)
+        width = len(str(self.total))
+        line = f"[{self.finished:>{width}}/{self.total}] {result.stem:<28} "
+        if result.status == "done":
+            line += f"done in {result.seconds:.1f} s"
+        elif result.status == "skipped":
+            line += "skipped (already complete)"
+        else:
+            line += f"FAILED: {result.error}"
+        eta = self.eta()
+        if self.finished < self.total and eta is not None:
+            line += f" · ETA {format_duration(eta)}"
+        self.note(line)
+
+    def elapsed(self) -> float:
+        return self.clock() - self._started
+
+
+def summary_table(results: Sequence[TakeResult]) -> str:
+    """A plain-text table: one row per take, then totals and the per-stage time split."""
+    headers = ("take", "action", "seed", "status", "seconds", "outputs")
+    rows = [
+        (
+            r.stem, r.action, str(r.seed), r.status, f"{r.seconds:.1f}",
+            ", ".join(r.outputs) if r.status != "failed" else (r.error or ""),
+        )
+        for r in results
+    ]  # fmt: skip
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
+    widths[-1] = len(headers[-1])  # the last column runs free
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    out += [line(row) for row in rows]
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    out.append(
+        f"{len(results)} takes: {counts['done']} done, {counts['skipped']} skipped, "
+        f"{counts['failed']} failed"
+    )
+    totals = {s: sum(r.timings.get(s, 0.0) for r in results) for s in STAGES}
+    spent = sum(totals.values())
+    if spent > 0:
+        split = ", ".join(f"{s} {t:.1f} s ({100 * t / spent:.0f} %)" for s, t in totals.items())
+        out.append(f"time by stage: {split}")
+    return "\n".join(out)

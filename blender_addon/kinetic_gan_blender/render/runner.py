@@ -1,0 +1,309 @@
+"""One batch from start to end: plan the takes, generate, keyframe, film, export, report.
+
+A take that fails is reported and the batch goes on; the exit code says whether any
+failed. Finished takes get a done-marker last, so a rerun skips them.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import bpy
+import numpy as np
+
+from .. import api
+from . import framing, output, rigs
+from .options import BatchOptions
+from .plan import GRID_STEM, DoneMarkers, Take, output_paths, plan_takes
+from .progress import Progress, TakeResult, summary_table
+from .sources import LocalSource, Motion, RemoteSource, Source
+
+VIDEO_EXPORTS = ("mp4", "png")
+DATA_EXPORTS = ("bvh", "fbx", "npz")
+BODY_PAD = 0.15  # metres of flesh around the bones, for framing
+SINGLE_VIEW = framing.View(azimuth_deg=25.0, elevation_deg=10.0)
+_PER_TAKE = ("action", "label", "seed")
+GRID_VIEW = framing.View(azimuth_deg=15.0, elevation_deg=22.0)
+
+
+def open_source(options: BatchOptions) -> Source:
+    if options.local:
+        return LocalSource(options.weights)
+    return RemoteSource(options.backend, timeout_s=options.timeout_s, model=options.model)
+
+
+def run(options: BatchOptions, stream: TextIO | None = None) -> int:
+    """Make every take; print progress and a summary; 0 when all succeeded, else 1."""
+    stream = stream or sys.stdout
+    source = open_source(options)
+    try:
+        takes = plan_takes(
+            options.actions, source.class_names, options.count, options.seed, options.truncation
+        )
+        batch = _Batch(options, source, stream)
+        results = batch.run_grid(takes) if options.grid else batch.run_takes(takes)
+    finally:
+        source.close()
+    print(file=stream)
+    print(summary_table(results), file=stream)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        print(f"failed takes: {', '.join(r.stem for r in failed)}", file=stream)
+    print(f"outputs in {options.out.resolve()}", file=stream, flush=True)
+    return 1 if failed else 0
+
+
+@dataclass
+class _Shot:
+    """A take placed in the scene."""
+
+    take: Take
+    motion: Motion
+    armature: bpy.types.Object
+    action: bpy.types.Action
+    result: TakeResult
+    started: float
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+
+
+class _Batch:
+    def __init__(self, options: BatchOptions, source: Source, stream: TextIO) -> None:
+        self.options = options
+        self.source = source
+        self.out = options.out
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.log = self.out / ".logs" / "blender.log"
+        self.markers = DoneMarkers(self.out)
+        self.stream = stream
+        self._configured_fps: float | None = None
+        bpy.ops.wm.read_homefile(use_empty=True)
+        self.scene = bpy.context.scene
+        self.studio = None
+
+    # ------------------------------------------------------------------ settings
+
+    def settings(self, take: Take) -> dict:
+        """Everything that changes a take's files: a different value redoes the take."""
+        o = self.options
+        return {
+            "action": take.action, "label": take.label, "seed": take.seed,
+            "truncation": take.truncation, "model": self.source.model, "rig": str(o.rig),
+            "bone_map": o.bone_map, "in_place": o.in_place, "engine": o.engine,
+            "resolution": list(o.resolution), "fps": o.fps, "samples": o.samples,
+        }  # fmt: skip
+
+    def _stage(self, fps: float) -> None:
+        if self.studio is None:
+            output.configure(self.scene, self.options, self.options.fps or fps)
+            view = GRID_VIEW if self.options.grid else SINGLE_VIEW
+            width, height = self.options.resolution
+            view = framing.View(
+                view.azimuth_deg, view.elevation_deg, view.fov_x_deg, aspect=width / height
+            )
+            from .studio import Studio
+
+            self.studio = Studio(self.scene, view)
+
+    # ------------------------------------------------------------------ one take per video
+
+    def run_takes(self, takes: list[Take]) -> list[TakeResult]:
+        exports = sorted(self.options.exports)
+        progress = Progress(len(takes), self.stream)
+        progress.note(f"{len(takes)} takes from {self.source.model} → {self.out}")
+        results = []
+        armature = None
+        for take in takes:
+            started = time.monotonic()
+            result = TakeResult(take.stem, take.action, take.seed, "done")
+            if take.error:
+                result.status, result.error = "failed", take.error
+            elif not self.options.force and self.markers.is_complete(
+                take.stem, self.settings(take), exports
+            ):
+                result.status = "skipped"
+                result.outputs = exports
+            else:
+                shot = None
+                try:
+                    motion = self._generate(take, result)
+                    self._stage(motion.fps)
+                    if armature is None:
+                        armature = rigs.add_character(self.options.rig, "KGAN_Character")
+                    shot = self._animate(take, motion, armature, result, started)
+                    self._film([shot], take.stem, exports)
+                    self._export(shot, exports)
+                    paths = output_paths(self.out, take.stem, exports)
+                    self.markers.mark(take.stem, self.settings(take), paths)
+                    result.outputs = exports
+                except Exception as exc:
+                    result.status, result.error = "failed", _one_line(exc)
+                finally:
+                    if shot is not None:
+                        bpy.data.actions.remove(shot.action)
+            result.seconds = time.monotonic() - started
+            results.append(result)
+            progress.take_done(result)
+        return results
+
+    # ------------------------------------------------------------------ every take in one video
+
+    def run_grid(self, takes: list[Take]) -> list[TakeResult]:
+        if not takes:
+            return []
+        data_exports = sorted(set(self.options.exports) & set(DATA_EXPORTS))
+        scene_exports = sorted(set(self.options.exports) - set(DATA_EXPORTS))
+        shared = {k: v for k, v in self.settings(takes[0]).items() if k not in _PER_TAKE}
+        grid_settings = {"takes": [t.stem for t in takes if not t.error], **shared}
+        grid_done = not scene_exports or (
+            not self.options.force
+            and self.markers.is_complete(GRID_STEM, grid_settings, scene_exports)
+        )
+        progress = Progress(len(takes) + (0 if grid_done else 1), self.stream)
+        progress.note(f"{len(takes)} takes from {self.source.model} in a grid → {self.out}")
+        shots: list[_Shot] = []
+        results: list[TakeResult] = []
+        for i, take in enumerate(takes):
+            started = time.monotonic()
+            result = TakeResult(take.stem, take.action, take.seed, "done")
+            results.append(result)
+            takes_done = not self.options.force and self.markers.is_complete(
+                take.stem, self.settings(take), data_exports
+            )
+            if take.error:
+                result.status, result.error = "failed", take.error
+            elif takes_done and grid_done:
+                result.status, result.outputs = "skipped", data_exports
+            else:
+                try:
+                    motion = self._generate(take, result)
+                    self._stage(motion.fps)
+                    armature = rigs.add_character(self.options.rig, f"KGAN_{i:02d}_{take.stem}")
+                    shot = self._animate(take, motion, armature, result, started)
+                    shots.append(shot)
+                    if takes_done:
+                        result.outputs = data_exports
+                    else:
+                        self._export(shot, data_exports)
+                        paths = output_paths(self.out, take.stem, data_exports)
+                        self.markers.mark(take.stem, self.settings(take), paths)
+                        result.outputs = data_exports
+                except Exception as exc:
+                    result.status, result.error = "failed", _one_line(exc)
+            result.seconds = time.monotonic() - started
+            if result.status != "done":
+                progress.take_done(result)
+        if grid_done or not shots:
+            for shot in shots:
+                progress.take_done(shot.result)
+            return results
+        started = time.monotonic()
+        grid = TakeResult(GRID_STEM, f"{len(shots)} takes", self.options.seed, "done")
+        try:
+            self._lay_out(shots)
+            self._film(shots, GRID_STEM, scene_exports)
+            paths = output_paths(self.out, GRID_STEM, scene_exports)
+            self.markers.mark(GRID_STEM, grid_settings, paths)
+            grid.outputs = scene_exports
+        except Exception as exc:
+            grid.status, grid.error = "failed", _one_line(exc)
+        grid.seconds = time.monotonic() - started
+        for shot in shots:
+            progress.take_done(shot.result)
+        progress.take_done(grid)
+        return [*results, grid]
+
+    def _lay_out(self, shots: list[_Shot]) -> None:
+        footprints = np.array([framing.footprint(s.points) for s in shots])
+        sizes = footprints[:, 2:] - footprints[:, :2]
+        height = max(float(s.points[..., 2].max()) for s in shots)
+        _, cols = framing.grid_shape(
+            len(shots), float(sizes[:, 0].max()) + 0.6, height, self.studio.view.aspect
+        )
+        offsets = framing.grid_offsets(footprints, cols)
+        for shot, offset in zip(shots, offsets, strict=True):
+            shot.armature.location = offset.tolist()
+            shot.points = shot.points + offset
+
+    # ------------------------------------------------------------------ stages
+
+    def _generate(self, take: Take, result: TakeResult) -> Motion:
+        t0 = time.perf_counter()
+        motion = self.source.generate(take)
+        result.timings["generate"] = time.perf_counter() - t0
+        return motion
+
+    def _animate(
+        self, take: Take, motion: Motion, armature, result: TakeResult, started: float
+    ) -> _Shot:
+        t0 = time.perf_counter()
+        action = api.animate(
+            armature, motion.joints, motion.joint_names, motion.parents, fps=motion.fps,
+            name=take.stem, bone_map=self.options.bone_map, in_place=self.options.in_place,
+            metadata={"action": take.action, "seed": take.seed, "truncation": take.truncation,
+                      "model": self.source.model},
+        )  # fmt: skip
+        result.timings["retarget+keyframe"] = time.perf_counter() - t0
+        start, end = (round(f) for f in action.frame_range)
+        step = max(1, math.ceil((end - start) / 16))
+        frames = sorted({*range(start, end + 1, step), end})
+        (points,) = rigs.bone_points(self.scene, [armature], frames)
+        hull = framing.motion_hull(points, BODY_PAD)
+        return _Shot(take, motion, armature, action, result, started, hull)
+
+    def _film(self, shots: list[_Shot], stem: str, exports: list[str]) -> None:
+        wanted = [e for e in exports if e in (*VIDEO_EXPORTS, "blend")]
+        if not wanted:
+            return
+        t0 = time.perf_counter()
+        ranges = np.array([s.action.frame_range for s in shots])
+        self.scene.frame_start = round(ranges[:, 0].min())
+        self.scene.frame_end = round(ranges[:, 1].max())
+        points = np.concatenate([s.points for s in shots])
+        captions = []
+        for shot in shots:
+            fp = framing.footprint(shot.points)
+            captions.append((shot.take.caption, np.array([(fp[0] + fp[2]) / 2, fp[1], 0.0])))
+        margins = framing.Margins(bottom=0.22 if len(shots) == 1 else 0.18)
+        self.studio.frame(points, captions, margins)
+        paths = output_paths(self.out, stem, wanted)
+        if "mp4" in paths:
+            output.render_mp4(self.scene, paths["mp4"], self.log)
+        if "png" in paths:
+            output.render_png(self.scene, paths["png"], self.log)
+        render_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if "blend" in paths:
+            output.save_blend(paths["blend"])
+        export_s = time.perf_counter() - t0
+        for shot in shots:  # a grid's cost is shared by its takes
+            shot.result.timings["render"] = render_s / len(shots)
+            shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + export_s / len(
+                shots
+            )
+
+    def _export(self, shot: _Shot, exports: list[str]) -> None:
+        t0 = time.perf_counter()
+        paths = output_paths(self.out, shot.take.stem, exports)
+        if "bvh" in paths:
+            api.export_bvh(shot.armature, shot.action, paths["bvh"])
+        if "fbx" in paths:
+            api.export_fbx(shot.armature, shot.action, paths["fbx"])
+        if "npz" in paths:
+            m, take = shot.motion, shot.take
+            api.save_joints_npz(
+                paths["npz"], m.joints, joint_names=m.joint_names, parents=m.parents, fps=m.fps,
+                class_names=[take.action], labels=[m.label], skeleton=m.skeleton, units=m.units,
+                seed=take.seed, truncation=take.truncation,
+            )  # fmt: skip
+        shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + (
+            time.perf_counter() - t0
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) < 300 else text[:297] + "..."
