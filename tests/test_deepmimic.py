@@ -75,8 +75,10 @@ def test_synthetic_walk_keeps_bone_lengths_and_moves_forward(tmp_path):
     joints = clip_window(clip, 0.1, frames=64, fps=30)  # 2.1 s: loops the 1 s clip twice
     lengths = bone_lengths(joints)
     np.testing.assert_allclose(lengths, lengths[:1].repeat(len(lengths), 0), atol=1e-9)
-    assert joints[-1, J["SpineBase"], 2] < -1.9  # ~1 m/s towards −Z, continuing past the end
-    assert abs(joints[-1, J["SpineBase"], 0]) < 1e-6
+    pelvis = joints[:, J["SpineBase"]]
+    assert pelvis[-1, 2] - pelvis[0, 2] < -1.9  # ~1 m/s towards −Z, continuing past the end
+    np.testing.assert_allclose(pelvis[:, [0, 2]].mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(pelvis[:, 0], 0.0, atol=1e-9)
     np.testing.assert_allclose(np.diff(joints[:, J["SpineBase"], 2]), -1 / 30, atol=1e-6)
 
 
@@ -85,7 +87,7 @@ def test_non_looping_clip_holds_its_ends(tmp_path):
     clip = deepmimic.load_clip(write_clip(tmp_path / "c.txt", frames, loop="none"))
     joints = clip_window(clip, -0.2, frames=30, fps=30)
     root_z = joints[:, J["SpineBase"], 2]
-    np.testing.assert_allclose(root_z[:7], 0.0, atol=1e-12)  # first pose held before the start
+    np.testing.assert_allclose(root_z[:7], root_z[0])  # first pose held before the start
     np.testing.assert_allclose(root_z[-10:], root_z[-1])  # last pose held after the end
 
 
@@ -139,7 +141,7 @@ def test_real_walk_bone_lengths_and_stance_ankles():
     ankles = joints[:, [J["AnkleLeft"], J["AnkleRight"]], 1]
     stance = ankles.min(axis=1)  # the lower ankle of each frame stands on the floor
     assert stance.min() > 0.02 and stance.max() < 0.12
-    assert joints[-1, J["SpineBase"], 2] < -1.5  # it walks forward, towards −Z
+    assert joints[-1, J["SpineBase"], 2] - joints[0, J["SpineBase"], 2] < -1.5  # towards −Z
 
 
 @needs_clips
@@ -156,7 +158,11 @@ def test_build_deepmimic15_in_published_layout(tmp_path):
     assert meta["class_names"] == list(DEEPMIMIC15) and meta["fps"] == 30
     assert meta["skeleton"] == "ntu" and "zlib" in meta["licence"]
     ds, test = open_dataset(out), open_dataset(out, split="test")
-    assert ds.normalization == test.normalization and ds.array().min() == pytest.approx(-1)
+    assert ds.normalization == test.normalization
+    # the range is widened so that turns about the vertical and mirrors stay inside it
+    radius = np.sqrt(train[:, 0, ..., 0] ** 2 + train[:, 2, ..., 0] ** 2).max()
+    assert ds.normalization.min == pytest.approx(-radius) and ds.normalization.max >= radius
+    assert ds.array().min() >= -1 and ds.array().max() <= 1
     with open(out / "train_label.pkl", "rb") as handle:
         train_names = set(pickle.load(handle)[0])
     assert not train_names & set(names)  # no window is in both splits

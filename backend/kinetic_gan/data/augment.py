@@ -34,11 +34,15 @@ class Augment:
 
 
 def random_yaw(joints: np.ndarray, rng: np.random.Generator, max_deg: float) -> np.ndarray:
-    """Turn the take about the vertical axis through the pelvis of its first frame."""
+    """Turn the take about the vertical through its pelvis' mean position.
+
+    That is the origin of our corpus (whose normalisation is widened for such turns) and the
+    subject's own place in camera-space data such as NTU's.
+    """
     angle = np.deg2rad(rng.uniform(-max_deg, max_deg))
     c, s = np.cos(angle), np.sin(angle)
     turn = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-    pivot = joints[0, _BASE] * np.array([1.0, 0.0, 1.0])
+    pivot = joints[:, _BASE].mean(axis=0) * np.array([1.0, 0.0, 1.0])
     return (joints - pivot) @ turn.T + pivot
 
 

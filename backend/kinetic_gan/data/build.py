@@ -1,7 +1,9 @@
 """Build ``deepmimic15``: the 15 DeepMimic clips as a dataset in the published NTU layout.
 
 Every sample is a 64-frame window at 30 fps of one clip, in our dataset frame (facing −Z at
-the window's first frame, pelvis over the origin, floor at y = 0), as NTU-25 joints.
+the window's first frame, floor at y = 0, the pelvis' mean position over the window above
+the origin), as NTU-25 joints. The stored normalisation is the train split's min–max
+widened so that turns about the vertical and mirrors stay inside (``turn_safe_normalization``).
 
 Windows. A clip is sampled at ``start + n / fps``. Looping clips (``"Loop": "wrap"``) run
 on past their end: each further cycle is the clip again, shifted over the floor by the
@@ -58,7 +60,19 @@ def clip_window(clip: deepmimic.Clip, start: float, frames: int, fps: float) -> 
     """(frames, 25, 3) NTU joints of one window, in the dataset frame."""
     points = deepmimic.clip_points(clip, start + np.arange(frames) / fps)
     joints = to_ntu.retarget(points, deepmimic.POINT_NAMES, rig="deepmimic")
-    return to_ntu.to_dataset_frame(joints, axes="deepmimic", floor="keep")
+    return to_ntu.to_dataset_frame(joints, axes="deepmimic", floor="keep", origin="mean")
+
+
+def turn_safe_normalization(joints: np.ndarray) -> Normalization:
+    """The global min–max of (N, T, V, 3) joints, widened to survive augmentation.
+
+    The trainer may turn a take about the vertical through its mean pelvis (the origin here)
+    and mirror it; x and z can then reach the largest horizontal distance from the origin
+    anywhere in the corpus, so the range covers ±that distance as well as the heights.
+    """
+    radius = float(np.sqrt((joints[..., 0] ** 2 + joints[..., 2] ** 2).max()))
+    heights = joints[..., 1]
+    return Normalization(min(float(heights.min()), -radius), max(float(heights.max()), radius))
 
 
 def build_deepmimic(out_dir: str | Path, source: str | Path | None = None, frames: int = 64,
@@ -99,7 +113,7 @@ def build_deepmimic(out_dir: str | Path, source: str | Path | None = None, frame
             np.save(tmp, array)
         with atomic_write(out / f"{split}_label.pkl") as handle:
             pickle.dump((names, labels), handle, protocol=4)
-    norm = Normalization.of(arrays["train"][..., 0])
+    norm = turn_safe_normalization(arrays["train"][..., 0].transpose(0, 2, 3, 1))
     record_path = src / "source.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     meta = {
@@ -118,7 +132,10 @@ def build_deepmimic(out_dir: str | Path, source: str | Path | None = None, frame
                    "sha256": record.get("sha256"),
                    "files": "pybullet_data/data/motions/humanoid3d_*.txt"},
         "licence": LICENCE,
-        "frame": "right-handed, Y up, metres, floor y=0, facing -Z at each window's start",
+        "frame": "right-handed, Y up, metres, floor y=0, facing -Z at each window's start, "
+                 "mean pelvis position over the window at x=z=0",
+        "normalization_rule": "train min-max widened to +-(largest horizontal distance from "
+                              "the origin) so augmentation turns and mirrors stay in range",
     }
     with atomic_write(out / "meta.json", "w") as handle:
         json.dump(meta, handle, indent=1, sort_keys=True)

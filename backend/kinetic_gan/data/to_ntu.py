@@ -223,11 +223,13 @@ def yaw_matrix(angle: float) -> np.ndarray:
 
 
 def to_dataset_frame(joints: np.ndarray, axes: str | np.ndarray = "y_up",
-                     floor: str = "lowest") -> np.ndarray:
+                     floor: str = "lowest", origin: str = "first") -> np.ndarray:
     """(T, 25, 3) NTU joints in source axes → our dataset frame (see module docstring).
 
     ``floor="keep"`` keeps the source's y = 0 (DeepMimic simulates on a floor at y = 0);
-    ``"lowest"`` puts the lowest joint of the whole take on y = 0.
+    ``"lowest"`` puts the lowest joint of the whole take on y = 0. ``origin="first"`` puts
+    the pelvis of the first frame over the origin, ``"mean"`` the pelvis' mean position over
+    the take (a travelling take then spans the least room around the origin).
     """
     matrix = SOURCE_AXES[axes] if isinstance(axes, str) else np.asarray(axes)
     if abs(np.linalg.det(matrix) - 1.0) > 1e-6:
@@ -235,7 +237,12 @@ def to_dataset_frame(joints: np.ndarray, axes: str | np.ndarray = "y_up",
     out = np.asarray(joints, dtype=np.float64) @ matrix.T
     # turn about Y so the body's right points to +X at frame 0, i.e. it faces −Z
     out = out @ yaw_matrix(-facing_yaw(out[0])).T
-    out[..., [0, 2]] -= out[0, _J["SpineBase"], [0, 2]]
+    if origin == "first":
+        out[..., [0, 2]] -= out[0, _J["SpineBase"], [0, 2]]
+    elif origin == "mean":
+        out[..., [0, 2]] -= out[:, _J["SpineBase"], [0, 2]].mean(axis=0)
+    else:
+        raise KineticGanError(f"to_dataset_frame: origin must be 'first' or 'mean', got {origin!r}")
     if floor == "lowest":  # feet for a stand, knees for a kneel, the back for a lie
         out[..., 1] -= out[..., 1].min()
     elif floor != "keep":
