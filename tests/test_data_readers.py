@@ -146,6 +146,17 @@ def test_nan_and_inf(tmp_path):
     expect_error("NaN or Inf", write_published(tmp_path / "inf", "train", data, [0, 1]))
 
 
+def test_constant_data_cannot_be_normalised(tmp_path):
+    path = write_published(tmp_path, "train", np.zeros((2, 3, 4, 25, 2), np.float32), [0, 1])
+    expect_error("every value is 0.0", path)
+    assert len(open_dataset(path, normalization=Normalization(-1.0, 1.0))) == 2
+
+
+def test_integer_arrays_are_refused(tmp_path):
+    path = write_published(tmp_path, "train", np.zeros((2, 3, 4, 25, 2), np.int32), [0, 1])
+    expect_error("expected a float array", path)
+
+
 def test_corrupt_npy(tmp_path):
     path = write_published(tmp_path, "train", ntu_array(n=2), [0, 1])
     path.write_bytes(path.read_bytes()[:200])

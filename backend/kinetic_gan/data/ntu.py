@@ -135,21 +135,23 @@ def open_dataset(path: str | Path, layout: str = "auto", split: str = "train",
             f"of layout {layout!r}"
         )
     index, new_labels, class_names = _select_classes(labels, table, classes, where)
-    _check_finite(data, index, where)
+    if len(index) == 0:
+        raise KineticGanError(f"dataset {where}: no samples left after class filtering")
+    if normalization is None and meta.get("normalization"):
+        normalization = Normalization.from_dict(meta["normalization"])
+    # one pass over the selected rows: refuse NaN/Inf and, unless given, take min and max
+    lo, hi = _scan(data, index, frames, where)
+    if normalization is None:
+        if not hi > lo:
+            raise KineticGanError(f"dataset {where}: every value is {lo}; nothing to normalise")
+        normalization = Normalization(lo, hi)
     ds = MotionDataset(
         data=data, labels=new_labels, sample_names=[names[i] for i in index],
         class_names=class_names, skeleton=meta.get("skeleton", skeleton),
         fps=int(meta.get("fps", fps)), frames=frames,
-        normalization=Normalization(0.0, 1.0), index=index, source_labels=labels[index],
+        normalization=normalization, index=index, source_labels=labels[index],
         augment=augment, where=where,
     )
-    if normalization is None and meta.get("normalization"):
-        normalization = Normalization.from_dict(meta["normalization"])
-    if normalization is None:
-        if len(ds) == 0:
-            raise KineticGanError(f"dataset {where}: no samples left after class filtering")
-        normalization = Normalization.of(ds.array(normalised=False))
-    ds.normalization = normalization
     return ds
 
 
@@ -243,7 +245,17 @@ def _select_classes(labels: np.ndarray, table: list[str],
     return index, remap[labels[index]], [table[i] for i in ids]
 
 
-def _check_finite(data: np.ndarray, index: np.ndarray, where: str, chunk: int = 256) -> None:
+def _scan(data: np.ndarray, index: np.ndarray, frames: int | None, where: str,
+          chunk: int = 256) -> tuple[float, float]:
+    """Check the selected rows are finite; return their min and max (body 0, cropped/tiled)."""
+    lo, hi = np.inf, -np.inf
     for start in range(0, len(index), chunk):
-        if not np.isfinite(np.asarray(data[index[start : start + chunk]])).all():
+        rows = np.asarray(data[index[start : start + chunk]])
+        if not np.isfinite(rows).all():
             raise KineticGanError(f"dataset {where}: contains NaN or Inf values")
+        if rows.ndim == 5:
+            rows = rows[..., 0]
+        if frames is not None:
+            rows = fit_frames(rows, frames)
+        lo, hi = min(lo, float(rows.min())), max(hi, float(rows.max()))
+    return lo, hi
