@@ -7,6 +7,7 @@ in, so the dataset can make item ``i`` of epoch ``e`` reproducible on any worker
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -64,23 +65,44 @@ def time_warp(joints: np.ndarray, factor: float) -> np.ndarray:
 
 
 def bone_jitter(joints: np.ndarray, scales: np.ndarray, parents: tuple[int, ...]) -> np.ndarray:
-    """Scale each bone (child joint ``v``'s bone to its parent) by ``scales[v]``, root outward."""
-    out = joints.copy()
-    for v in _topological(parents):
-        p = parents[v]
-        if p >= 0:
-            out[:, v] = out[:, p] + scales[v] * (joints[:, v] - joints[:, p])
-    return out
+    """Scale each bone (child joint ``v``'s bone to its parent) by ``scales[v]``, root outward.
+
+    A joint is the root plus the scaled bones on its path, so the whole take is one product
+    with the (V, V) "bone u lies on the path to joint v" matrix.
+    """
+    parent = np.asarray(parents)
+    roots = parent < 0
+    bones = joints - joints[:, np.where(roots, np.arange(len(parent)), parent)]
+    root_of = _root_of(parents)
+    return joints[:, root_of] + (_paths(parents) * scales) @ bones
 
 
-def _topological(parents: tuple[int, ...]) -> list[int]:
-    order, placed = [], set()
-    while len(order) < len(parents):
-        for v, p in enumerate(parents):
-            if v not in placed and (p < 0 or p in placed):
-                order.append(v)
-                placed.add(v)
-    return order
+@cache
+def _paths(parents: tuple[int, ...]) -> np.ndarray:
+    """(V, V) with [v, u] = 1 when u's bone (u → its parent) is on the path from the root to v."""
+    paths = np.zeros((len(parents), len(parents)))
+    for v in range(len(parents)):
+        u = v
+        while parents[u] >= 0:
+            paths[v, u] = 1.0
+            u = parents[u]
+    return paths
+
+
+@cache
+def _root_of(parents: tuple[int, ...]) -> np.ndarray:
+    roots = []
+    for v in range(len(parents)):
+        while parents[v] >= 0:
+            v = parents[v]
+        roots.append(v)
+    return np.array(roots)
+
+
+@cache
+def _ntu_tables() -> tuple[tuple[int, ...], np.ndarray]:
+    sk = get_skeleton("ntu")
+    return sk.parents, np.asarray(sk.mirror)
 
 
 def apply(joints: np.ndarray, augment: Augment, rng: np.random.Generator,
@@ -92,14 +114,13 @@ def apply(joints: np.ndarray, augment: Augment, rng: np.random.Generator,
         out = time_warp(out, float(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
     if skeleton != "ntu":
         return out
-    sk = get_skeleton("ntu")
+    parents, twins = _ntu_tables()
     if augment.bone_jitter:
-        per_joint = rng.uniform(1 - augment.bone_jitter, 1 + augment.bone_jitter, len(sk.parents))
-        twins = np.asarray(sk.mirror)
+        per_joint = rng.uniform(1 - augment.bone_jitter, 1 + augment.bone_jitter, len(parents))
         scales = np.where(twins < np.arange(len(twins)), per_joint[twins], per_joint)
-        out = bone_jitter(out, scales, sk.parents)
+        out = bone_jitter(out, scales, parents)
     if augment.mirror_p and rng.random() < augment.mirror_p:
-        out = mirror(out, sk.mirror)
+        out = mirror(out, twins)
     if augment.yaw_deg:
         out = random_yaw(out, rng, augment.yaw_deg)
     return out
