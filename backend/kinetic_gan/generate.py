@@ -10,19 +10,29 @@ from __future__ import annotations
 
 import difflib
 import math
-import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from kinetic_gan.atomic import atomic_path, atomic_write
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.motion_files import GeneratedSet, load_npz, save_npz, save_original
 from kinetic_gan.nn import Generator
+from kinetic_gan.nn.fast import fast_generator
 
 MAX_SEED = 2**63 - 1
+__all__ = [
+    "GeneratedSet",
+    "Inputs",
+    "generate",
+    "load_npz",
+    "resolve_action",
+    "sample_inputs",
+    "save_npz",
+    "save_original",
+    "synthesize",
+]
 
 
 @dataclass
@@ -48,23 +58,6 @@ class Inputs:
         zs, ls = self.z.split(list(counts)), self.labels.split(list(counts))
         noises = [n.split(list(counts)) for n in self.noise]
         return [Inputs(zs[i], ls[i], [n[i] for n in noises]) for i in range(len(counts))]
-
-
-@dataclass
-class GeneratedSet:
-    """Generated joints and what they are: the layout of ``.npz`` files."""
-
-    joints: np.ndarray  # (N, T, V, C) float32, metres (or normalised units, see ``units``)
-    labels: np.ndarray  # (N,) int64
-    class_names: list[str]  # one per sample
-    z: np.ndarray  # (N, latent) float32
-    fps: int
-    skeleton: str
-    joint_names: list[str]
-    parents: list[int]
-    units: str
-    seed: int | None = None
-    truncation: float | None = None
 
 
 def resolve_action(card, action: str | int) -> int:
@@ -162,9 +155,11 @@ def _psi_column(truncation, n: int, device: torch.device) -> torch.Tensor | None
     return torch.tensor(values, device=device).view(n, 1)
 
 
-def to_joints(x: torch.Tensor, card) -> np.ndarray:
-    """(N, C, T, V) normalised → (N, T, V, C) float32 in metres when the card knows the scale."""
-    joints = x.float().permute(0, 2, 3, 1).cpu().numpy()
+def to_joints(x: torch.Tensor, card, layout: str = "NCTV") -> np.ndarray:
+    """Normalised model output → (N, T, V, C) float32 in metres when the card knows the scale."""
+    if layout == "NCTV":
+        x = x.permute(0, 2, 3, 1)
+    joints = x.float().cpu().numpy()
     norm = card.normalization
     if norm:
         lo, hi = float(norm["min"]), float(norm["max"])
@@ -172,8 +167,20 @@ def to_joints(x: torch.Tensor, card) -> np.ndarray:
     return np.ascontiguousarray(joints, dtype=np.float32)
 
 
+@torch.inference_mode()
 def synthesize(generator: Generator, inputs: Inputs, truncation=None) -> np.ndarray:
-    return to_joints(synthesize_normalised(generator, inputs, truncation), generator.card)
+    """Joints (N, T, V, C) for ``inputs``: the folded fast path when the generator has one."""
+    fast = fast_generator(generator)
+    if fast is None:
+        return to_joints(synthesize_normalised(generator, inputs, truncation), generator.card)
+    device = generator.mean_w.device
+    labels = inputs.labels.to(device)
+    psi = _psi_column(truncation, len(inputs), device)
+    if psi is not None and not bool(generator.mean_w_ready):
+        raise RuntimeError("truncation needs the cached mean w: call compute_mean_w() first")
+    noise = [n.to(device) for n in inputs.noise]
+    x = fast(inputs.z.to(device), labels, noise, psi)
+    return to_joints(x, generator.card, layout="NTVC")
 
 
 def generate(
@@ -241,65 +248,3 @@ def concat_sets(sets: Sequence[GeneratedSet]) -> GeneratedSet:
         seed=first.seed,
         truncation=first.truncation,
     )
-
-
-# -- files ---------------------------------------------------------------------------------
-
-
-def save_npz(path: str | Path, result) -> Path:
-    """Write the ``.npz`` layout shared by ``generate``, ``request`` and the add-on."""
-    target = Path(path)
-    arrays = {
-        "joints": np.asarray(result.joints, dtype=np.float32),
-        "labels": np.asarray(result.labels, dtype=np.int64),
-        "class_names": np.asarray(list(result.class_names), dtype=str),
-        "z": np.asarray(result.z, dtype=np.float32),
-        "fps": np.asarray(int(result.fps)),
-        "skeleton": np.asarray(str(result.skeleton)),
-        "joint_names": np.asarray(list(result.joint_names), dtype=str),
-        "parents": np.asarray(list(result.parents), dtype=np.int64),
-        "units": np.asarray(str(result.units)),
-    }
-    with atomic_write(target, "wb") as fh:
-        np.savez(fh, **arrays)
-    return target
-
-
-def load_npz(path: str | Path) -> GeneratedSet:
-    p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            missing = {"joints", "labels", "class_names", "fps", "skeleton"} - set(data.files)
-            if missing:
-                raise KineticGanError(f"{p}: not a Kinetic-GAN .npz (missing {sorted(missing)})")
-            joints = data["joints"].astype(np.float32)
-            if joints.ndim != 4:
-                raise KineticGanError(f"{p}: joints must be (N, T, V, C), got {joints.shape}")
-            return GeneratedSet(
-                joints=joints,
-                labels=data["labels"].astype(np.int64),
-                class_names=[str(s) for s in data["class_names"]],
-                z=data["z"] if "z" in data.files else np.zeros((len(joints), 0), np.float32),
-                fps=int(data["fps"]),
-                skeleton=str(data["skeleton"]),
-                joint_names=[str(s) for s in data["joint_names"]] if "joint_names" in data else [],
-                parents=[int(p) for p in data["parents"]] if "parents" in data else [],
-                units=str(data["units"]) if "units" in data.files else "m",
-            )
-    except FileNotFoundError:
-        raise KineticGanError(f"{p}: file not found") from None
-    except (ValueError, OSError, KeyError) as exc:
-        raise KineticGanError(f"{p}: unreadable .npz ({exc})") from None
-
-
-def save_original(stem: str | Path, result: GeneratedSet) -> tuple[Path, Path]:
-    """The published layout: ``STEM.npy`` (N, C, T, V, 1) + ``STEM.pkl`` (names, labels)."""
-    data_path = Path(f"{stem}.npy")
-    label_path = Path(f"{stem}.pkl")
-    data = np.ascontiguousarray(result.joints.transpose(0, 3, 1, 2)[..., None], dtype=np.float32)
-    with atomic_write(data_path, "wb") as fh:
-        np.save(fh, data)
-    names = [f"gen_{i:06d}_{result.class_names[i]}" for i in range(len(result.labels))]
-    with atomic_path(label_path) as tmp, open(tmp, "wb") as fh:
-        pickle.dump((names, [int(x) for x in result.labels]), fh)
-    return data_path, label_path

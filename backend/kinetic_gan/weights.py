@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from kinetic_gan.atomic import atomic_path, atomic_write
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.nn import Critic, Generator
+from kinetic_gan.nn.fast import attach_fast_generator
 from kinetic_gan.nn.generator import FRAMES, LATENT_DIM, MAPPING_DEPTHS
 from kinetic_gan.skeletons import get_skeleton
 
@@ -213,7 +214,9 @@ def load_generator(path: str | Path, device: str | torch.device | None = "cpu") 
     generator = build_generator(card)
     _load_into(generator, _load_tensors(target), target)
     generator.card = card
-    return generator.to(resolve_device(device)).eval()
+    generator = generator.to(resolve_device(device)).eval()
+    attach_fast_generator(generator)
+    return generator
 
 
 # -- critic -------------------------------------------------------------------------------

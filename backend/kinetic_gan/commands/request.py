@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
             )
     except BackendError as exc:
         raise KineticGanError(str(exc)) from None
-    save_take(args.out, take)
+    from kinetic_gan.motion_files import save_npz
+
+    save_npz(args.out, take)
     print(
         f"{args.out}: {take.joints.shape[0]} x {take.action!r} from {take.model}, "
         f"seed {take.seed}, {take.joints.shape[1]} frames at {take.fps:g} fps ({take.units})"
@@ -68,27 +70,6 @@ def _action(text: str | None) -> str | int | None:
     if text is None:
         return None
     return int(text) if text.strip().lstrip("-").isdigit() else text
-
-
-def save_take(path: str, take) -> None:
-    """Write a client Generation with the keys of ``kinetic-gan generate``'s .npz."""
-    import numpy as np
-
-    from kinetic_gan.atomic import atomic_write
-
-    with atomic_write(path, "wb") as handle:
-        np.savez(
-            handle,
-            joints=take.joints,
-            labels=take.labels,
-            class_names=np.array(take.class_names, dtype=str),
-            z=take.z,
-            fps=np.array(take.fps),
-            skeleton=np.array(take.skeleton),
-            joint_names=np.array(take.joint_names, dtype=str),
-            parents=np.array(take.parents, dtype=np.int64),
-            units=np.array(take.units),
-        )
 
 
 def _print_info(info: dict) -> None:

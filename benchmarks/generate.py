@@ -1,0 +1,91 @@
+"""Generator speed: batch-1 latency and batch-16/256 throughput, T = 64, NTU-60 mlp4.
+
+    python benchmarks/generate.py [--threads 2] [--device cpu|cuda]
+
+Reference (the published code measured on the 2-core CPU machine type we test on):
+batch-1 4.50 ms, batch-256 1,555 samples/s, truncated batch-1 247 ms (the published
+truncation re-samples 1,000 w per call; we use the mean w cached with the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from kinetic_gan.generate import sample_inputs, synthesize
+from kinetic_gan.weights import load_generator, random_generator_weights
+
+REFERENCE = {"batch1_ms": 4.50, "batch256_sps": 1555.0, "trunc_batch1_ms": 247.0}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_call(fn, device, min_seconds: float = 1.0, min_runs: int = 5) -> float:
+    """Median seconds per call."""
+    for _ in range(3):
+        fn()
+    _sync(device)
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--frames", type=int, default=64)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = random_generator_weights(Path(tmp) / "ntu60", 60, frames=args.frames)
+        g = load_generator(path, device=device)
+
+    def run(batch: int, psi: float | None):
+        # End to end: z/noise already drawn; network + copy back + metres scaling.
+        inputs = sample_inputs(g, [7] * batch, seed=0)
+        return lambda: synthesize(g, inputs, psi)
+
+    where = f"{device.type}" + (f", {args.threads} threads" if device.type == "cpu" else "")
+    print(
+        f"Kinetic-GAN generator, NTU-60 mlp4, T={args.frames}, {where}, torch {torch.__version__}"
+    )
+    b1 = time_call(run(1, None), device) * 1e3
+    t1 = time_call(run(1, 0.7), device) * 1e3
+    rows = [("batch-1 latency", f"{b1:.3f} ms", REFERENCE["batch1_ms"] / b1, "ms")]
+    rows.append(
+        ("truncated batch-1 latency", f"{t1:.3f} ms", REFERENCE["trunc_batch1_ms"] / t1, "")
+    )
+    for batch in (16, 256):
+        sps = batch / time_call(run(batch, None), device)
+        ref = REFERENCE["batch256_sps"] if batch == 256 else None
+        rows.append(
+            (f"batch-{batch} throughput", f"{sps:,.0f} samples/s", sps / ref if ref else None, "")
+        )
+    tsps = 256 / time_call(run(256, 0.7), device)
+    rows.append(("truncated batch-256 throughput", f"{tsps:,.0f} samples/s", None, ""))
+    print(f"{'measure':32s} {'ours':>20s}   vs published")
+    for name, value, ratio, _ in rows:
+        vs = f"{ratio:6.1f}x" if ratio is not None and device.type == "cpu" else "     -"
+        print(f"{name:32s} {value:>20s}   {vs}")
+    print(
+        "published reference (CPU, 2 threads): batch-1 4.50 ms, batch-256 1,555 samples/s, "
+        "truncated batch-1 247 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
