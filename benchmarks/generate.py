@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from kinetic_gan.generate import sample_inputs, synthesize
 from kinetic_gan.weights import load_generator, random_generator_weights
 

@@ -116,6 +116,7 @@ def main() -> int:
     os.environ.setdefault("BLENDER_USER_RESOURCES", home)
     os.environ.setdefault("XDG_CACHE_HOME", home)
     import bpy
+
     from kinetic_gan_blender import api, body, motion_samples
 
     print(f"Blender {bpy.app.version_string}, keys on the built-in character (25 bones)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from kinetic_gan.data import fetch
 from kinetic_gan.data.bvh import parse_bvh, read_bvh
 from kinetic_gan.data.to_ntu import bvh_to_ntu, detect_rig, resample, retarget

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from kinetic_gan.data import augment
 from kinetic_gan.skeletons import NTU_JOINTS, NTU_PARENTS, get_skeleton
 

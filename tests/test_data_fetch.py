@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from kinetic_gan.cli import main
 from kinetic_gan.data import fetch
 from kinetic_gan.data.classes import DEEPMIMIC15

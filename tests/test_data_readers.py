@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from kinetic_gan.data import Augment, Normalization, open_dataset
 from kinetic_gan.data.classes import H36M, NTU60, NTU120, class_table
 from kinetic_gan.data.labels import read_labels

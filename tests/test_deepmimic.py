@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from kinetic_gan.data import deepmimic, fetch, open_dataset, to_ntu
 from kinetic_gan.data.build import build_deepmimic, clip_window
 from kinetic_gan.data.classes import DEEPMIMIC15

@@ -9,6 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+
 from kinetic_gan import load_generator
 from kinetic_gan.cli import main
 from kinetic_gan.generate import concat_sets, generate, save_npz

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+
 from kinetic_gan.cli import main
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.generate import (

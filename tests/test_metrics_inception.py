@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.metrics.fid import (
     FEATURE_DIM,

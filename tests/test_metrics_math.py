@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.metrics import mmd
 from kinetic_gan.metrics.fid import (

@@ -8,6 +8,7 @@ import imageio.v2 as iio2
 import imageio.v3 as iio
 import numpy as np
 import pytest
+
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.preview import (
     SIDE_COLOURS,

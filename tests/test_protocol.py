@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from kinetic_gan import protocol
 from kinetic_gan.protocol import GenerateRequest, ProtocolError
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+
 from kinetic_gan.nn import Critic, Generator
 from kinetic_gan.weights import convert_published, load_critic, load_generator
 

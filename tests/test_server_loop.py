@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import zmq
+
 from kinetic_gan import protocol
 from kinetic_gan.batcher import Batcher, Job, take_batch
 from kinetic_gan.client import BackendError, Client

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zmq
+
 from kinetic_gan import protocol
 from kinetic_gan.client import BackendError, Client, CurveKeys
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from kinetic_gan.skeletons import get_skeleton
 
 

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 import torch
+
 from kinetic_gan.cli import main
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.weights import (

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import zmq
 import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
 from kinetic_gan.atomic import atomic_write
 from kinetic_gan.errors import KineticGanError
-from zmq.auth.thread import ThreadAuthenticator
 
 _LOCAL_TRANSPORTS = ("ipc://", "inproc://")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
+
 from kinetic_gan.errors import KineticGanError
 
 NTU_JOINTS = (

@@ -29,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ADDON_PARENT))
     import bpy
     import numpy as np
-    from kinetic_gan_blender import api, body, motion_samples
     from mathutils import Vector
+
+    from kinetic_gan_blender import api, body, motion_samples
 
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from kinetic_gan.nn.blocks import GraphConv, resize_time, temporal_conv
 from kinetic_gan.nn.generator import FRAMES
 from kinetic_gan.skeletons import get_skeleton
-from torch import nn
 
 
 class CriticBlock(nn.Module):

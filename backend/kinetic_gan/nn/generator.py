@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
+
 from kinetic_gan.nn.blocks import GraphConv, NoiseInjection, resize_time, temporal_conv
 from kinetic_gan.skeletons import Pyramid, get_skeleton
-from torch import nn
 
 LATENT_DIM = 512
 FRAMES = (32, 64, 128, 256, 512, 1024)
