@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from kinetic_gan.errors import KineticGanError
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     summary = train(config, run_dir, resume=args.resume is not None,
                     progress=not args.no_progress)
     losses = ", ".join(f"{k} {v:.4f}" for k, v in summary.losses.items())
-    if summary.finished:
+    if summary.finished and os.environ.get("RANK", "0") == "0":
         print(f"trained {summary.iteration} iterations in {summary.seconds / 60:.1f} min "
               f"({losses}); export with: kinetic-gan export {run_dir} --out weights/NAME")
     return 0

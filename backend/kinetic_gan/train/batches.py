@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from kinetic_gan.errors import KineticGanError
 from torch.utils.data import DistributedSampler
+
+from kinetic_gan.errors import KineticGanError
 
 
 class BatchStream:

@@ -8,12 +8,14 @@ newest one. All values are tensors or plain Python containers, so checkpoints lo
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
 from kinetic_gan.atomic import atomic_write
 from kinetic_gan.errors import KineticGanError
 
@@ -23,6 +25,16 @@ LATEST = "latest"
 
 def checkpoint_name(iteration: int) -> str:
     return f"iter_{iteration:07d}.pt"
+
+
+def weights_digest(*modules: torch.nn.Module) -> str:
+    """SHA-256 of every parameter and buffer: equal digests mean bit-identical models."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for name, tensor in module.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def capture_rng() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
+
 from kinetic_gan.errors import KineticGanError
 
 

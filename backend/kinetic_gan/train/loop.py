@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
+
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.train import checkpoint, distributed, rundir
 from kinetic_gan.train.batches import BatchStream
 from kinetic_gan.train.config import TrainConfig
+from kinetic_gan.train.export import dataset_meta
 from kinetic_gan.train.wgan_gp import EMA, critic_step, generator_step
-from tqdm import tqdm
 
 
 @dataclass
@@ -101,7 +103,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     data_info = {
         "name": Path(config.data).name, "class_names": list(dataset.class_names),
         "skeleton": dataset.skeleton, "fps": int(dataset.fps), "samples": len(dataset),
-        "normalization": dataset.normalization.to_dict(),
+        "normalization": dataset.normalization.to_dict(), **dataset_meta(config.data),
     }
 
     # -- models (identical on every rank: same seed, then rank 0's copy broadcast) ------
@@ -150,6 +152,10 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                          seed=config.seed, device=device, start=batches_done)
     batches = iter(stream)
 
+    # torch.compile speeds up the generator's forward passes; the critic is differentiated
+    # twice by the gradient penalty, which compiled graphs do not support, so it stays eager.
+    g_forward = torch.compile(generator) if config.compile else generator
+
     def sync_g() -> None:
         distributed.average_gradients(ctx, generator.parameters())
 
@@ -166,16 +172,27 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     iteration = start_iteration
     saved_at = start_iteration if resume else -1
 
+    models = [generator, critic] if ema is None else [generator, critic, ema.model]
+
     def save_checkpoint() -> None:
-        rng_states = distributed.gather_objects(ctx, checkpoint.capture_rng())
+        gathered = distributed.gather_objects(
+            ctx, (checkpoint.capture_rng(), checkpoint.weights_digest(*models)))
+        rng_states = [rng for rng, _ in gathered]
+        digests = [digest for _, digest in gathered]
+        if ctx.is_main and len(set(digests)) > 1:
+            print(f"warning: at iteration {iteration} the ranks hold different weights "
+                  f"({', '.join(d[:12] for d in digests)}); data-parallel sync is broken",
+                  file=sys.stderr)
         if ctx.is_main:
             checkpoint.save(run_dir, iteration, {
                 "iteration": iteration, "batches": batches_done,
+                "epoch": stream.epoch_of(batches_done),
                 "elapsed_seconds": elapsed_before + time.monotonic() - session_start,
                 "world_size": ctx.world_size, "config": config.to_dict(), "data": data_info,
                 "losses": last, "generator": generator.state_dict(), "critic": critic.state_dict(),
                 "ema": None if ema is None else ema.model.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": rng_states,
+                "rank_digests": digests,
             }, keep=config.keep_checkpoints)
 
     try:
@@ -184,12 +201,12 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                 totals = torch.zeros(3, device=device)  # d_loss, gp, w_dist over the critic steps
                 for _ in range(config.n_critic):
                     real, labels = next(batches)
-                    losses = critic_step(generator, critic, opt_d, real, labels,
+                    losses = critic_step(g_forward, critic, opt_d, real, labels,
                                          latent_dim=config.latent_dim, lambda_gp=config.lambda_gp,
                                          autocast=autocast, sync_grads=sync_d)
                     totals += torch.stack((losses.d_loss, losses.gp, losses.w_dist))
                     batches_done += 1
-                g_loss = generator_step(generator, critic, opt_g, labels,
+                g_loss = generator_step(g_forward, critic, opt_g, labels,
                                         latent_dim=config.latent_dim, autocast=autocast,
                                         sync_grads=sync_g)
                 if ctx.enabled:

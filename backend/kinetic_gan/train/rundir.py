@@ -4,7 +4,7 @@
 RUN/config.toml                 the resolved TrainConfig
 RUN/log.csv                     iteration,epoch,d_loss,g_loss,gp,w_dist,seconds (one row per
                                 generator update, flushed; seconds = training wall time so far)
-RUN/samples/iter_XXXXXXX.npz    samples_per_class per class, the .npz layout of generate.save_npz
+RUN/samples/iter_XXXXXXX.npz    samples_per_class per class (generate.save_npz layout, fixed z)
 RUN/samples/iter_XXXXXXX.png    one sample per class (when kinetic_gan.preview is available)
 RUN/checkpoints/...             see checkpoint.py
 RUN/tensorboard/                only when the tensorboard package is installed
@@ -14,13 +14,13 @@ RUN/tensorboard/                only when the tensorboard package is installed
 from __future__ import annotations
 
 import csv
-import io
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
 from kinetic_gan.atomic import atomic_write
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.train.config import TrainConfig, load_config, to_toml
@@ -111,6 +111,7 @@ def dump_samples(path: Path, generator: torch.nn.Module, *, per_class: int, data
     so a dump consumes no training randomness and changes no batch statistics.
     """
     from kinetic_gan.data import Normalization
+    from kinetic_gan.generate import GeneratedSet, save_npz
     from kinetic_gan.skeletons import get_skeleton
 
     n_classes = len(data_info["class_names"])
@@ -127,19 +128,16 @@ def dump_samples(path: Path, generator: torch.nn.Module, *, per_class: int, data
         generator.train(was_training)
     norm = data_info.get("normalization")
     joints = out.transpose(0, 2, 3, 1)  # (N, C, T, V) -> (N, T, V, C)
-    units = "normalised"
     if norm is not None:
         joints = Normalization.from_dict(norm).denormalise(joints)
-        units = "m"
     skeleton = get_skeleton(data_info["skeleton"])
-    buffer = io.BytesIO()
-    np.savez(buffer, joints=joints.astype(np.float32), labels=labels.numpy(),
-             class_names=np.asarray(data_info["class_names"]), z=z.numpy(),
-             fps=np.asarray(data_info["fps"]), skeleton=np.asarray(skeleton.name),
-             joint_names=np.asarray(skeleton.joint_names), parents=np.asarray(skeleton.parents),
-             units=np.asarray(units))
-    with atomic_write(path, "wb") as handle:
-        handle.write(buffer.getvalue())
+    class_names = list(data_info["class_names"])
+    save_npz(path, GeneratedSet(
+        joints=joints.astype(np.float32), labels=labels.numpy(),
+        class_names=[class_names[i] for i in labels.tolist()], z=z.numpy(),
+        fps=int(data_info["fps"]), skeleton=skeleton.name,
+        joint_names=list(skeleton.joint_names), parents=list(skeleton.parents),
+        units="m" if norm is not None else "normalised", seed=seed))
     _preview(path.with_suffix(".png"), joints[::per_class], skeleton.name,
              list(data_info["class_names"]))
 

@@ -1,0 +1,153 @@
+"""A training run's generator → ``weights/NAME.safetensors`` + ``NAME.json`` model card.
+
+The EMA generator is exported when the run kept one. The truncation mean w is computed once
+here (``mean_w_samples`` per class) and shipped in the weights. Tensors are stored in fp16
+only when that is lossless enough: the fp16-rounded model must reproduce the fp32 model's
+output within ``FP16_TOLERANCE`` (normalised units, i.e. of the [-1, 1] range) on fixed
+inputs, with and without truncation; otherwise they stay fp32.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.train import checkpoint
+from kinetic_gan.train.config import from_dict
+
+FP16_TOLERANCE = 2e-3
+CHECK_SAMPLES_PER_CLASS = 4
+CHECK_TRUNCATIONS = (None, 0.7)
+
+
+@dataclass
+class ExportReport:
+    weights: Path
+    dtype: str
+    fp16_max_abs_diff: float
+    used_ema: bool
+    iteration: int
+
+
+def fp16_max_abs_diff(generator: torch.nn.Module, seed: int = 0) -> float:
+    """Largest |output(fp32 weights) − output(fp16-rounded weights)| over fixed inputs."""
+    rounded = copy.deepcopy(generator)
+    with torch.no_grad():
+        for tensor in [*rounded.parameters(), *rounded.buffers()]:
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
+    device = next(generator.parameters()).device
+    rng = torch.Generator().manual_seed(seed)
+    labels = torch.arange(generator.n_classes).repeat(CHECK_SAMPLES_PER_CLASS)
+    z = torch.randn(len(labels), generator.latent_dim, generator=rng).to(device)
+    noise = [n.to(device) for n in generator.make_noise(len(labels), generator=rng)]
+    labels = labels.to(device)
+    worst = 0.0
+    with torch.no_grad():
+        for psi in CHECK_TRUNCATIONS:
+            exact = generator(z, labels, noise=noise, truncation=psi)
+            approx = rounded(z, labels, noise=noise, truncation=psi)
+            worst = max(worst, float((exact - approx).abs().max()))
+    return worst
+
+
+def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | Path | None = None,
+               dtype: str = "auto", use_ema: bool = True, mean_w_samples: int | None = None,
+               name: str | None = None, licence: str | None = None,
+               device: str = "cpu") -> ExportReport:
+    from kinetic_gan.nn import Generator
+    from kinetic_gan.weights import ModelCard, save_generator
+
+    if dtype not in ("auto", "float16", "float32"):
+        raise KineticGanError(f"--dtype must be auto, float16 or float32, got {dtype!r}")
+    run_dir = Path(run_dir)
+    path = Path(checkpoint_file) if checkpoint_file else checkpoint.latest_path(run_dir)
+    state = checkpoint.load(path)
+    config = from_dict({k: v for k, v in state["config"].items() if v is not None}, str(path))
+    data = state["data"]
+    ema_state = state.get("ema") if use_ema else None
+    generator = Generator(n_classes=len(data["class_names"]), skeleton=data["skeleton"],
+                          frames=config.frames, mapping_depth=config.mapping_depth,
+                          latent_dim=config.latent_dim)
+    generator.load_state_dict(ema_state if ema_state is not None else state["generator"])
+    generator.to(torch.device(device)).eval()
+
+    samples = mean_w_samples or config.mean_w_samples
+    started = time.monotonic()
+    generator.compute_mean_w(samples_per_class=samples, seed=0)
+    mean_w_seconds = time.monotonic() - started
+
+    diff = fp16_max_abs_diff(generator)
+    chosen = dtype if dtype != "auto" else ("float16" if diff <= FP16_TOLERANCE else "float32")
+    stem = Path(out)
+    card = ModelCard(
+        name=name or stem.name, dataset=data.get("name", "unknown"), skeleton=data["skeleton"],
+        class_names=list(data["class_names"]), frames=config.frames, fps=int(data["fps"]),
+        mapping_depth=config.mapping_depth, latent_dim=config.latent_dim,
+        normalization=data.get("normalization"),
+        truncation={"space": "w", "samples_per_class": samples, "seed": 0},
+        training=training_info(state, config.to_dict(), ema_state is not None, chosen, diff,
+                               path, mean_w_seconds),
+        licence=licence or data.get("licence") or "unknown",
+        source=data.get("source") or f"trained with kinetic-gan train ({run_dir.name})",
+    )
+    weights = save_generator(stem, generator.cpu(), card,
+                             dtype=torch.float16 if chosen == "float16" else torch.float32)
+    return ExportReport(weights, chosen, diff, ema_state is not None, int(state["iteration"]))
+
+
+def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool, dtype: str,
+                  fp16_diff: float, path: Path, mean_w_seconds: float) -> dict[str, Any]:
+    seconds = float(state["elapsed_seconds"])
+    return {
+        "iterations": int(state["iteration"]),
+        "critic_updates": int(state["iteration"]) * int(config["n_critic"]),
+        "epochs": state.get("epoch"),
+        "wall_time_seconds": round(seconds, 1),
+        "wall_time": _duration(seconds),
+        "processes": int(state["world_size"]),
+        "final_losses": {k: round(float(v), 6) for k, v in state.get("losses", {}).items()},
+        "exported": "ema" if used_ema else "generator",
+        "checkpoint": path.name,
+        "dtype": dtype,
+        "fp16_max_abs_diff": float(f"{fp16_diff:.3g}"),
+        "mean_w_seconds": round(mean_w_seconds, 1),
+        "config": {k: v for k, v in config.items() if v is not None and k != "data"},
+        "dataset_samples": state["data"].get("samples"),
+        "torch": torch.__version__,
+    }
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def dataset_meta(data_path: str) -> dict[str, Any]:
+    """Licence and source from our builder's ``meta.json`` (empty for published layouts)."""
+    meta = Path(data_path) / "meta.json"
+    if not meta.is_file():
+        return {}
+    try:
+        found = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    out = {}
+    if isinstance(found.get("licence"), str):
+        out["licence"] = found["licence"]
+    source = found.get("source")
+    if isinstance(source, dict):
+        out["source"] = ", ".join(f"{k}: {v}" for k, v in source.items())
+    elif isinstance(source, str):
+        out["source"] = source
+    if isinstance(found.get("name"), str):
+        out["name"] = found["name"]
+    return out

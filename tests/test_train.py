@@ -1,0 +1,230 @@
+"""The trainer: configs, exact resume, the run directory, time budgets, export.
+
+Tiny settings keep this fast on a 2-core CPU: T=32, 3 classes, batch 4, n_critic 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kinetic_gan import cli
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.train import checkpoint, config
+from kinetic_gan.train.loop import train
+
+CLASSES = ["wave", "hop", "turn"]
+
+
+def write_tiny_dataset(folder: Path, per_class: int = 4, frames: int = 32) -> Path:
+    """A dataset folder in our builder's layout: smooth random motions in metres."""
+    rng = np.random.default_rng(0)
+    n = per_class * len(CLASSES)
+    base = rng.normal(0.0, 0.3, (n, 3, 1, 25, 1)) + np.array([0.0, 1.0, 0.0])[None, :, None,
+                                                                               None, None]
+    t = np.linspace(0, 2 * np.pi, frames)[None, None, :, None, None]
+    phase = rng.uniform(0, 2 * np.pi, (n, 3, 1, 25, 1))
+    data = base + 0.2 * np.sin(t + phase)
+    data = np.concatenate([data, np.zeros_like(data)], axis=4).astype(np.float32)  # M = 2 bodies
+    labels = [i % len(CLASSES) for i in range(n)]
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "train_data.npy", data)
+    with (folder / "train_label.pkl").open("wb") as fh:
+        pickle.dump(([f"s{i:03d}" for i in range(n)], labels), fh)
+    (folder / "meta.json").write_text(json.dumps({
+        "name": "tiny", "class_names": CLASSES, "fps": 30, "skeleton": "ntu", "frames": frames,
+        "licence": "CC0-1.0", "source": "tests",
+    }))
+    return folder
+
+
+def tiny_config(data: Path, **overrides) -> config.TrainConfig:
+    values = dict(name="tiny", data=str(data), frames=32, batch_size=4, n_critic=2,
+                  latent_dim=64, mapping_depth=2, iterations=20, checkpoint_every=5,
+                  keep_checkpoints=2, sample_every=10, samples_per_class=2, ema=True,
+                  augment=True, mean_w_samples=500, tensorboard=False, device="cpu")
+    values.update(overrides)
+    return config.from_dict(values)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Run A trains 20 iterations in one go; run B trains 10, stops, and resumes to 20."""
+    root = tmp_path_factory.mktemp("train")
+    data = write_tiny_dataset(root / "data")
+    cfg = tiny_config(data)
+    summary_a = train(cfg, root / "a", progress=False)
+    half = train(config.replace(cfg, {"iterations": 10}, "test"), root / "b", progress=False)
+    summary_b = train(cfg, root / "b", resume=True, progress=False)
+    return {"root": root, "data": data, "cfg": cfg, "a": summary_a, "b": summary_b,
+            "half": half}
+
+
+# -- configs ---------------------------------------------------------------------------------
+
+def test_packaged_configs_cover_every_published_setting():
+    names = set(config.packaged_configs())
+    expected = {f"ntu60-{s}-mlp{d}" for s in ("xsub", "xview") for d in (4, 6, 8)}
+    expected |= {"ntu120-xsub", "ntu120-xset", "ntu2d", "deepmimic15"}
+    expected |= {f"h36m-t{t}" for t in (32, 64, 128, 256, 512, 1024)}
+    assert expected <= names
+    for name in names:
+        cfg = config.load_config(name)
+        assert (cfg.lambda_gp, cfg.n_critic, cfg.lr, cfg.beta1, cfg.beta2, cfg.batch_size) == (
+            10.0, 5, 2e-4, 0.5, 0.999, 32)
+    dm = config.load_config("deepmimic15")
+    assert dm.augment and dm.ema and dm.mapping_depth == 4
+
+
+def test_overrides_are_typed_and_unknown_keys_are_named():
+    cfg = config.apply_overrides(config.load_config("deepmimic15"),
+                                 ["lr=1e-4", "ema=false", "device=cuda:1", "classes=[0, 2]",
+                                  "max_minutes=8", "iterations=5"])
+    assert (cfg.lr, cfg.ema, cfg.device, cfg.classes, cfg.max_minutes, cfg.iterations) == (
+        1e-4, False, "cuda:1", [0, 2], 8.0, 5)
+    with pytest.raises(KineticGanError, match="unknown config key 'lambda'"):
+        config.apply_overrides(cfg, ["lambda=3"])
+    with pytest.raises(KineticGanError, match="n_critic must be int"):
+        config.apply_overrides(cfg, ["n_critic=fast"])
+    with pytest.raises(KineticGanError, match="batch_size must be positive"):
+        config.apply_overrides(cfg, ["batch_size=0"])
+    with pytest.raises(KineticGanError, match="unknown"):
+        config.load_config("ntu61-xsub")
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path):
+    cfg = config.apply_overrides(config.load_config("h36m-t128"), ["data=some/path with \"q\""])
+    path = tmp_path / "c.toml"
+    path.write_text(config.to_toml(cfg))
+    assert config.load_config(path) == cfg
+
+
+# -- exact resume ----------------------------------------------------------------------------
+
+def test_resume_continues_exactly(runs):
+    a = checkpoint.load(checkpoint.latest_path(runs["root"] / "a"))
+    b = checkpoint.load(checkpoint.latest_path(runs["root"] / "b"))
+    assert runs["half"].iteration == 10 and a["iteration"] == b["iteration"] == 20
+    for part in ("generator", "critic", "ema"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs"
+    for part in ("opt_g", "opt_d"):
+        for pid, state in a[part]["state"].items():
+            for key, value in state.items():
+                assert torch.equal(value, b[part]["state"][pid][key]), f"{part} {pid} {key}"
+    assert a["rank_digests"] == b["rank_digests"]
+
+    def losses(run):  # everything but the wall-clock column
+        with (runs["root"] / run / "log.csv").open() as fh:
+            return [row[:-1] for row in csv.reader(fh)]
+
+    assert losses("a") == losses("b")
+    assert len(losses("a")) == 21
+
+
+def test_run_directory_holds_config_log_checkpoints_and_samples(runs):
+    from kinetic_gan.generate import load_npz
+
+    run = runs["root"] / "a"
+    assert config.load_config(run / "config.toml") == runs["cfg"]
+    with (run / "log.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["iteration", "epoch", "d_loss", "g_loss", "gp", "w_dist", "seconds"]
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 21))
+    # 12 samples / batch 4 = 3 batches per epoch; 2 batches per iteration.
+    assert int(rows[-1][1]) == (20 * 2) // 3
+    assert all(np.isfinite(float(v)) for r in rows[1:] for v in r[2:])
+    kept = sorted(p.name for p in (run / "checkpoints").glob("iter_*.pt"))
+    assert kept == ["iter_0000015.pt", "iter_0000020.pt"]  # keep_checkpoints = 2
+    assert (run / "checkpoints" / "latest").read_text().strip() == "iter_0000020.pt"
+    dump = load_npz(run / "samples" / "iter_0000020.npz")
+    assert dump.joints.shape == (len(CLASSES) * 2, 32, 25, 3)
+    assert list(dump.labels) == [0, 0, 1, 1, 2, 2] and dump.units == "m"
+    assert np.isfinite(dump.joints).all()
+
+
+def test_checkpoints_load_without_unpickling_code(runs):
+    path = checkpoint.latest_path(runs["root"] / "a")
+    state = torch.load(path, weights_only=True)
+    assert state["format"] == checkpoint.FORMAT
+
+
+def test_broken_checkpoint_is_named(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "iter_0000005.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(KineticGanError, match=r"iter_0000005\.pt: not a readable checkpoint"):
+        checkpoint.load(checkpoint.latest_path(run))
+    with pytest.raises(KineticGanError, match="no checkpoint found"):
+        checkpoint.latest_path(tmp_path / "empty")
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def test_time_budget_checkpoints_and_resume_finishes(runs, tmp_path, capsys):
+    cfg_path = tmp_path / "tiny.toml"
+    cfg_path.write_text(config.to_toml(config.replace(runs["cfg"], {"iterations": 3}, "t")))
+    run = tmp_path / "run"
+    base = ["train", "--config", str(cfg_path), "--data", str(runs["data"]), "--no-progress"]
+    assert cli.main([*base, "--out", str(run), "--max-minutes", "1e-6"]) == 0
+    assert "stopped at iteration 1" in capsys.readouterr().err
+    assert checkpoint.latest_path(run).name == "iter_0000001.pt"
+
+    # A new run may not overwrite it, and a resume may not change the model or the maths.
+    assert cli.main([*base, "--out", str(run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert cli.main(["train", "--resume", str(run), "--set", "lr=1e-3"]) == 2
+    assert "cannot change lr" in capsys.readouterr().err
+
+    assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert "trained 3 iterations" in capsys.readouterr().out
+    assert checkpoint.load(checkpoint.latest_path(run))["iteration"] == 3
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
+    code = cli.main(["train", "--config", "deepmimic15", "--data", str(tmp_path / "nowhere"),
+                     "--out", str(tmp_path / "run"), "--no-progress"])
+    assert code == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+# -- export ----------------------------------------------------------------------------------
+
+def test_export_ships_the_ema_generator_with_card_and_mean_w(runs, tmp_path, capsys):
+    from kinetic_gan.weights import load_generator
+
+    out = tmp_path / "weights" / "tiny-mlp2"
+    assert cli.main(["export", str(runs["root"] / "a"), "--out", str(out)]) == 0
+    assert "EMA" in capsys.readouterr().out
+    g = load_generator(out.with_suffix(".safetensors"))
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["class_names"] == CLASSES and card["dataset"] == "tiny"
+    assert card["frames"] == 32 and card["mapping_depth"] == 2 and card["licence"] == "CC0-1.0"
+    assert card["truncation"]["samples_per_class"] == 500
+    info = card["training"]
+    assert info["iterations"] == 20 and info["exported"] == "ema"
+    assert set(info["final_losses"]) == {"d_loss", "g_loss", "gp", "w_dist"}
+    assert info["config"]["n_critic"] == 2 and info["dtype"] in ("float16", "float32")
+    assert info["fp16_max_abs_diff"] <= 2e-3 or info["dtype"] == "float32"
+    assert bool(g.mean_w_ready) and g.mean_w.abs().sum() > 0
+
+    # The shipped weights reproduce the run's EMA generator.
+    state = checkpoint.load(checkpoint.latest_path(runs["root"] / "a"))
+    for key, value in state["ema"].items():
+        if key != "mean_w" and value.is_floating_point():
+            assert torch.allclose(g.state_dict()[key], value, atol=1e-3, rtol=1e-3), key
+
+
+def test_export_keeps_float32_when_float16_is_too_lossy(runs, tmp_path, monkeypatch):
+    from kinetic_gan.train import export
+
+    monkeypatch.setattr(export, "FP16_TOLERANCE", 0.0)
+    report = export.export_run(runs["root"] / "a", tmp_path / "w", mean_w_samples=50)
+    assert report.dtype == "float32" and report.fp16_max_abs_diff > 0.0
