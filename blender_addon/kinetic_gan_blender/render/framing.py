@@ -205,36 +205,49 @@ def footprint(points: np.ndarray) -> np.ndarray:
     return np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
 
 
-def grid_shape(n: int, cell_width: float, cell_height: float, aspect: float) -> tuple[int, int]:
-    """(rows, columns) that show ``n`` cells largest in an image of ``aspect``.
+def grid_shape(n: int, cell_width: float, row_height: float, aspect: float) -> tuple[int, int]:
+    """(rows, columns) that show ``n`` cells of ``cell_width`` largest in an image of ``aspect``.
 
-    Rows stand behind one another; seen from a low camera a row further back adds
-    about 60 % of a character's height to the picture.
+    Rows stand behind one another, spaced so each row shows above the one in front
+    (see :func:`row_spacing`): a row costs about ``row_height`` of picture height.
     """
     if n < 1:
         raise ValueError("a grid needs at least one take")
     best, best_scale = (1, n), 0.0
     for rows in range(1, n + 1):
         cols = math.ceil(n / rows)
-        if rows > 1 and (rows - 1) * cols >= n:
-            continue  # an empty last row
-        width, height = cols * cell_width, cell_height * (1 + 0.6 * (rows - 1))
-        scale = min(aspect / width, 1.0 / height)
+        if (rows - 1) * cols >= n:
+            continue  # the last row would be empty
+        # Rows further back also look smaller: count each extra row as 1.3 rows.
+        scale = min(aspect / (cols * cell_width), 1.0 / ((1 + 1.3 * (rows - 1)) * row_height))
         if scale > best_scale + 1e-12:
             best, best_scale = (rows, cols), scale
     return best
 
 
-def grid_offsets(footprints: np.ndarray, columns: int, gap: float = 0.6) -> np.ndarray:
+def row_spacing(height: float, elevation_deg: float, caption: float = 0.6) -> float:
+    """Depth between grid rows so a row's feet (and caption) show above the heads in front.
+
+    Seen from ``elevation_deg`` a floor point ``d`` further back rises by ``d sin e`` in
+    the picture while a head of ``height`` stands ``height cos e`` tall.
+    """
+    e = math.radians(max(elevation_deg, 5.0))
+    return (height + caption) * math.cos(e) / math.sin(e)
+
+
+def grid_offsets(
+    footprints: np.ndarray, columns: int, gap: float = 0.6, row_depth: float = 0.0
+) -> np.ndarray:
     """World offsets (n, 3) that centre take i's footprint in cell (i // columns, i % columns).
 
-    Row 0 is nearest the camera (−Y); the whole grid is centred on the origin.
+    Row 0 is nearest the camera (−Y); rows are at least ``row_depth`` apart; the whole
+    grid is centred on the origin.
     """
     fp = np.asarray(footprints, dtype=np.float64).reshape(-1, 4)
     n = len(fp)
     rows = math.ceil(n / columns)
     width = float((fp[:, 2] - fp[:, 0]).max()) + gap
-    depth = float((fp[:, 3] - fp[:, 1]).max()) + gap
+    depth = max(float((fp[:, 3] - fp[:, 1]).max()) + gap, row_depth)
     offsets = np.zeros((n, 3))
     for i in range(n):
         row, col = divmod(i, columns)

@@ -54,6 +54,16 @@ def configure(scene: bpy.types.Scene, options: BatchOptions, fps: float) -> None
         scene.cycles.use_denoising = True
     elif options.engine == "eevee":
         scene.eevee.taa_render_samples = options.samples
+    else:
+        scene.display.render_aa = workbench_aa(options.samples)
+
+
+def workbench_aa(samples: int) -> str:
+    """Workbench offers a few anti-aliasing levels; each sample re-renders the frame."""
+    for level in (1, 5, 8, 11, 16):
+        if samples <= level:
+            return "OFF" if level == 1 else str(level)
+    return "32"
 
 
 @contextlib.contextmanager

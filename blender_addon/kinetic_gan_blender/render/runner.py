@@ -27,7 +27,11 @@ DATA_EXPORTS = ("bvh", "fbx", "npz")
 BODY_PAD = 0.15  # metres of flesh around the bones, for framing
 SINGLE_VIEW = framing.View(azimuth_deg=25.0, elevation_deg=10.0)
 _PER_TAKE = ("action", "label", "seed")
-GRID_VIEW = framing.View(azimuth_deg=15.0, elevation_deg=22.0)
+# Grid takes stay in place (side by side, travelling takes would walk into each other);
+# a low camera for one row, a higher one so rows behind show over the heads in front.
+GRID_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=12.0)
+GRID_ROWS_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=30.0)
+GRID_GAP = 0.5
 
 
 def open_source(options: BatchOptions) -> Source:
@@ -86,13 +90,17 @@ class _Batch:
 
     # ------------------------------------------------------------------ settings
 
+    @property
+    def _in_place(self) -> bool:
+        return self.options.in_place or self.options.grid
+
     def settings(self, take: Take) -> dict:
         """Everything that changes a take's files: a different value redoes the take."""
         o = self.options
         return {
             "action": take.action, "label": take.label, "seed": take.seed,
             "truncation": take.truncation, "model": self.source.model, "rig": str(o.rig),
-            "bone_map": o.bone_map, "in_place": o.in_place, "engine": o.engine,
+            "bone_map": o.bone_map, "in_place": self._in_place, "engine": o.engine,
             "resolution": list(o.resolution), "fps": o.fps, "samples": o.samples,
         }  # fmt: skip
 
@@ -218,12 +226,15 @@ class _Batch:
 
     def _lay_out(self, shots: list[_Shot]) -> None:
         footprints = np.array([framing.footprint(s.points) for s in shots])
-        sizes = footprints[:, 2:] - footprints[:, :2]
+        width = float((footprints[:, 2] - footprints[:, 0]).max()) + GRID_GAP
         height = max(float(s.points[..., 2].max()) for s in shots)
-        _, cols = framing.grid_shape(
-            len(shots), float(sizes[:, 0].max()) + 0.6, height, self.studio.view.aspect
+        rows, cols = framing.grid_shape(len(shots), width, height, self.studio.view.aspect)
+        view = GRID_VIEW if rows == 1 else GRID_ROWS_VIEW
+        self.studio.view = framing.View(
+            view.azimuth_deg, view.elevation_deg, view.fov_x_deg, self.studio.view.aspect
         )
-        offsets = framing.grid_offsets(footprints, cols)
+        spacing = framing.row_spacing(height, view.elevation_deg) if rows > 1 else 0.0
+        offsets = framing.grid_offsets(footprints, cols, GRID_GAP, spacing)
         for shot, offset in zip(shots, offsets, strict=True):
             shot.armature.location = offset.tolist()
             shot.points = shot.points + offset
@@ -242,7 +253,7 @@ class _Batch:
         t0 = time.perf_counter()
         action = api.animate(
             armature, motion.joints, motion.joint_names, motion.parents, fps=motion.fps,
-            name=take.stem, bone_map=self.options.bone_map, in_place=self.options.in_place,
+            name=take.stem, bone_map=self.options.bone_map, in_place=self._in_place,
             metadata={"action": take.action, "seed": take.seed, "truncation": take.truncation,
                       "model": self.source.model},
         )  # fmt: skip
@@ -277,7 +288,8 @@ class _Batch:
         render_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         if "blend" in paths:
-            output.save_blend(paths["blend"])
+            with output.blender_chatter_to(self.log):
+                output.save_blend(paths["blend"])
         export_s = time.perf_counter() - t0
         for shot in shots:  # a grid's cost is shared by its takes
             shot.result.timings["render"] = render_s / len(shots)
@@ -288,10 +300,11 @@ class _Batch:
     def _export(self, shot: _Shot, exports: list[str]) -> None:
         t0 = time.perf_counter()
         paths = output_paths(self.out, shot.take.stem, exports)
-        if "bvh" in paths:
-            api.export_bvh(shot.armature, shot.action, paths["bvh"])
-        if "fbx" in paths:
-            api.export_fbx(shot.armature, shot.action, paths["fbx"])
+        with output.blender_chatter_to(self.log):
+            if "bvh" in paths:
+                api.export_bvh(shot.armature, shot.action, paths["bvh"])
+            if "fbx" in paths:
+                api.export_fbx(shot.armature, shot.action, paths["fbx"])
         if "npz" in paths:
             m, take = shot.motion, shot.take
             api.save_joints_npz(

@@ -1,7 +1,8 @@
 """The stage the takes are filmed on: floor, backdrop, three-point light, camera, captions.
 
-Thin bpy glue; where things go is decided in ``framing``. Workbench has no scene lights,
-so its studio lighting and shadow direction are set to agree with the key light.
+Thin bpy glue; where things go is decided in ``framing``. Workbench ignores scene lights:
+it uses its studio lighting and a shadow direction given relative to the view, whose
+default (light above, right of and behind the camera) matches where our key light stands.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from mathutils import Matrix, Vector
 from . import framing
 
 FLOOR_SIZE = 400.0  # metres: the floor runs to the horizon
-FLOOR_COLOR = (0.62, 0.63, 0.66, 1.0)
+FLOOR_COLOR = (0.85, 0.85, 0.87, 1.0)
 BACKDROP_COLOR = (0.80, 0.82, 0.86)
 CAPTION_COLOR = (0.04, 0.05, 0.07, 1.0)
-CAPTION_HEIGHT = 0.045  # fraction of the image height
+CAPTION_HEIGHT = 0.05  # fraction of the image height
 CAPTION_DEPTH = 1.0  # metres in front of the camera: nearer than any character
 KEY_WATTS_PER_M2 = 60.0  # area-light power per square metre of distance (EEVEE / Cycles)
 
@@ -112,8 +113,8 @@ class Studio:
         shading.show_cavity = True
         shading.cavity_type = "WORLD"
         shading.show_specular_highlight = False
+        self.scene.display.light_direction = (0.577, 0.577, 0.577)
         self.scene.display.shadow_focus = 0.3  # a little softness at the contact shadow's edge
-        self.scene.display.render_aa = "8"
 
     # ---------------------------------------------------------------- aiming
 
@@ -137,10 +138,6 @@ class Studio:
             _set_matrix(light, placement.location, placement.matrix)
             light.data.size = placement.size * max(1.0, distance / 5.0)
             light.data.energy = KEY_WATTS_PER_M2 * distance**2 * placement.power
-            if placement.name == "Key":
-                # Workbench's shadow comes from this direction (towards the light).
-                direction = (placement.location - target) / distance
-                self.scene.display.light_direction = Vector(direction.tolist())
         self._captions(pose, captions)
         return pose
 
