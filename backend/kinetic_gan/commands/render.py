@@ -39,6 +39,16 @@ def batch_module() -> ModuleType:
     return importlib.import_module(f"{ADDON}.batch")
 
 
+def prepared_batch_module() -> ModuleType:
+    """The batch module, with the backend's client copied into the add-on's vendor/ first
+    (the same build step as ``kinetic-gan addon build``), so the add-on runs as shipped."""
+    from kinetic_gan.commands.addon import vendor_backend_modules
+
+    batch = batch_module()
+    vendor_backend_modules()
+    return batch
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     batch_module()  # puts the add-on on sys.path
     options = importlib.import_module(f"{ADDON}.render.options")
@@ -53,4 +63,4 @@ def run(args: argparse.Namespace) -> int:
             f"kinetic-gan render needs Blender's bpy module ({exc}): "
             "pip install 'kinetic-gan[blender]' (Python 3.11)"
         ) from None
-    return batch_module().run(args)
+    return prepared_batch_module().run(args)

@@ -6,6 +6,7 @@ failed. Finished takes get a done-marker last, so a rerun skips them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -52,6 +53,8 @@ def run(options: BatchOptions, stream: TextIO | None = None) -> int:
         results = batch.run_grid(takes) if options.grid else batch.run_takes(takes)
     finally:
         source.close()
+        with contextlib.suppress(OSError):
+            (options.out / ".tmp").rmdir()  # scratch space, empty unless a render crashed
     print(file=stream)
     print(summary_table(results), file=stream)
     failed = [r for r in results if r.status == "failed"]
