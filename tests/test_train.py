@@ -166,6 +166,35 @@ def test_broken_checkpoint_is_named(tmp_path):
         checkpoint.latest_path(tmp_path / "empty")
 
 
+def test_batch_order_is_the_same_on_a_thread_in_workers_and_resident(tmp_path):
+    from kinetic_gan.data import Augment, open_dataset
+    from kinetic_gan.train.batches import BatchStream
+
+    data = write_tiny_dataset(tmp_path / "data")
+    augmented = open_dataset(data, frames=32, augment=Augment(seed=3))
+
+    def take(dataset, workers: int, start: int, n: int) -> list:
+        stream = iter(BatchStream(dataset, 4, seed=1, workers=workers, start=start))
+        try:
+            return [next(stream) for _ in range(n)]
+        finally:
+            stream.close()
+
+    on_thread = take(augmented, 0, 0, 7)  # 3 batches per epoch: crosses two epochs
+    in_workers = take(augmented, 2, 2, 5)  # a resumed stream, read by 2 processes
+    for (x, y), (x2, y2) in zip(on_thread[2:], in_workers, strict=True):
+        assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert not torch.equal(on_thread[0][0], on_thread[3][0])  # epochs are reshuffled
+
+    plain = open_dataset(data, frames=32)
+    stream = BatchStream(plain, 4, seed=1)
+    resident = take(plain, 0, 0, 4)
+    everything = torch.from_numpy(plain.array())
+    for (x, y), keys in zip(resident, stream.index_batches(), strict=False):
+        idx = [i for _, i in keys]
+        assert torch.equal(x, everything[idx]) and y.tolist() == plain.labels[idx].tolist()
+
+
 # -- the command -----------------------------------------------------------------------------
 
 def test_time_budget_checkpoints_and_resume_finishes(runs, tmp_path, capsys):

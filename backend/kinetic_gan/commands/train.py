@@ -10,8 +10,8 @@ from kinetic_gan.errors import KineticGanError
 
 # Settings that may change when a run is resumed: budgets, bookkeeping, where things live.
 RESUMABLE = {"iterations", "max_minutes", "checkpoint_every", "keep_checkpoints", "sample_every",
-             "samples_per_class", "device", "tensorboard", "data", "compile", "mean_w_samples",
-             "amp", "name"}
+             "samples_per_class", "device", "data_workers", "tensorboard", "data", "compile",
+             "mean_w_samples", "amp", "name"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

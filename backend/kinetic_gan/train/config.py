@@ -57,6 +57,7 @@ class TrainConfig:
     samples_per_class: int = 10
     # --- runtime ---
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    data_workers: int = -1  # reader processes; -1: auto (several on CUDA with augmentation)
     amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | off
     compile: bool = False  # torch.compile the forward passes (optional, CUDA mostly)
     tensorboard: bool = True  # only used when the tensorboard package is installed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import signal
 import sys
@@ -60,6 +61,18 @@ def open_training_data(config: TrainConfig):
                           bone_jitter=config.augment_bone_jitter, seed=config.seed)
     return open_dataset(config.data, layout=config.layout, split=config.split,
                         frames=config.frames, classes=config.classes, augment=augment)
+
+
+def data_workers(config: TrainConfig, device: torch.device) -> int:
+    """Reader processes: on a GPU per-item augmentation would starve it; a CPU is the
+    bottleneck itself, so there a background thread is enough."""
+    if config.data_workers >= 0:
+        return config.data_workers
+    if device.type != "cuda" or not config.augment:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    per_process = (cores or 1) // max(1, torch.cuda.device_count())
+    return max(0, min(6, per_process - 2))
 
 
 def build_models(config: TrainConfig, n_classes: int, skeleton: str):
@@ -149,7 +162,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     per_rank_batch = config.batch_size // ctx.world_size
     batches_done = start_iteration * config.n_critic
     stream = BatchStream(dataset, per_rank_batch, rank=ctx.rank, world_size=ctx.world_size,
-                         seed=config.seed, device=device, start=batches_done)
+                         seed=config.seed, device=device, workers=data_workers(config, device),
+                         start=batches_done)
     batches = iter(stream)
 
     # torch.compile speeds up the generator's forward passes; the critic is differentiated
