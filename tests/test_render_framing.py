@@ -1,0 +1,148 @@
+"""Where the batch renderer puts the camera, lights, captions and grid cells (numpy only)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
+
+from kinetic_gan_blender.render import framing
+
+VIEWS = [
+    framing.View(),
+    framing.View(azimuth_deg=-60, elevation_deg=30, fov_x_deg=60, aspect=16 / 9),
+    framing.View(azimuth_deg=8, elevation_deg=12, fov_x_deg=25, aspect=1.0),
+]
+
+
+def cloud(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(200, 3)) * rng.uniform(0.2, 3.0, size=3)
+    points[:, 2] = np.abs(points[:, 2])  # above the floor, like a character
+    return points + rng.uniform(-5, 5, size=3) * [1, 1, 0]
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("seed", range(5))
+def test_every_point_is_inside_the_margins_and_the_fit_is_tight(view, seed):
+    points = cloud(seed)
+    margins = framing.Margins(left=0.1, right=0.05, top=0.08, bottom=0.25)
+    pose = framing.frame_points(points, view, margins)
+    uv, depth = pose.project(points)
+    assert np.all(depth > 0)
+    eps = 1e-6
+    assert uv[:, 0].max() <= 1 - margins.right + eps and uv[:, 0].min() >= -1 + margins.left - eps
+    assert uv[:, 1].max() <= 1 - margins.top + eps and uv[:, 1].min() >= -1 + margins.bottom - eps
+    # Tight: the content reaches the margin on at least one side (no wasted zoom).
+    slack = [1 - margins.right - uv[:, 0].max(), uv[:, 0].min() + 1 - margins.left,
+             1 - margins.top - uv[:, 1].max(), uv[:, 1].min() + 1 - margins.bottom]  # fmt: skip
+    assert min(slack) < 1e-3
+
+
+def test_the_camera_looks_along_the_view_with_a_level_horizon():
+    view = framing.View(azimuth_deg=25, elevation_deg=10)
+    pose = framing.frame_points(cloud(0), view)
+    assert np.allclose(pose.matrix.T @ pose.matrix, np.eye(3), atol=1e-9)
+    assert np.linalg.det(pose.matrix) == pytest.approx(1.0)
+    assert pose.matrix[2, 0] == pytest.approx(0.0, abs=1e-9)  # camera X stays horizontal
+    elevation = np.degrees(np.arcsin(-pose.forward[2]))
+    assert elevation == pytest.approx(10.0)
+    assert pose.forward[1] > 0  # in front of a character facing −Y, looking at it
+
+
+def test_a_subject_centred_between_symmetric_margins():
+    points = np.array([[-0.3, -0.2, 0.0], [0.3, 0.2, 1.8], [0.3, -0.2, 0.0], [-0.3, 0.2, 1.8]])
+    view = framing.View(azimuth_deg=0, elevation_deg=0)
+    margins = framing.Margins(0.1, 0.1, 0.1, 0.1)
+    uv, _ = framing.frame_points(points, view, margins).project(points)
+    assert uv[:, 0].max() == pytest.approx(-uv[:, 0].min(), abs=1e-3)
+    assert uv[:, 1].max() == pytest.approx(-uv[:, 1].min(), abs=1e-3)
+
+
+def test_no_finite_points_is_an_error():
+    with pytest.raises(ValueError, match="nothing to frame"):
+        framing.frame_points(np.full((3, 3), np.nan))
+
+
+def test_camera_space_round_trips_through_project():
+    pose = framing.frame_points(cloud(1))
+    uv = np.array([[0.2, -0.7], [-0.9, 0.9]])
+    local = pose.camera_space(uv, 1.0)
+    world = local @ pose.matrix.T + pose.location
+    back, depth = pose.project(world)
+    assert np.allclose(back, uv) and np.allclose(depth, 1.0)
+
+
+def test_three_point_lights_aim_at_the_subject_key_brightest():
+    target = np.array([1.0, 2.0, 0.9])
+    lights = framing.three_point_lights(target, framing.View(), 6.0)
+    assert [light.name for light in lights] == ["Key", "Fill", "Rim"]
+    for light in lights:
+        aim = -light.matrix[:, 2]
+        to_target = (target - light.location) / np.linalg.norm(target - light.location)
+        assert np.allclose(aim, to_target)
+        assert np.linalg.norm(light.location - target) == pytest.approx(6.0)
+        assert light.location[2] > target[2]  # every light is above the subject
+    key, fill, rim = lights
+    assert key.power > rim.power > fill.power
+    camera_side = -framing.view_basis(framing.View())[2]
+    assert np.dot(rim.location - target, camera_side) < 0  # the rim light is behind
+
+
+def test_motion_hull_holds_every_point_and_reaches_the_floor():
+    rng = np.random.default_rng(3)
+    points = rng.uniform(0.5, 2.0, size=(10, 30, 3))
+    hull = framing.motion_hull(points, 0.1)
+    assert hull.shape == (80, 3)
+    assert hull[:, 2].min() == 0.0
+    assert np.all(hull.max(axis=0) >= points.reshape(-1, 3).max(axis=0) + 0.1 - 1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 6, 9])
+def test_grid_cells_do_not_overlap_and_are_centred(n):
+    rng = np.random.default_rng(n)
+    lo = rng.uniform(-2, 2, size=(n, 2))
+    footprints = np.concatenate([lo, lo + rng.uniform(0.3, 1.0, size=(n, 2))], axis=1)
+    rows, cols = framing.grid_shape(n, 1.2, 1.9, 4 / 3)
+    assert rows * cols >= n and (rows - 1) * cols < n
+    offsets = framing.grid_offsets(footprints, cols, gap=0.5)
+    placed = footprints + np.concatenate([offsets[:, :2], offsets[:, :2]], axis=1)
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = placed[i], placed[j]
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, (i, j)
+    if n == rows * cols:  # a full grid is centred on the origin
+        centres = (placed[:, :2] + placed[:, 2:]) / 2
+        assert np.allclose(centres.mean(axis=0), 0, atol=1e-9)
+    assert np.all(offsets[:, 2] == 0)
+
+
+def test_few_takes_stand_in_one_row_many_in_several():
+    assert framing.grid_shape(4, 1.4, 1.9, 4 / 3) == (1, 4)
+    rows, cols = framing.grid_shape(12, 1.4, 1.9, 4 / 3)
+    assert rows > 1 and rows * cols >= 12
+
+
+def test_rows_are_spaced_so_the_back_row_shows_above_the_front():
+    spacing = framing.row_spacing(1.9, 30.0, caption=0.0)
+    # Seen from 30° up, a floor point that far back rises exactly a head's height.
+    assert spacing * np.sin(np.radians(30)) == pytest.approx(1.9 * np.cos(np.radians(30)))
+
+
+def test_captions_sit_under_the_take_and_stay_in_frame():
+    points = np.array([[-0.4, -0.4, 0.0], [0.4, 0.4, 1.8]])
+    pose = framing.frame_points(points, framing.View(), framing.Margins())
+    floor_point = np.array([0.0, -0.4, 0.0])
+    uv_floor, _ = pose.project(floor_point[None])
+    u_floor, v_floor = uv_floor[0]
+    u, v = framing.caption_anchor(pose, floor_point, 0.05)
+    assert u == pytest.approx(u_floor)
+    assert -1 < v < v_floor
+    # A floor point far below the frame still gets a caption inside it.
+    _, v_low = framing.caption_anchor(pose, np.array([0.0, -30.0, -30.0]), 0.05)
+    assert v_low >= -1 + 0.05

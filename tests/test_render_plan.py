@@ -1,0 +1,168 @@
+"""The batch command line, its takes, resume markers, progress and summary (stdlib only)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
+
+from kinetic_gan_blender.render import options, plan, progress
+
+CLASSES = ["walk", "run", "jump up", "kicking something"]
+
+
+def parse(*argv: str) -> options.BatchOptions:
+    return options.from_namespace(options.build_parser().parse_args(list(argv)))
+
+
+# ---------------------------------------------------------------- options
+
+
+def test_defaults_render_an_mp4_of_every_action_from_the_local_server():
+    o = parse()
+    assert o.actions == ("all",) and o.count == 1 and o.seed == 0
+    assert o.exports == frozenset({"mp4"}) and o.engine == "workbench"
+    assert o.backend == "tcp://127.0.0.1:5555" and o.resolution == (640, 480)
+    assert o.samples == options.DEFAULT_SAMPLES["workbench"]
+
+
+def test_switches_and_values_parse():
+    o = parse("--actions", "jump up, kick,jump up", "--count", "3", "--seed", "9",
+              "--truncation", "0.7", "--resolution", "321x240", "--bvh", "--npz", "--grid",
+              "--engine", "cycles")  # fmt: skip
+    assert o.actions == ("jump up", "kick")
+    assert (o.count, o.seed, o.truncation) == (3, 9, 0.7)
+    assert o.resolution == (320, 240)  # H.264 wants even sizes
+    assert o.exports == frozenset({"bvh", "npz"}) and o.grid
+    assert o.samples == options.DEFAULT_SAMPLES["cycles"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--count", "0"], "--count"),
+        (["--truncation", "1.5"], "--truncation"),
+        (["--resolution", "big"], "--resolution"),
+        (["--resolution", "4x4"], "outside"),
+        (["--actions", " , "], "--actions is empty"),
+        (["--local"], "--local needs --weights"),
+        (["--weights", "w.safetensors"], "--weights is for --local"),
+        (["--rig", "character.fbx"], "--rig must be"),
+        (["--rig", "/nowhere/rig.blend:Armature"], "does not exist"),
+        (["--fps", "0"], "--fps"),
+        (["--samples", "0"], "--samples"),
+    ],
+)
+def test_bad_arguments_name_the_problem(argv, message):
+    with pytest.raises(options.OptionsError, match=message):
+        parse(*argv)
+
+
+def test_rig_from_a_blend_file(tmp_path):
+    blend = tmp_path / "hero.blend"
+    blend.write_bytes(b"BLENDER")
+    rig = parse("--rig", f"{blend}:Armature").rig
+    assert rig.blend == blend and rig.armature == "Armature" and not rig.is_default
+    assert str(rig) == f"{blend}:Armature"
+
+
+# ---------------------------------------------------------------- takes
+
+
+def test_takes_per_action_use_consecutive_seeds_in_order():
+    takes = plan.plan_takes(["Jump Up", "1"], CLASSES, count=2, seed=40, truncation=None)
+    assert [(t.action, t.label, t.seed) for t in takes] == [
+        ("jump up", 2, 40), ("jump up", 2, 41), ("run", 1, 40), ("run", 1, 41),
+    ]  # fmt: skip
+    assert [t.stem for t in takes] == ["jump_up_s40", "jump_up_s41", "run_s40", "run_s41"]
+    assert all(t.error is None for t in takes)
+
+
+def test_all_means_every_class_and_repeats_are_dropped():
+    assert [t.label for t in plan.plan_takes(["all"], CLASSES, 1, 0, None)] == [0, 1, 2, 3]
+    assert len(plan.plan_takes(["walk", "0", "WALK"], CLASSES, 1, 0, None)) == 1
+
+
+def test_unknown_actions_become_failed_takes_with_a_hint():
+    takes = plan.plan_takes(["jmp up", "walk", "7"], CLASSES, 1, 0, None)
+    assert takes[0].error and "did you mean 'jump up'" in takes[0].error
+    assert takes[1].error is None
+    assert "out of range" in takes[2].error
+
+
+def test_stem_and_caption_name_action_seed_and_truncation():
+    take = plan.Take("kicking something", 3, 12, 0.7)
+    assert take.stem == "kicking_something_s12_psi0.70"
+    assert "kicking something" in take.caption and "seed 12" in take.caption
+    assert "0.70" in take.caption
+    assert plan.slug("  Get-Up (face up)! ") == "get_up_face_up"
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_a_take_is_complete_only_once_marked_with_the_same_settings(tmp_path):
+    markers = plan.DoneMarkers(tmp_path)
+    settings = {"seed": 1, "resolution": (64, 48)}
+    paths = plan.output_paths(tmp_path, "walk_s1", ["mp4", "png"])
+    assert not markers.is_complete("walk_s1", settings, ["mp4"])
+    paths["mp4"].write_bytes(b"video")
+    paths["png"].mkdir()
+    (paths["png"] / "0001.png").write_bytes(b"png")
+    assert not markers.is_complete("walk_s1", settings, ["mp4"])  # no marker yet
+    markers.mark("walk_s1", settings, paths)
+    assert markers.is_complete("walk_s1", settings, ["mp4", "png"])
+    assert markers.is_complete("walk_s1", settings, ["mp4"])
+    assert not markers.is_complete("walk_s1", {**settings, "seed": 2}, ["mp4"])
+    assert not markers.is_complete("walk_s1", settings, ["mp4", "bvh"])  # never made
+    paths["mp4"].unlink()
+    assert not markers.is_complete("walk_s1", settings, ["mp4"])  # deleted since
+
+
+def test_a_corrupt_marker_means_not_done(tmp_path):
+    markers = plan.DoneMarkers(tmp_path)
+    markers.folder.mkdir()
+    markers.path("walk_s0").write_text("{not json")
+    assert not markers.is_complete("walk_s0", {}, ["mp4"])
+
+
+# ---------------------------------------------------------------- progress
+
+
+def test_progress_lines_carry_an_eta_from_takes_that_did_work():
+    clock = iter(range(100))
+    out = io.StringIO()
+    p = progress.Progress(4, out, clock=lambda: next(clock))
+    p.take_done(progress.TakeResult("walk_s0", "walk", 0, "skipped"))
+    assert p.eta() is None and "skipped" in out.getvalue()
+    p.take_done(progress.TakeResult("walk_s1", "walk", 1, "done", seconds=10.0))
+    assert p.eta() == pytest.approx(20.0)
+    assert "[2/4] walk_s1" in out.getvalue() and "ETA 0:20" in out.getvalue()
+    p.take_done(progress.TakeResult("run_s0", "run", 0, "failed", 2.0, error="backend down"))
+    assert "FAILED: backend down" in out.getvalue()
+
+
+def test_durations_read_like_a_clock():
+    assert progress.format_duration(7) == "0:07"
+    assert progress.format_duration(750) == "12:30"
+    assert progress.format_duration(3723) == "1:02:03"
+
+
+def test_summary_lists_every_take_counts_and_the_stage_split():
+    results = [
+        progress.TakeResult("walk_s0", "walk", 0, "done", 3.0, ["mp4", "bvh"],
+                            timings={"generate": 0.5, "render": 2.0, "export": 0.5}),
+        progress.TakeResult("fly_s0", "fly", 0, "failed", 0.0, error="unknown action 'fly'"),
+        progress.TakeResult("run_s0", "run", 0, "skipped", outputs=["mp4"]),
+    ]  # fmt: skip
+    table = progress.summary_table(results)
+    lines = table.splitlines()
+    assert lines[0].split() == ["take", "action", "seed", "status", "seconds", "outputs"]
+    assert any("walk_s0" in line and "mp4, bvh" in line for line in lines)
+    assert any("fly_s0" in line and "unknown action 'fly'" in line for line in lines)
+    assert "3 takes: 1 done, 1 skipped, 1 failed" in table
+    assert "render 2.0 s (67 %)" in table
