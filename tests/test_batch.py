@@ -1,0 +1,194 @@
+"""Headless batch rendering end to end: ``kinetic-gan render`` and ``batch.py`` through the
+bpy module, in-process generation and a live server, outputs reopened in Blender."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("bpy")
+iio = pytest.importorskip("imageio.v3")
+
+pytestmark = [pytest.mark.blender, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = ROOT / "blender_addon" / "kinetic_gan_blender" / "batch.py"
+SMALL = ["--resolution", "96x64", "--samples", "1"]
+
+# Reopens a .blend and re-imports a BVH in a fresh Blender; prints what it found as JSON.
+CHECK_SCRIPT = """
+import json, sys
+import bpy
+import addon_utils
+blend, bvh = sys.argv[1], sys.argv[2]
+bpy.ops.wm.open_mainfile(filepath=blend)
+found = {"actions": sorted(a.name for a in bpy.data.actions),
+         "rig_bones": len(bpy.data.objects["KGAN_Character"].data.bones)}
+bpy.ops.wm.read_homefile(use_empty=True)
+addon_utils.enable("io_anim_bvh", default_set=False)
+bpy.ops.import_anim.bvh(filepath=bvh)
+arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+first, last = arm.animation_data.action.frame_range
+found.update(bvh_bones=len(arm.data.bones), bvh_frames=int(round(last - first)) + 1)
+print("CHECK " + json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def blender_env(tmp_path_factory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("blender_home")
+    return {
+        **os.environ,
+        "BLENDER_USER_RESOURCES": str(home / "resources"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+    }
+
+
+def render(env, *argv: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kinetic_gan.cli", "render", *argv],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def check_in_blender(env, blend: Path, bvh: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK_SCRIPT, str(blend), str(bvh)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(re.search(r"^CHECK (.*)$", done.stdout, re.MULTILINE)[1])
+
+
+def distinct_frames(video: Path) -> int:
+    frames = iio.imread(video)
+    return len({f.tobytes() for f in frames})
+
+
+@pytest.fixture(scope="module")
+def server(tiny_weights, tmp_path_factory):
+    """`kinetic-gan serve` on a free loopback port; always stopped."""
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(tiny_weights),
+             "--bind", "tcp://127.0.0.1:*", "--device", "cpu"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not (m := re.search(r"listening endpoint=(\S+)", log_path.read_text())):
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        yield m.group(1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_local_generation_renders_exports_and_resumes(tiny_weights, blender_env, tmp_path):
+    out = tmp_path / "renders"
+    args = ["--local", "--weights", str(tiny_weights), "--actions", "walk,jump up",
+            "--count", "2", "--seed", "5", *SMALL, "--out", str(out),
+            "--mp4", "--blend", "--bvh", "--npz"]  # fmt: skip
+    first = render(blender_env, *args)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    stems = ["walk_s5", "walk_s6", "jump_up_s5", "jump_up_s6"]
+    for stem in stems:
+        for ext in ("mp4", "blend", "bvh", "npz"):
+            assert (out / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
+    assert "4 takes: 4 done, 0 skipped, 0 failed" in first.stdout
+    assert "ETA" in first.stdout and "time by stage: generate" in first.stdout
+    assert not list(out.glob(".*.blend")) and not list(out.glob(".*.mp4"))  # no temp files
+
+    assert distinct_frames(out / "walk_s5.mp4") > 1
+    with np.load(out / "jump_up_s6.npz") as take:
+        assert take["joints"].shape == (1, 32, 25, 3)
+        assert str(take["class_names"][0]) == "jump up" and int(take["seed"]) == 6
+    found = check_in_blender(blender_env, out / "walk_s6.blend", out / "walk_s6.bvh")
+    assert found["actions"] == ["walk_s6"]  # each take's file holds its own action
+    assert found["bvh_frames"] == 32
+    assert found["bvh_bones"] == found["rig_bones"]
+
+    mtimes = {p: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
+    second = render(blender_env, *args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "4 takes: 0 done, 4 skipped, 0 failed" in second.stdout
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+
+def test_live_server_takes_and_a_grid(server, tiny_weights, blender_env, tmp_path):
+    out = tmp_path / "served"
+    result = render(
+        blender_env, "--backend", server, "--actions", "walk,kicking something", "--count", "2",
+        *SMALL, "--out", str(out), "--mp4", "--bvh", "--npz",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for stem in ("walk_s0", "walk_s1", "kicking_something_s0", "kicking_something_s1"):
+        assert distinct_frames(out / f"{stem}.mp4") > 1
+        assert (out / f"{stem}.bvh").read_text().startswith("HIERARCHY")
+    # The server path gives the same joints as generating in-process with the same seed.
+    from kinetic_gan import load_generator
+    from kinetic_gan.generate import generate
+
+    with np.load(out / "walk_s1.npz") as take:
+        served = take["joints"][0]
+    expected = generate(load_generator(tiny_weights), "walk", count=1, seed=1).joints[0]
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+
+    grid = render(
+        blender_env, "--backend", server, "--actions", "all", *SMALL, "--out", str(out / "grid"),
+        "--grid", "--png", "--blend",
+    )  # fmt: skip
+    assert grid.returncode == 0, grid.stdout[-3000:] + grid.stderr[-3000:]
+    frames = sorted((out / "grid" / "grid_png").glob("*.png"))
+    assert len(frames) == 32
+    assert (out / "grid" / "grid.blend").stat().st_size > 0
+
+
+def test_failed_takes_are_listed_and_the_others_kept(server, blender_env, tmp_path):
+    out = tmp_path / "partial"
+    result = render(
+        blender_env, "--backend", server, "--actions", "walk,fly", *SMALL, "--out", str(out),
+        "--npz",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "failed takes: fly_s0" in result.stdout
+    assert "unknown action 'fly'" in result.stdout
+    assert (out / "walk_s0.npz").is_file() and not (out / "fly_s0.npz").exists()
+
+
+def test_a_dead_backend_is_one_clear_error(blender_env, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = render(blender_env, "--backend", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path),
+                    timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    assert f"error: no backend at tcp://127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_batch_script_runs_as_blender_would_run_it(tiny_weights, blender_env, tmp_path):
+    """``blender --background --python batch.py -- ARGS``: a plain script, args after --."""
+    out = tmp_path / "script"
+    result = subprocess.run(
+        [sys.executable, str(BATCH), "--", "--local", "--weights", str(tiny_weights),
+         "--actions", "1", *SMALL, "--out", str(out), "--npz", "--bvh"],
+        env=blender_env, capture_output=True, text=True, timeout=240, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (out / "jump_up_s0.bvh").is_file() and (out / "jump_up_s0.npz").is_file()
