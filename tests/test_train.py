@@ -240,7 +240,8 @@ def test_export_ships_the_ema_generator_with_card_and_mean_w(runs, tmp_path, cap
     info = card["training"]
     assert info["iterations"] == 20 and info["exported"] == "ema"
     assert set(info["final_losses"]) == {"d_loss", "g_loss", "gp", "w_dist"}
-    assert info["config"]["n_critic"] == 2 and info["dtype"] in ("float16", "float32")
+    assert info["config"]["n_critic"] == 2
+    assert info["dtype"] in ("float16", "float16+float32", "float32")
     assert info["fp16_max_abs_diff"] <= 2e-3 or info["dtype"] == "float32"
     assert bool(g.mean_w_ready) and g.mean_w.abs().sum() > 0
 
@@ -249,6 +250,22 @@ def test_export_ships_the_ema_generator_with_card_and_mean_w(runs, tmp_path, cap
     for key, value in state["ema"].items():
         if key != "mean_w" and value.is_floating_point():
             assert torch.allclose(g.state_dict()[key], value, atol=1e-3, rtol=1e-3), key
+
+
+def test_float16_split_keeps_out_of_range_tensors_float32(runs):
+    from kinetic_gan.train import export
+    from kinetic_gan.train.loop import build_models
+
+    cfg = runs["cfg"]
+    g, _ = build_models(cfg, len(CLASSES), "ntu")
+    g.eval().compute_mean_w(samples_per_class=16)
+    with torch.no_grad():
+        g.mean_w.mul_(0).add_(1e6)  # like the published init's ~1e5 w: beyond float16
+    half = export.float16_candidates(g)
+    assert "mean_w" not in half and "mlp.mlp.0.weight" in half
+    # Rounding an out-of-range tensor overflows to inf: that must read as "too lossy".
+    assert export.fp16_max_abs_diff(g, half | {"mean_w"}) == float("inf")
+    assert export.fp16_max_abs_diff(g, half) < float("inf")
 
 
 def test_export_keeps_float32_when_float16_is_too_lossy(runs, tmp_path, monkeypatch):

@@ -13,7 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path,
                         help="a specific iter_*.pt (default: the run's latest)")
     parser.add_argument("--dtype", choices=("auto", "float16", "float32"), default="auto",
-                        help="auto: float16 when its output stays within 2e-3 of float32")
+                        help="auto: float16 wherever the output stays within 2e-3 of float32 "
+                             "(out-of-range tensors stay float32); float16: that split "
+                             "without the check; float32: everything")
     parser.add_argument("--no-ema", action="store_true",
                         help="export the raw generator even when the run kept an EMA")
     parser.add_argument("--mean-w-samples", type=int,
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
                         use_ema=not args.no_ema, mean_w_samples=args.mean_w_samples,
                         name=args.name, licence=args.licence, device=args.device)
     size = report.weights.stat().st_size / 2**20
-    print(f"wrote {report.weights} ({size:.1f} MiB, {report.dtype}; fp16 max abs diff "
+    print(f"wrote {report.weights} ({size:.1f} MiB, {report.dtype}; float16 max abs diff "
           f"{report.fp16_max_abs_diff:.2e}; {'EMA' if report.used_ema else 'raw'} generator "
           f"at iteration {report.iteration}) and {report.weights.with_suffix('.json')}")
     return 0

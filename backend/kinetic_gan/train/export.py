@@ -1,16 +1,22 @@
 """A training run's generator → ``weights/NAME.safetensors`` + ``NAME.json`` model card.
 
 The EMA generator is exported when the run kept one. The truncation mean w is computed once
-here (``mean_w_samples`` per class) and shipped in the weights. Tensors are stored in fp16
-only when that is lossless enough: the fp16-rounded model must reproduce the fp32 model's
-output within ``FP16_TOLERANCE`` (normalised units, i.e. of the [-1, 1] range) on fixed
-inputs, with and without truncation; otherwise they stay fp32.
+here (``mean_w_samples`` per class) and shipped in the weights.
+
+Precision: tensors are stored in float16 where that is lossless enough, float32 elsewhere.
+Every tensor whose values fit float16's range is a candidate (the published mapping
+network's N(0, 1) initialisation makes some batch-norm running variances ~1e7 and the mean w
+~1e5, beyond float16's 65504: those stay float32). The candidates are rounded together and
+the rounded model must reproduce the float32 model's output within ``FP16_TOLERANCE``
+(normalised units, of the [-1, 1] range) on fixed inputs, with and without truncation;
+otherwise everything stays float32.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +29,7 @@ from kinetic_gan.train import checkpoint
 from kinetic_gan.train.config import from_dict
 
 FP16_TOLERANCE = 2e-3
+FP16_SAFE_MAX = 3.0e4  # well inside float16's 65504, so rounding never overflows
 CHECK_SAMPLES_PER_CLASS = 4
 CHECK_TRUNCATIONS = (None, 0.7)
 
@@ -36,12 +43,24 @@ class ExportReport:
     iteration: int
 
 
-def fp16_max_abs_diff(generator: torch.nn.Module, seed: int = 0) -> float:
-    """Largest |output(fp32 weights) − output(fp16-rounded weights)| over fixed inputs."""
+def float16_candidates(generator: torch.nn.Module) -> set[str]:
+    """Floating tensors whose values all fit comfortably in float16's range."""
+    return {name for name, t in generator.state_dict().items()
+            if t.is_floating_point() and bool(torch.isfinite(t).all())
+            and float(t.abs().max()) <= FP16_SAFE_MAX}
+
+
+def fp16_max_abs_diff(generator: torch.nn.Module, names: set[str] | None = None,
+                      seed: int = 0) -> float:
+    """Largest |output(float32) − output(``names`` rounded to float16)| over fixed inputs.
+
+    Non-finite differences count as infinitely large.
+    """
+    names = float16_candidates(generator) if names is None else names
     rounded = copy.deepcopy(generator)
     with torch.no_grad():
-        for tensor in [*rounded.parameters(), *rounded.buffers()]:
-            if tensor.is_floating_point():
+        for name, tensor in rounded.state_dict().items():
+            if name in names:
                 tensor.copy_(tensor.half().float())
     device = next(generator.parameters()).device
     rng = torch.Generator().manual_seed(seed)
@@ -52,9 +71,9 @@ def fp16_max_abs_diff(generator: torch.nn.Module, seed: int = 0) -> float:
     worst = 0.0
     with torch.no_grad():
         for psi in CHECK_TRUNCATIONS:
-            exact = generator(z, labels, noise=noise, truncation=psi)
-            approx = rounded(z, labels, noise=noise, truncation=psi)
-            worst = max(worst, float((exact - approx).abs().max()))
+            diff = (generator(z, labels, noise=noise, truncation=psi)
+                    - rounded(z, labels, noise=noise, truncation=psi)).abs().max()
+            worst = max(worst, float(diff) if bool(torch.isfinite(diff)) else math.inf)
     return worst
 
 
@@ -84,8 +103,13 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
     generator.compute_mean_w(samples_per_class=samples, seed=0)
     mean_w_seconds = time.monotonic() - started
 
-    diff = fp16_max_abs_diff(generator)
-    chosen = dtype if dtype != "auto" else ("float16" if diff <= FP16_TOLERANCE else "float32")
+    half = float16_candidates(generator)
+    diff = fp16_max_abs_diff(generator, half)
+    if dtype == "float32" or (dtype == "auto" and diff > FP16_TOLERANCE):
+        half = set()
+    floating = {k for k, v in generator.state_dict().items() if v.is_floating_point()}
+    kept_float32 = sorted(floating - half)
+    chosen = "float32" if not half else ("float16" if not kept_float32 else "float16+float32")
     stem = Path(out)
     card = ModelCard(
         name=name or stem.name, dataset=data.get("name", "unknown"), skeleton=data["skeleton"],
@@ -94,17 +118,40 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
         normalization=data.get("normalization"),
         truncation={"space": "w", "samples_per_class": samples, "seed": 0},
         training=training_info(state, config.to_dict(), ema_state is not None, chosen, diff,
-                               path, mean_w_seconds),
+                               path, mean_w_seconds, kept_float32 if half else []),
         licence=licence or data.get("licence") or "unknown",
         source=data.get("source") or f"trained with kinetic-gan train ({run_dir.name})",
     )
-    weights = save_generator(stem, generator.cpu(), card,
-                             dtype=torch.float16 if chosen == "float16" else torch.float32)
+    generator.cpu()
+    if chosen == "float16+float32":
+        weights = save_mixed_precision(stem, generator, card, half)
+    else:
+        weights = save_generator(stem, generator, card,
+                                 dtype=torch.float16 if chosen == "float16" else torch.float32)
     return ExportReport(weights, chosen, diff, ema_state is not None, int(state["iteration"]))
 
 
+def save_mixed_precision(stem: Path, generator: torch.nn.Module, card, half: set[str]) -> Path:
+    """``weights.save_generator`` with a per-tensor dtype (its loader casts per tensor)."""
+    from safetensors.torch import save_file
+
+    from kinetic_gan.atomic import atomic_path
+    from kinetic_gan.weights import FORMAT, weights_path, write_card
+
+    if not bool(generator.mean_w_ready):
+        raise KineticGanError("the generator has no cached mean w")
+    tensors = {k: (v.half() if k in half else v).detach().cpu().contiguous()
+               for k, v in generator.state_dict().items()}
+    target = weights_path(stem)
+    with atomic_path(target) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT, "kind": "generator"})
+    write_card(target, card)
+    return target
+
+
 def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool, dtype: str,
-                  fp16_diff: float, path: Path, mean_w_seconds: float) -> dict[str, Any]:
+                  fp16_diff: float, path: Path, mean_w_seconds: float,
+                  kept_float32: list[str]) -> dict[str, Any]:
     seconds = float(state["elapsed_seconds"])
     return {
         "iterations": int(state["iteration"]),
@@ -117,7 +164,8 @@ def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool,
         "exported": "ema" if used_ema else "generator",
         "checkpoint": path.name,
         "dtype": dtype,
-        "fp16_max_abs_diff": float(f"{fp16_diff:.3g}"),
+        "fp16_max_abs_diff": float(f"{fp16_diff:.3g}") if math.isfinite(fp16_diff) else None,
+        "float32_tensors": kept_float32,
         "mean_w_seconds": round(mean_w_seconds, 1),
         "config": {k: v for k, v in config.items() if v is not None and k != "data"},
         "dataset_samples": state["data"].get("samples"),
