@@ -40,7 +40,7 @@ class Margins:
     left: float = 0.08
     right: float = 0.08
     top: float = 0.08
-    bottom: float = 0.22  # room for the caption under the feet
+    bottom: float = 0.14  # room for the caption band
 
 
 @dataclass(frozen=True)
@@ -256,15 +256,3 @@ def grid_offsets(
         middle = (fp[i, :2] + fp[i, 2:]) / 2
         offsets[i, :2] = cell - middle
     return offsets
-
-
-def caption_anchor(camera: CameraPose, floor_point: np.ndarray, text_height: float) -> np.ndarray:
-    """Image coordinates (2,) for a caption centred just below ``floor_point``, kept in frame.
-
-    ``text_height`` is the caption's height as a fraction of the image height.
-    """
-    uv, _ = camera.project(np.asarray(floor_point, dtype=np.float64)[None])
-    height = 2.0 * text_height  # image coordinates span 2 from bottom to top
-    u, v = float(uv[0, 0]), float(uv[0, 1]) - 0.9 * height
-    lowest = -1.0 + 0.8 * height
-    return np.array([np.clip(u, -0.9, 0.9), max(v, lowest)])

@@ -51,9 +51,10 @@ class Take:
 
     @property
     def caption(self) -> str:
-        text = f"{self.action}  ·  seed {self.seed}"
+        """Two lines: the action, then how to make it again (Blender's font has no ψ)."""
+        text = f"{self.action}\nseed {self.seed}"
         if self.truncation is not None:
-            text += f"  ·  ψ {self.truncation:.2f}"
+            text += f"  ·  psi {self.truncation:.2f}"
         return text
 
 

@@ -277,12 +277,7 @@ class _Batch:
         self.scene.frame_start = round(ranges[:, 0].min())
         self.scene.frame_end = round(ranges[:, 1].max())
         points = np.concatenate([s.points for s in shots])
-        captions = []
-        for shot in shots:
-            fp = framing.footprint(shot.points)
-            captions.append((shot.take.caption, np.array([(fp[0] + fp[2]) / 2, fp[1], 0.0])))
-        margins = framing.Margins(bottom=0.22 if len(shots) == 1 else 0.18)
-        self.studio.frame(points, captions, margins)
+        self.studio.frame(points, _caption([s.take for s in shots]), framing.Margins())
         paths = output_paths(self.out, stem, wanted)
         if "mp4" in paths:
             output.render_mp4(self.scene, paths["mp4"], self.log)
@@ -318,6 +313,19 @@ class _Batch:
         shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + (
             time.perf_counter() - t0
         )
+
+
+def _caption(takes: list[Take]) -> str:
+    """One take: its caption. A grid: the actions in reading order (left to right, front
+    row first), then the seed and truncation they share."""
+    if len(takes) == 1:
+        return takes[0].caption.replace("\n", "  ·  ")
+    names = "  |  ".join(t.action for t in takes)
+    seeds = sorted({t.seed for t in takes})
+    detail = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+    if takes[0].truncation is not None:
+        detail += f"  ·  psi {takes[0].truncation:.2f}"
+    return f"{names}     ({detail})"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""The stage the takes are filmed on: floor, backdrop, three-point light, camera, captions.
+"""The stage the takes are filmed on: floor, backdrop, three-point light, camera, caption.
 
 Thin bpy glue; where things go is decided in ``framing``. Workbench ignores scene lights:
 it uses its studio lighting and a shadow direction given relative to the view, whose
@@ -11,16 +11,16 @@ from collections.abc import Sequence
 
 import bpy
 import numpy as np
-from mathutils import Matrix, Vector
+from mathutils import Matrix
 
 from . import framing
 
-FLOOR_SIZE = 400.0  # metres: the floor runs to the horizon
+FLOOR_SIZE = 100.0  # metres: to the horizon; far larger slabs break Workbench shadows
 FLOOR_COLOR = (0.85, 0.85, 0.87, 1.0)
 BACKDROP_COLOR = (0.80, 0.82, 0.86)
-CAPTION_COLOR = (0.04, 0.05, 0.07, 1.0)
-CAPTION_HEIGHT = 0.05  # fraction of the image height
-CAPTION_DEPTH = 1.0  # metres in front of the camera: nearer than any character
+CAPTION_COLOR = (0.97, 0.97, 0.98, 1.0)
+CAPTION_BACKGROUND = (0.08, 0.09, 0.12, 0.55)
+CAPTION_HEIGHT = 0.04  # font size as a fraction of the image height
 KEY_WATTS_PER_M2 = 60.0  # area-light power per square metre of distance (EEVEE / Cycles)
 
 
@@ -57,18 +57,18 @@ class Studio:
                 np.zeros(3), view, 5.0
             )
         }  # fmt: skip
-        self.captions: list[bpy.types.Object] = []
         self._workbench()
 
     # ---------------------------------------------------------------- building
 
     def _floor(self) -> bpy.types.Object:
-        half = FLOOR_SIZE / 2
+        # A closed slab, top face at z = 0: Workbench's stencil shadows need closed
+        # shapes, and a lone plane casts a dark wedge across the picture.
+        half, depth = FLOOR_SIZE / 2, 0.5
+        verts = [(x, y, z) for z in (-depth, 0.0) for y in (-half, half) for x in (-half, half)]
+        faces = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
         mesh = bpy.data.meshes.new("KGAN_Floor")
-        mesh.from_pydata(
-            [(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)],
-            [], [(0, 1, 2, 3)],
-        )  # fmt: skip
+        mesh.from_pydata(verts, [], faces)
         mesh.materials.append(_material("KGAN_Floor", FLOOR_COLOR))
         return _link(self.scene, bpy.data.objects.new("KGAN_Floor", mesh))
 
@@ -93,7 +93,7 @@ class Studio:
         data = bpy.data.cameras.new("KGAN_Camera")
         data.sensor_fit = "HORIZONTAL"
         data.angle = np.radians(self.view.fov_x_deg)
-        data.clip_start, data.clip_end = 0.05, FLOOR_SIZE
+        data.clip_start, data.clip_end = 0.05, 2 * FLOOR_SIZE
         camera = _link(self.scene, bpy.data.objects.new("KGAN_Camera", data))
         self.scene.camera = camera
         return camera
@@ -119,15 +119,9 @@ class Studio:
     # ---------------------------------------------------------------- aiming
 
     def frame(
-        self,
-        points: np.ndarray,
-        captions: Sequence[tuple[str, np.ndarray]],
-        margins: framing.Margins | None = None,
+        self, points: np.ndarray, caption: str, margins: framing.Margins | None = None
     ) -> framing.CameraPose:
-        """Aim the camera so every point is in frame, light the subject, caption each take.
-
-        ``captions``: (text, floor point under the take) pairs.
-        """
+        """Aim the camera so every point is in frame, light the subject, set the caption."""
         pose = framing.frame_points(points, self.view, margins or framing.Margins())
         _set_matrix(self.camera, pose.location, pose.matrix)
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
@@ -138,33 +132,19 @@ class Studio:
             _set_matrix(light, placement.location, placement.matrix)
             light.data.size = placement.size * max(1.0, distance / 5.0)
             light.data.energy = KEY_WATTS_PER_M2 * distance**2 * placement.power
-        self._captions(pose, captions)
+        self._caption(caption)
         return pose
 
-    def _captions(
-        self, pose: framing.CameraPose, captions: Sequence[tuple[str, np.ndarray]]
-    ) -> None:
-        while len(self.captions) > len(captions):
-            obj = self.captions.pop()
-            curve = obj.data
-            bpy.data.objects.remove(obj)
-            bpy.data.curves.remove(curve)
-        material = _material("KGAN_Caption", CAPTION_COLOR)
-        # Text height in camera space at CAPTION_DEPTH that is CAPTION_HEIGHT of the image.
-        size = 2 * CAPTION_HEIGHT * pose.tan_half_y * CAPTION_DEPTH
-        for i, (text, floor_point) in enumerate(captions):
-            if i == len(self.captions):
-                curve = bpy.data.curves.new(f"KGAN_Caption_{i}", type="FONT")
-                curve.align_x, curve.align_y = "CENTER", "CENTER"
-                curve.materials.append(material)
-                obj = _link(self.scene, bpy.data.objects.new(f"KGAN_Caption_{i}", curve))
-                obj.parent = self.camera
-                obj.visible_shadow = False
-                self.captions.append(obj)
-            obj = self.captions[i]
-            obj.data.body = text
-            obj.data.size = size
-            uv = framing.caption_anchor(pose, floor_point, CAPTION_HEIGHT)
-            obj.matrix_parent_inverse = Matrix.Identity(4)
-            obj.location = Vector(pose.camera_space(uv, CAPTION_DEPTH)[0].tolist())
-            obj.rotation_euler = (0.0, 0.0, 0.0)
+    def _caption(self, text: str) -> None:
+        # Burnt in by the render pipeline (any engine). Text objects in the scene would
+        # cast Workbench's stencil shadows across the floor.
+        render = self.scene.render
+        for name in render.bl_rna.properties.keys():  # noqa: SIM118 (an RNA collection)
+            if name.startswith("use_stamp_"):
+                setattr(render, name, False)
+        render.use_stamp = True
+        render.use_stamp_note = True
+        render.stamp_note_text = text
+        render.stamp_font_size = max(12, round(render.resolution_y * CAPTION_HEIGHT))
+        render.stamp_foreground = CAPTION_COLOR
+        render.stamp_background = CAPTION_BACKGROUND
