@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +220,33 @@ def test_time_budget_checkpoints_and_resume_finishes(runs, tmp_path, capsys):
     assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 0
     assert "trained 3 iterations" in capsys.readouterr().out
     assert checkpoint.load(checkpoint.latest_path(run))["iteration"] == 3
+
+
+def test_sigterm_checkpoints_and_exits_cleanly(runs, tmp_path):
+    cfg_path = tmp_path / "tiny.toml"
+    cfg_path.write_text(config.to_toml(config.replace(runs["cfg"], {"iterations": 10_000}, "t")))
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "kinetic_gan.cli", "train", "--config",
+                             str(cfg_path), "--out", str(run), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        log = run / "log.csv"
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.is_file() and len(log.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, out[-2000:]
+    assert "stop requested" in out
+    rows = len(log.read_text().splitlines()) - 1
+    assert checkpoint.load(checkpoint.latest_path(run))["iteration"] == rows >= 1
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path, capsys):

@@ -53,3 +53,15 @@ def test_two_processes_train_identical_weights(tmp_path):
     # Only rank 0 wrote files: one log row per iteration.
     assert len((run / "log.csv").read_text().strip().splitlines()) == 1 + 4
     assert (run / "samples" / "iter_0000004.npz").is_file()
+
+    # 2 iterations, stop, resume to 4 on the same two processes: the same weights, bit for bit
+    # (each rank restores its own random streams and data shard position).
+    half = tmp_path / "half"
+    first = torchrun(["train", "--config", str(cfg_path), "--out", str(half), "--iterations",
+                      "2", "--no-progress"], cwd=tmp_path)
+    assert first.returncode == 0, first.stdout[-4000:]
+    second = torchrun(["train", "--resume", str(half), "--iterations", "4", "--no-progress"],
+                      cwd=tmp_path)
+    assert second.returncode == 0, second.stdout[-4000:]
+    resumed = checkpoint.load(checkpoint.latest_path(half))
+    assert resumed["iteration"] == 4 and resumed["rank_digests"] == digests
