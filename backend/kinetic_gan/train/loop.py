@@ -132,7 +132,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
 
     start_iteration, elapsed_before, last = 0, 0.0, {}
     if resume:
-        state = checkpoint.load(checkpoint.latest_path(run_dir), map_location=device)
+        # On the CPU: RNG states must stay CPU tensors; load_state_dict copies to the device.
+        state = checkpoint.load(checkpoint.latest_path(run_dir), map_location="cpu")
         _check_same_run(state, config, run_dir)
         generator.load_state_dict(state["generator"])
         critic.load_state_dict(state["critic"])
@@ -257,6 +258,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
         if saved_at != iteration:
             save_checkpoint()
     finally:
+        batches.close()  # stops the reader thread or worker processes
         bar.close()
         if log is not None:
             log.close()
