@@ -300,9 +300,25 @@ def test_float16_split_keeps_out_of_range_tensors_float32(runs):
     assert export.fp16_max_abs_diff(g, half) < float("inf")
 
 
+def test_float16_choice_meets_the_tolerance(runs):
+    from kinetic_gan.train import export
+    from kinetic_gan.train.loop import build_models
+
+    g, _ = build_models(runs["cfg"], len(CLASSES), "ntu")
+    state = checkpoint.load(checkpoint.latest_path(runs["root"] / "a"))
+    g.load_state_dict(state["ema"])
+    g.eval().compute_mean_w(samples_per_class=16)
+    everything = export.float16_candidates(g)
+    full = export.fp16_max_abs_diff(g, everything)
+    assert 0.0 < full < float("inf")
+    half, diff = export.choose_float16(g, full / 2)
+    assert half < everything and diff <= full / 2
+    assert export.choose_float16(g, 0.0) == (set(), 0.0)
+
+
 def test_export_keeps_float32_when_float16_is_too_lossy(runs, tmp_path, monkeypatch):
     from kinetic_gan.train import export
 
     monkeypatch.setattr(export, "FP16_TOLERANCE", 0.0)
     report = export.export_run(runs["root"] / "a", tmp_path / "w", mean_w_samples=50)
-    assert report.dtype == "float32" and report.fp16_max_abs_diff > 0.0
+    assert report.dtype == "float32" and report.fp16_max_abs_diff == 0.0

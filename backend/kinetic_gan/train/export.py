@@ -6,10 +6,11 @@ here (``mean_w_samples`` per class) and shipped in the weights.
 Precision: tensors are stored in float16 where that is lossless enough, float32 elsewhere.
 Every tensor whose values fit float16's range is a candidate (the published mapping
 network's N(0, 1) initialisation makes some batch-norm running variances ~1e7 and the mean w
-~1e5, beyond float16's 65504: those stay float32). The candidates are rounded together and
-the rounded model must reproduce the float32 model's output within ``FP16_TOLERANCE``
-(normalised units, of the [-1, 1] range) on fixed inputs, with and without truncation;
-otherwise everything stays float32.
+~1e5, beyond float16's 65504: those stay float32). The rounded model must reproduce the
+float32 model's output within ``FP16_TOLERANCE`` (normalised units, of the [-1, 1] range)
+on fixed inputs, with and without truncation; while it does not, the tensors with the most
+output error per byte saved go back to float32 (rounding errors of an untrained or lightly
+trained model are spread over many tensors, so the result is often a mix).
 """
 
 from __future__ import annotations
@@ -50,31 +51,67 @@ def float16_candidates(generator: torch.nn.Module) -> set[str]:
             and float(t.abs().max()) <= FP16_SAFE_MAX}
 
 
-def fp16_max_abs_diff(generator: torch.nn.Module, names: set[str] | None = None,
-                      seed: int = 0) -> float:
-    """Largest |output(float32) − output(``names`` rounded to float16)| over fixed inputs.
+class Float16Probe:
+    """Measures how far the output moves when a chosen set of tensors is rounded to float16.
 
-    Non-finite differences count as infinitely large.
+    The float32 outputs on fixed inputs (every class, with and without truncation) are
+    computed once; each probe rounds the chosen tensors in a private copy and compares.
     """
+
+    def __init__(self, generator: torch.nn.Module, seed: int = 0) -> None:
+        self.exact = {k: v.detach().clone() for k, v in generator.state_dict().items()}
+        self.rounded = copy.deepcopy(generator).eval()
+        device = next(generator.parameters()).device
+        rng = torch.Generator().manual_seed(seed)
+        labels = torch.arange(generator.n_classes).repeat(CHECK_SAMPLES_PER_CLASS)
+        z = torch.randn(len(labels), generator.latent_dim, generator=rng).to(device)
+        noise = [n.to(device) for n in generator.make_noise(len(labels), generator=rng)]
+        self.inputs = (z, labels.to(device), noise)
+        with torch.no_grad():
+            self.reference = [generator(z, self.inputs[1], noise=noise, truncation=psi)
+                              for psi in CHECK_TRUNCATIONS]
+
+    def max_abs_diff(self, names: set[str]) -> float:
+        """Largest output difference with ``names`` rounded; non-finite counts as infinite."""
+        z, labels, noise = self.inputs
+        worst = 0.0
+        with torch.no_grad():
+            for name, tensor in self.rounded.state_dict().items():
+                if tensor.is_floating_point():
+                    value = self.exact[name]
+                    tensor.copy_(value.half().float() if name in names else value)
+            for psi, reference in zip(CHECK_TRUNCATIONS, self.reference, strict=True):
+                diff = (self.rounded(z, labels, noise=noise, truncation=psi) - reference)
+                diff = diff.abs().max()
+                worst = max(worst, float(diff) if bool(torch.isfinite(diff)) else math.inf)
+        return worst
+
+
+def fp16_max_abs_diff(generator: torch.nn.Module, names: set[str] | None = None) -> float:
+    """Largest |output(float32) − output(``names`` rounded to float16)| over fixed inputs."""
     names = float16_candidates(generator) if names is None else names
-    rounded = copy.deepcopy(generator)
-    with torch.no_grad():
-        for name, tensor in rounded.state_dict().items():
-            if name in names:
-                tensor.copy_(tensor.half().float())
-    device = next(generator.parameters()).device
-    rng = torch.Generator().manual_seed(seed)
-    labels = torch.arange(generator.n_classes).repeat(CHECK_SAMPLES_PER_CLASS)
-    z = torch.randn(len(labels), generator.latent_dim, generator=rng).to(device)
-    noise = [n.to(device) for n in generator.make_noise(len(labels), generator=rng)]
-    labels = labels.to(device)
-    worst = 0.0
-    with torch.no_grad():
-        for psi in CHECK_TRUNCATIONS:
-            diff = (generator(z, labels, noise=noise, truncation=psi)
-                    - rounded(z, labels, noise=noise, truncation=psi)).abs().max()
-            worst = max(worst, float(diff) if bool(torch.isfinite(diff)) else math.inf)
-    return worst
+    return Float16Probe(generator).max_abs_diff(names)
+
+
+def choose_float16(generator: torch.nn.Module, tolerance: float) -> tuple[set[str], float]:
+    """The tensors to store as float16, and the output difference that choice costs.
+
+    All in-range tensors if that stays within ``tolerance``; otherwise tensors go back to
+    float32 one at a time, those with the largest error per byte saved first, until it does.
+    """
+    probe = Float16Probe(generator)
+    half = float16_candidates(generator)
+    diff = probe.max_abs_diff(half)
+    if diff <= tolerance:
+        return half, diff
+    sizes = {k: v.numel() for k, v in generator.state_dict().items()}
+    cost = {name: probe.max_abs_diff({name}) / sizes[name] for name in half}
+    for name in sorted(half, key=cost.__getitem__, reverse=True):
+        half = half - {name}
+        diff = probe.max_abs_diff(half)
+        if diff <= tolerance:
+            return half, diff
+    return set(), 0.0
 
 
 def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | Path | None = None,
@@ -103,10 +140,13 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
     generator.compute_mean_w(samples_per_class=samples, seed=0)
     mean_w_seconds = time.monotonic() - started
 
-    half = float16_candidates(generator)
-    diff = fp16_max_abs_diff(generator, half)
-    if dtype == "float32" or (dtype == "auto" and diff > FP16_TOLERANCE):
-        half = set()
+    if dtype == "float32":
+        half, diff = set(), 0.0
+    elif dtype == "float16":  # the user's call: every in-range tensor, measured, not checked
+        half = float16_candidates(generator)
+        diff = fp16_max_abs_diff(generator, half)
+    else:
+        half, diff = choose_float16(generator, FP16_TOLERANCE)
     floating = {k for k, v in generator.state_dict().items() if v.is_floating_point()}
     kept_float32 = sorted(floating - half)
     chosen = "float32" if not half else ("float16" if not kept_float32 else "float16+float32")
@@ -165,7 +205,7 @@ def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool,
         "checkpoint": path.name,
         "dtype": dtype,
         "fp16_max_abs_diff": float(f"{fp16_diff:.3g}") if math.isfinite(fp16_diff) else None,
-        "float32_tensors": kept_float32,
+        "float32_tensors": len(kept_float32),  # the rest of the floating tensors are float16
         "mean_w_seconds": round(mean_w_seconds, 1),
         "config": {k: v for k, v in config.items() if v is not None and k != "data"},
         "dataset_samples": state["data"].get("samples"),
