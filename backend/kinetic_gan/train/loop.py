@@ -132,32 +132,14 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
 
     start_iteration, elapsed_before, last = 0, 0.0, {}
     if resume:
-        # On the CPU: RNG states must stay CPU tensors; load_state_dict copies to the device.
-        state = checkpoint.load(checkpoint.latest_path(run_dir), map_location="cpu")
-        _check_same_run(state, config, run_dir)
-        generator.load_state_dict(state["generator"])
-        critic.load_state_dict(state["critic"])
-        if ema is not None:
-            if state["ema"] is None:
-                raise KineticGanError(f"{run_dir}: the run was trained without EMA")
-            ema.model.load_state_dict(state["ema"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        start_iteration, elapsed_before = state["iteration"], state["elapsed_seconds"]
-        last = dict(state.get("losses", {}))
-        if state["world_size"] == ctx.world_size:
-            checkpoint.restore_rng(state["rng"][ctx.rank])
-        else:
-            _seed_all(config.seed + ctx.rank + 7919 * start_iteration)
-            if ctx.is_main:
-                print(f"note: resuming on {ctx.world_size} processes (was {state['world_size']}):"
-                      " random streams restart, the data order continues", file=sys.stderr)
-    elif ctx.is_main:
-        rundir.create(run_dir, config)
-    if not resume:
+        start_iteration, elapsed_before, last = _restore(
+            run_dir, config, ctx, generator, critic, ema, opt_g, opt_d)
+        if ctx.is_main:
+            rundir.write_config(run_dir, config)  # records any budget/schedule overrides
+    else:
+        if ctx.is_main:
+            rundir.create(run_dir, config)
         _seed_all(config.seed + ctx.rank)  # per-rank latent and noise draws
-    if ctx.is_main and resume:
-        rundir.write_config(run_dir, config)  # records any budget/schedule overrides
     distributed.barrier(ctx)
 
     per_rank_batch = config.batch_size // ctx.world_size
@@ -270,6 +252,31 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
         print(f"stopped at iteration {iteration} ({why}); continue with --resume {run_dir}",
               file=sys.stderr)
     return TrainSummary(run_dir, iteration, finished, seconds, last)
+
+
+def _restore(run_dir: Path, config: TrainConfig, ctx: distributed.Distributed,
+             generator: torch.nn.Module, critic: torch.nn.Module, ema: EMA | None,
+             opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+             ) -> tuple[int, float, dict[str, float]]:
+    """Load the latest checkpoint into the models, optimisers and this rank's RNGs."""
+    # On the CPU: RNG states must stay CPU tensors; load_state_dict copies to the device.
+    state = checkpoint.load(checkpoint.latest_path(run_dir), map_location="cpu")
+    _check_same_run(state, config, run_dir)
+    generator.load_state_dict(state["generator"])
+    critic.load_state_dict(state["critic"])
+    if ema is not None:
+        ema.model.load_state_dict(state["ema"])
+    opt_g.load_state_dict(state["opt_g"])
+    opt_d.load_state_dict(state["opt_d"])
+    iteration = int(state["iteration"])
+    if state["world_size"] == ctx.world_size:
+        checkpoint.restore_rng(state["rng"][ctx.rank])
+    else:
+        _seed_all(config.seed + ctx.rank + 7919 * iteration)
+        if ctx.is_main:
+            print(f"note: resuming on {ctx.world_size} processes (was {state['world_size']}):"
+                  " random streams restart, the data order continues", file=sys.stderr)
+    return iteration, float(state["elapsed_seconds"]), dict(state.get("losses", {}))
 
 
 def _check_same_run(state: dict[str, Any], config: TrainConfig, run_dir: Path) -> None:
