@@ -277,11 +277,21 @@ def test_export_ships_the_ema_generator_with_card_and_mean_w(runs, tmp_path, cap
     assert info["fp16_max_abs_diff"] <= 2e-3 or info["dtype"] == "float32"
     assert bool(g.mean_w_ready) and g.mean_w.abs().sum() > 0
 
-    # The shipped weights reproduce the run's EMA generator.
+    # The shipped weights compute the run's EMA generator (the mapping network is rescaled
+    # for float16, so compare outputs rather than tensors).
+    from kinetic_gan.generate import sample_inputs
+    from kinetic_gan.nn import Generator
+
     state = checkpoint.load(checkpoint.latest_path(runs["root"] / "a"))
-    for key, value in state["ema"].items():
-        if key != "mean_w" and value.is_floating_point():
-            assert torch.allclose(g.state_dict()[key], value, atol=1e-3, rtol=1e-3), key
+    ema = Generator(len(CLASSES), "ntu", 32, mapping_depth=2, latent_dim=g.latent_dim)
+    ema.load_state_dict(state["ema"])
+    ema.eval()
+    g.train(False)
+    inputs = sample_inputs(g, list(range(len(CLASSES))), seed=0)
+    with torch.no_grad():
+        ref = ema(inputs.z, inputs.labels, noise=inputs.noise)
+        out = g(inputs.z, inputs.labels, noise=inputs.noise)
+    assert (out - ref).abs().max() <= 2e-3 + 1e-4
 
 
 def test_float16_split_keeps_out_of_range_tensors_float32(runs):

@@ -48,11 +48,25 @@ class CriticBlock(nn.Module):
             self.keep = None
 
     def forward(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        res = 0 if self.residual is None else self.residual(x)
-        x = F.leaky_relu(self.tcn(self.gcn(x, A)) + res, 0.2)
+        """Same numbers as: gcn → tcn (+ residual) → LeakyReLU → keep joints → resample time.
+
+        Everything after the graph convolution acts per joint and, with nearest-neighbour
+        downsampling by an integer factor s (frames 0, s, 2s, … survive), locally in time.
+        So only the kept joints' columns of A are used, and the temporal convolution and
+        the residual run with stride s: about a third of the critic's arithmetic.
+        """
+        t_in = x.shape[2]
         if self.keep is not None:
-            x = x.index_select(3, self.keep)
-        return resize_time(x, self.frames)
+            A = A.index_select(2, self.keep)
+        stride = t_in // self.frames if self.frames < t_in and t_in % self.frames == 0 else 1
+        h = self.gcn(x, A)
+        y = F.conv2d(
+            h, self.tcn.weight, self.tcn.bias, stride=(stride, 1), padding=self.tcn.padding
+        )
+        if self.residual is not None:
+            kept = x if self.keep is None else x.index_select(3, self.keep)
+            y = y + self.residual(kept[:, :, ::stride] if stride > 1 else kept)
+        return resize_time(F.leaky_relu(y, 0.2), self.frames)
 
 
 class Critic(nn.Module):

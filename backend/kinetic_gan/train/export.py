@@ -119,6 +119,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
                name: str | None = None, licence: str | None = None,
                device: str = "cpu") -> ExportReport:
     from kinetic_gan.nn import Generator
+    from kinetic_gan.nn.conditioning import balance_mapping_scale
     from kinetic_gan.weights import ModelCard, save_generator
 
     if dtype not in ("auto", "float16", "float32"):
@@ -139,6 +140,8 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
     started = time.monotonic()
     generator.compute_mean_w(samples_per_class=samples, seed=0)
     mean_w_seconds = time.monotonic() - started
+    # Same function, w ~ O(1) instead of ~1e5: most tensors then round to float16 safely.
+    balance_mapping_scale(generator)
 
     if dtype == "float32":
         half, diff = set(), 0.0
