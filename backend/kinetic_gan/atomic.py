@@ -48,9 +48,9 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
     os.close(fd)
-    os.chmod(tmp, _umask_mode())
     try:
         yield Path(tmp)
+        os.chmod(tmp, _umask_mode())  # after the writer, which may have re-created the file
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -151,13 +151,24 @@ def save_generator(
     generator: Generator,
     card: ModelCard,
     dtype: torch.dtype = torch.float32,
+    half: set[str] | None = None,
 ) -> Path:
-    """Write ``PATH.safetensors`` + ``PATH.json`` atomically; returns the tensors' path."""
+    """Write ``PATH.safetensors`` + ``PATH.json`` atomically; returns the tensors' path.
+
+    Floating tensors are stored as ``dtype``, except those named in ``half``, stored as
+    float16 (the loader casts every tensor back to the model's float32).
+    """
     if not bool(generator.mean_w_ready):
         raise KineticGanError("the generator has no cached mean w: call compute_mean_w() first")
+    half = half or set()
+
+    def stored(name: str, value: torch.Tensor) -> torch.Tensor:
+        if not value.is_floating_point():
+            return value
+        return value.to(torch.float16 if name in half else dtype)
+
     tensors = {
-        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
-        for k, v in generator.state_dict().items()
+        k: stored(k, v).detach().cpu().contiguous() for k, v in generator.state_dict().items()
     }
     target = weights_path(path)
     with atomic_path(target) as tmp:

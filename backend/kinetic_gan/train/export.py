@@ -175,21 +175,10 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
 
 
 def save_mixed_precision(stem: Path, generator: torch.nn.Module, card, half: set[str]) -> Path:
-    """``weights.save_generator`` with a per-tensor dtype (its loader casts per tensor)."""
-    from safetensors.torch import save_file
+    """``weights.save_generator`` with the tensors named in ``half`` stored as float16."""
+    from kinetic_gan.weights import save_generator
 
-    from kinetic_gan.atomic import atomic_path
-    from kinetic_gan.weights import FORMAT, weights_path, write_card
-
-    if not bool(generator.mean_w_ready):
-        raise KineticGanError("the generator has no cached mean w")
-    tensors = {k: (v.half() if k in half else v).detach().cpu().contiguous()
-               for k, v in generator.state_dict().items()}
-    target = weights_path(stem)
-    with atomic_path(target) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "kind": "generator"})
-    write_card(target, card)
-    return target
+    return save_generator(stem, generator, card, half=half)
 
 
 def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool, dtype: str,
