@@ -25,9 +25,9 @@ from kinetic_gan.client import BackendError, Client, CurveKeys
 CLASSES = ["walk", "jump up", "sit down", "wave"]
 FRAMES = 32  # the smallest pyramid keeps CPU generation quick; the code path is the same
 START_TIMEOUT_S = 90.0
-# Batched and single forward passes differ by float32 rounding inside the convolutions
-# (different kernels per batch size); alone in a batch the server matches generate() exactly.
-BATCHED_ATOL = 5e-4
+# Batched and single forward passes may differ by float32 rounding (matmul kernels chosen per
+# batch size); with a well-conditioned model that stays below 1e-5, the bound.
+BATCHED_ATOL = 1e-5
 
 
 # --------------------------------------------------------------------------- processes
