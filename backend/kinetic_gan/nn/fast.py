@@ -58,8 +58,8 @@ class _FastBlock(nn.Module):
             w, b = _fold_bn(conv.weight[:, :, 0, 0], conv.bias, bn)
             m_res = torch.einsum("uw,oi->uiwo", up, w).reshape(coarse_joints * cin, -1)
             b_res = b.repeat(fine_joints)
-        self.register_buffer("m_in", m_gcn if m_res is None else torch.cat([m_gcn, m_res], 1))
-        self.has_res = m_res is not None
+        self.register_buffer("m_gcn", m_gcn.contiguous())
+        self.register_buffer("m_res", None if m_res is None else m_res.contiguous())
         # Temporal conv (+ BN) as one (C, 3·C) matmul whose three outputs per frame are
         # the contributions to frames t+1, t and t-1, summed by shifted adds afterwards.
         tconv = blk.tcn[0]
@@ -76,20 +76,23 @@ class _FastBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         n, t_in, _ = x.shape
-        y = x @ self.m_in  # (N, T_in, [2·]V·C), at the coarse frame rate
-        if t_in != self.frames:
-            y = y.repeat_interleave(self.frames // t_in, dim=1)
         v, c, t = self.joints, self.channels, self.frames
-        y = y.view(n, t, -1, v, c)
-        taps = y[:, :, 0] @ self.w_t  # (N, T, V, taps·C)
+        rows = x.reshape(n * t_in, -1)
+        # Graph conv, the temporal conv's taps and the residual are all per-frame linear
+        # maps, so they run at the coarse frame rate; nearest upsampling repeats the results.
+        taps = ((rows @ self.m_gcn).view(-1, c) @ self.w_t).view(n, t_in, v, -1)
+        res = None if self.m_res is None else (rows @ self.m_res).view(n, t_in, v, c)
+        if t_in != t:
+            taps = taps.repeat_interleave(t // t_in, dim=1)
+            res = None if res is None else res.repeat_interleave(t // t_in, dim=1)
         if t == 1:
             out = taps + self.bias
         else:
             out = taps[..., c : 2 * c] + self.bias
             out[:, 1:] += taps[:, :-1, :, :c]  # frame t-1 through tap 0
             out[:, :-1] += taps[:, 1:, :, 2 * c :]  # frame t+1 through tap 2
-        if self.has_res:
-            out += y[:, :, 1]
+        if res is not None:
+            out += res
         out = torch.addcmul(out, noise.view(n, t, v, 1), self.noise_w)
         out = torch.tanh(out) if self.last else F.leaky_relu(out, 0.2)
         return out.view(n, t, v * c)
