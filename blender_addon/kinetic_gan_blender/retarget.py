@@ -21,14 +21,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import body
+from .retarget_plan import Plan, plan_for
 from .rotations import (
-    axis_angle_matrix,
+    EPS,
     continuous_quaternions,
+    cross,
+    norm,
     normalize,
     project_perpendicular,
     quaternion_from_matrix,
-    shortest_arc,
+    swing_perpendicular,
 )
 
 # Dataset frame (Y up, facing −Z) → Blender (Z up, facing −Y); det = +1, never a mirror.
@@ -104,151 +106,8 @@ def smooth(points: np.ndarray, sigma_frames: float) -> np.ndarray:
 
 
 def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    t = np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
     return t * t * (3 - 2 * t)
-
-
-def _rig_body_axes(rest_joints: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The rig's left/up/forward in rest, from its joints (Blender's defaults if absent)."""
-
-    def between(a: str, b: str) -> np.ndarray | None:
-        if a in rest_joints and b in rest_joints:
-            v, n = normalize(rest_joints[b] - rest_joints[a])
-            return v if n > 1e-6 else None
-        return None
-
-    up = next(
-        (
-            v
-            for v in (between("SpineBase", j) for j in ("SpineShoulder", "Neck", "Head"))
-            if v is not None
-        ),
-        np.array([0.0, 0.0, 1.0]),
-    )
-    left = between("HipRight", "HipLeft")
-    if left is None:
-        left = between("ShoulderRight", "ShoulderLeft")
-    if left is None or abs(np.dot(left, up)) > 0.9:
-        left = np.array([1.0, 0.0, 0.0])
-    left, _ = normalize(left - np.dot(left, up) * up)
-    forward = np.cross(left, up)
-    return {
-        "left": left,
-        "right": -left,
-        "up": up,
-        "down": -up,
-        "forward": forward,
-        "back": -forward,
-    }
-
-
-@dataclass(frozen=True)
-class _Driver:
-    """A canonical bone resolved against the data and the rig."""
-
-    bone: body.CanonicalBone
-    rig_index: int
-    head: int  # joint index in the data
-    tail: int
-
-
-def _resolve_drivers(
-    mapping: dict[str, str], rig: RigRest, joints: dict[str, int], skipped: list[str]
-) -> dict[int, _Driver]:
-    drivers: dict[int, _Driver] = {}
-    for bone in body.CANONICAL_BONES:
-        rig_name = mapping.get(bone.name)
-        if rig_name is None:
-            continue
-        if rig_name not in rig.bone_names:
-            skipped.append(f"{bone.name}: the rig has no bone {rig_name!r}")
-            continue
-        head = next((joints[j] for j in bone.head if j in joints), None)
-        if head is None or bone.tail not in joints:
-            absent = bone.tail if head is not None else bone.head[0]
-            skipped.append(f"{bone.name}: the motion has no {absent} joint")
-            continue
-        index = rig.index(rig_name)
-        if index in drivers:
-            skipped.append(f"{bone.name}: rig bone {rig_name!r} is already driven")
-            continue
-        drivers[index] = _Driver(bone, index, head, joints[bone.tail])
-    return drivers
-
-
-def _rest_joints(
-    drivers: dict[int, _Driver], rig: RigRest, joint_names: dict[int, str]
-) -> dict[str, np.ndarray]:
-    """Joint positions of the rig in rest pose, read off the heads and tails of driven bones."""
-    rest: dict[str, np.ndarray] = {}
-    for d in drivers.values():
-        rest.setdefault(joint_names[d.head], rig.heads[d.rig_index])
-        rest.setdefault(joint_names[d.tail], rig.tails[d.rig_index])
-    return rest
-
-
-def _performer_scale(points: np.ndarray, drivers: dict[int, _Driver], rig: RigRest) -> float:
-    """Rig size over performer size, from the legs (else the whole driven chain)."""
-    for names in (("thigh.L", "shin.L", "thigh.R", "shin.R"), None):
-        rig_len = data_len = 0.0
-        for d in drivers.values():
-            if names is not None and d.bone.name not in names:
-                continue
-            rig_len += float(np.linalg.norm(rig.tails[d.rig_index] - rig.heads[d.rig_index]))
-            data_len += float(
-                np.median(np.linalg.norm(points[:, d.tail] - points[:, d.head], axis=-1))
-            )
-        if rig_len > 1e-6 and data_len > 1e-6:
-            return rig_len / data_len
-    return 1.0
-
-
-def _twist_angle(
-    driver: _Driver,
-    points: np.ndarray,
-    joints: dict[str, int],
-    direction: np.ndarray,
-    swung: np.ndarray,
-    rest_matrix: np.ndarray,
-    axes: dict[str, np.ndarray],
-) -> np.ndarray:
-    """Twist (T,) about ``direction`` that brings the bone's references to the data's."""
-    sin_sum = np.zeros(points.shape[0])
-    cos_sum = np.zeros(points.shape[0])
-    weight_left = np.where(np.linalg.norm(direction, axis=-1) > 0, 1.0, 0.0)
-    rest_axis = rest_matrix[:, 1]
-    for ref in driver.bone.references:
-        if any(j not in joints for j in ref.joints):
-            continue
-        p = [points[:, joints[j]] for j in ref.joints]
-        if ref.is_plane:
-            upper, lower = p[1] - p[0], p[2] - p[1]
-            target = np.cross(upper, lower)
-            sine = np.linalg.norm(target, axis=-1) / np.maximum(
-                np.linalg.norm(upper, axis=-1) * np.linalg.norm(lower, axis=-1), 1e-12
-            )
-            weight = _smoothstep(sine, *_HINGE_FADE)
-            rest_ref = np.cross(rest_axis, axes[ref.rest])
-        else:
-            target = p[1] - p[0]
-            weight = np.ones(points.shape[0])
-            rest_ref = axes[ref.rest]
-        rest_perp, rest_len = normalize(rest_ref - np.dot(rest_ref, rest_axis) * rest_axis)
-        if rest_len < 1e-3:
-            continue  # this reference runs along the bone in rest: it cannot say where "up" is
-        target_perp, perp_len = normalize(project_perpendicular(target, direction))
-        fraction = perp_len / np.maximum(np.linalg.norm(target, axis=-1), 1e-12)
-        weight = weight * _smoothstep(fraction, *_PERPENDICULAR_FADE) * weight_left
-        carried = swung @ (rest_matrix.T @ rest_perp)  # the rest reference, swung with the bone
-        angle = np.arctan2(
-            np.sum(direction * np.cross(carried, target_perp), axis=-1),
-            np.sum(carried * target_perp, axis=-1),
-        )
-        sin_sum += weight * np.sin(angle)
-        cos_sum += weight * np.cos(angle)
-        weight_left = weight_left - weight
-    # What weight no reference claimed votes for "no twist", so fading is continuous.
-    return np.arctan2(sin_sum, cos_sum + weight_left)
 
 
 def retarget(
@@ -274,83 +133,153 @@ def retarget(
         raise RetargetError(f"joints have {joints.shape[1]} joints but {len(joint_names)} names")
     if not np.all(np.isfinite(joints)):
         raise RetargetError("joints contain NaN or infinite values")
-    index = body.canonical_joint_indices(joint_names)
-    if "SpineBase" not in index:
+    plan = plan_for(rig, mapping, tuple(joint_names))
+    if "SpineBase" not in plan.joint_index:
         raise RetargetError("the motion has no root joint (SpineBase / Hip)")
-    names_by_index = {i: n for n, i in index.items()}
 
-    skipped: list[str] = []
-    drivers = _resolve_drivers(mapping, rig, index, skipped)
-    rest_joints = _rest_joints(drivers, rig, names_by_index)
     points = smooth(dataset_to_blender(joints), smoothing)
-    scale = _performer_scale(points, drivers, rig)
+    scale = _performer_scale(points, plan)
     points = points * scale
-
-    root = next((d for d in drivers.values() if d.bone.name == body.ROOT_BONE), None)
     root_location = None
-    if root is not None:
-        target = _root_path(
-            points, index, rest_joints, rig.heads[root.rig_index], in_place, snap_to_floor
-        )
-        points = points + (target - points[:, index["SpineBase"]])[:, None, :]
-        root_location = (target - rig.heads[root.rig_index]) @ rig.matrices[root.rig_index]
+    if plan.root is not None:
+        # Only differences of points are used from here on, so the root's path is applied
+        # to its location key alone, not to every joint.
+        target = _root_path(points, plan, rig.heads[plan.root], in_place, snap_to_floor)
+        root_location = (target - rig.heads[plan.root]) @ rig.matrices[plan.root]
 
-    axes = _rig_body_axes(rest_joints)
-    frames, bones = points.shape[0], len(rig.bone_names)
-    # One contiguous (T, 3, 3) stack per bone: batched 3×3 products on strided views are slow.
-    world: list[np.ndarray] = []
-    local: dict[int, np.ndarray] = {}
-    for b in range(bones):
-        p = rig.parents[b]
-        # How the parent's motion carries this bone when the bone itself does nothing.
-        to_rest = rig.matrices[p].T @ rig.matrices[b] if p >= 0 else rig.matrices[b]
-        carried = world[p] @ to_rest if p >= 0 else np.broadcast_to(to_rest, (frames, 3, 3))
-        driver = drivers.get(b)
-        if driver is None:
-            world.append(np.ascontiguousarray(carried))
-            continue
-        direction, _ = normalize(points[:, driver.tail] - points[:, driver.head])
-        swung = shortest_arc(carried[:, :, 1], direction) @ carried
-        angle = _twist_angle(driver, points, index, direction, swung, rig.matrices[b], axes)
-        axis = np.where(
-            np.linalg.norm(direction, axis=-1, keepdims=True) > 0, direction, [0, 0, 1.0]
-        )
-        world.append(axis_angle_matrix(axis, angle) @ swung)
-        # Blender's pose basis: the rotation left after the parent's carry is taken out.
-        local[b] = np.swapaxes(carried, -1, -2) @ world[b]
-
-    driven = sorted(drivers)
-    quats = continuous_quaternions(quaternion_from_matrix(np.stack([local[b] for b in driven], 1)))
+    direction, aimed, twist_x, free = _aim(points, plan)
+    world, carried, posed = _pose(plan, len(rig.bone_names), direction, aimed, twist_x, free)
+    # Blender's pose basis: the rotation left after the parent's carry is taken out.
+    local = (np.swapaxes(carried, -1, -2) @ posed)[:, plan.output_order]
     return Retargeted(
-        bone_names=tuple(rig.bone_names[b] for b in driven),
-        rotations=quats,
-        root_bone=rig.bone_names[root.rig_index] if root is not None else None,
+        bone_names=tuple(rig.bone_names[b] for b in plan.driver_bones[plan.output_order]),
+        rotations=continuous_quaternions(quaternion_from_matrix(local)),
+        root_bone=rig.bone_names[plan.root] if plan.root is not None else None,
         root_location=root_location,
         scale=scale,
-        skipped=skipped,
-        world_rotations=np.stack(world, axis=1),
+        skipped=list(plan.skipped),
+        world_rotations=world,
     )
+
+
+def _performer_scale(points: np.ndarray, plan: Plan) -> float:
+    """Rig size over performer size, from the legs (else the whole driven chain)."""
+    bones = points[:, plan.driver_tails] - points[:, plan.driver_heads]
+    lengths = np.median(norm(bones), axis=0)
+    for drivers, rig_len in plan.scale_drivers:
+        data_len = float(lengths[drivers].sum())
+        if rig_len > 1e-6 and data_len > 1e-6:
+            return rig_len / data_len
+    return 1.0
+
+
+def _aim(points: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
+    """Per driven bone and frame, what needs no parent: the bone's direction and its twist.
+
+    Returns ``direction`` (T, D, 3), unit or zero; ``aimed`` (T, D), whether it has one;
+    ``twist_x`` (T, D, 3), the weighted sum of the X axes each twist reference alone would
+    give the bone; ``free`` (T, D), the weight no reference claimed, which goes to "no
+    twist" (the swung X axis, which depends on the parent) so fading stays continuous.
+    """
+    refs = plan.references
+    frames, drivers = points.shape[0], len(plan.driver_bones)
+    direction, length = normalize(points[:, plan.driver_tails] - points[:, plan.driver_heads])
+    aimed = length > EPS
+    free = aimed.astype(np.float64)
+    twist_x = np.zeros((frames, drivers, 3))
+    if not len(refs.owner):
+        return direction, aimed, twist_x, free
+
+    second = points[:, refs.second]
+    target = second - points[:, refs.first]
+    hinge = np.ones(target.shape[:2])
+    if len(refs.planes):
+        # A limb's hinge axis, faded out as the limb straightens and the plane vanishes.
+        upper = target[:, refs.planes]
+        lower = points[:, refs.third] - second[:, refs.planes]
+        normal = cross(upper, lower)
+        sine = norm(normal) / np.maximum(norm(upper) * norm(lower), 1e-12)
+        hinge[:, refs.planes] = _smoothstep(sine, *_HINGE_FADE)
+        target[:, refs.planes] = normal
+    axis = direction[:, refs.owner]
+    perpendicular, perpendicular_len = normalize(project_perpendicular(target, axis))
+    fraction = perpendicular_len / np.maximum(norm(target), 1e-12)
+    claim = hinge * _smoothstep(fraction, *_PERPENDICULAR_FADE)
+    # The X axis of the frame whose Y is the bone and which puts the rest reference
+    # (rest_x, 0, rest_z) onto the data's: x = rest_x·p − rest_z·(p × y).
+    x_axis = refs.rest_x[:, None] * perpendicular - refs.rest_z[:, None] * cross(
+        perpendicular, axis
+    )
+    # A bone's first usable reference claims what it can, the next one from the rest.
+    for chosen in refs.slots:
+        owners = refs.owner[chosen]
+        weight = claim[:, chosen] * free[:, owners]
+        free[:, owners] -= weight
+        twist_x[:, owners] += weight[..., None] * x_axis[:, chosen]
+    return direction, aimed, twist_x, free
+
+
+def _pose(
+    plan: Plan,
+    bones: int,
+    direction: np.ndarray,
+    aimed: np.ndarray,
+    twist_x: np.ndarray,
+    free: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Armature-space rotations, one depth of the hierarchy at a time.
+
+    Each driven bone is *swung* — the smallest rotation taking its axis, as its parent
+    carries it, onto ``direction`` — then twisted about that axis so its X axis lies along
+    ``twist_x + free · swung X``; undriven bones and frames without a direction just follow
+    the parent. Returns ``world`` (T, B, 3, 3) for every rig bone, and for the driven ones
+    (in plan order) ``carried`` — the parent's carry — and ``posed``, both (T, D, 3, 3).
+    """
+    frames, drivers = direction.shape[0], direction.shape[1]
+    world = np.empty((frames, bones, 3, 3))
+    carried = np.empty((frames, drivers, 3, 3))
+    posed = np.empty((frames, drivers, 3, 3))
+    for level in plan.levels:
+        if level.is_root:
+            carry = np.broadcast_to(level.to_rest, (frames, *level.to_rest.shape))
+        else:
+            carry = world[:, level.parents] @ level.to_rest
+        world[:, level.bones] = carry
+        driven = level.drivers
+        count = driven.stop - driven.start
+        if not count:
+            continue
+        carry = carry[:, :count]
+        y = direction[:, driven]
+        swung_x = swing_perpendicular(carry[..., 0], carry[..., 1], y)
+        x = twist_x[:, driven] + free[:, driven, None] * swung_x
+        x_len = norm(x)
+        has_x = x_len > 0  # else the references' votes and "no twist" cancelled: keep the swing
+        x = np.where(has_x[..., None], x / np.where(has_x, x_len, 1.0)[..., None], swung_x)
+        pose = np.stack([x, y, cross(x, y)], axis=-1)
+        pose = np.where(aimed[:, driven, None, None], pose, carry)
+        world[:, level.bones[:count]] = pose
+        carried[:, driven] = carry
+        posed[:, driven] = pose
+    return world, carried, posed
 
 
 def _root_path(
     points: np.ndarray,
-    index: dict[str, int],
-    rest_joints: dict[str, np.ndarray],
+    plan: Plan,
     rest_head: np.ndarray,
     in_place: bool,
     snap_to_floor: bool,
 ) -> np.ndarray:
     """Where the root joint goes, (T, 3): starting over the rig's root, feet on its floor."""
-    root = points[:, index["SpineBase"]]
+    root = points[:, plan.joint_index["SpineBase"]]
     target = root.copy()
     target[:, :2] = rest_head[:2] if in_place else root[:, :2] - root[0, :2] + rest_head[:2]
-    feet = [j for j in body.FOOT_JOINTS if j in index and j in rest_joints]
-    if snap_to_floor and feet:
-        lowest = points[:, [index[j] for j in feet], 2].min(axis=1)
-        rig_floor = min(float(rest_joints[j][2]) for j in feet)
+    if snap_to_floor and len(plan.foot_columns):
+        lowest = points[:, plan.foot_columns, 2].min(axis=1)
         # One shift for the whole take keeps jumps; frames still dipping below get lifted.
         floor = float(np.percentile(lowest, 5))
-        target[:, 2] += rig_floor - floor + np.maximum(floor - lowest, 0.0)
+        target[:, 2] += plan.rig_floor - floor + np.maximum(floor - lowest, 0.0)
     return target
 
 
