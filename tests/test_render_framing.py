@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
-from kinetic_gan_blender.render import framing
+from kinetic_gan_blender.render import floor, framing
 
 VIEWS = [
     framing.View(),
@@ -132,3 +132,46 @@ def test_rows_are_spaced_so_the_back_row_shows_above_the_front():
     spacing = framing.row_spacing(1.9, 30.0, caption=0.0)
     # Seen from 30° up, a floor point that far back rises exactly a head's height.
     assert spacing * np.sin(np.radians(30)) == pytest.approx(1.9 * np.cos(np.radians(30)))
+
+
+# ---------------------------------------------------------------- key light and floor
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_the_key_light_is_high_and_its_shadows_vanish_out_of_the_picture(view):
+    to_key = framing.key_light_direction(view)
+    assert np.linalg.norm(to_key) == pytest.approx(1.0)
+    assert np.degrees(np.arcsin(to_key[2])) >= 55  # short shadows, under the feet
+    pose = framing.frame_points(cloud(0), view)
+    # Shadow volumes run away from the light: where they converge must not be on screen,
+    # or Workbench fans a dark wedge from that point.
+    far = pose.location - 1e6 * to_key
+    uv, depth = pose.project(far)
+    assert depth[0] <= 0 or np.abs(uv[0]).max() > 1.0
+
+
+def test_the_workbench_light_setting_turns_the_world_direction_its_own_way():
+    to_light = np.array([0.3, -0.4, 0.866])
+    x, y, z = framing.workbench_light_setting(to_light)
+    travel = np.array([-x, z, -y])  # how Workbench reads its setting
+    np.testing.assert_allclose(travel, -to_light / np.linalg.norm(to_light), atol=1e-12)
+
+
+def test_the_floor_is_a_closed_slab_with_a_checker_on_top():
+    shape = floor.checker_slab(size=6.0, tile=1.0, depth=0.5)
+    edges: dict[tuple[int, int], int] = {}
+    for face in shape.faces:
+        for a, b in zip(face, face[1:] + face[:1], strict=True):
+            edges[(min(a, b), max(a, b))] = edges.get((min(a, b), max(a, b)), 0) + 1
+    assert set(edges.values()) == {2}  # closed: every edge joins exactly two faces
+    v = shape.vertices
+    assert v[:, 2].max() == 0.0 and v[:, 2].min() == -0.5
+    assert np.abs(v[:, :2]).max() == pytest.approx(3.0)
+    tiles = [f for f in shape.faces if len(f) == 4 and np.all(v[list(f), 2] == 0.0)]
+    assert len(tiles) == 36
+    for face, parity in zip(shape.faces[:36], shape.tile_parity[:36], strict=True):
+        center = v[list(face), :2].mean(axis=0)
+        i, j = np.floor(center + 3.0).astype(int)
+        assert parity == (i + j) % 2  # neighbours differ: a checker
+        a, b, c = v[list(face[:3])]
+        assert np.cross(b - a, c - b)[2] > 0  # tiles face up

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
-from kinetic_gan_blender.render import options, plan, progress
+from kinetic_gan_blender.render import captions, options, plan, progress
 
 CLASSES = ["walk", "run", "jump up", "kicking something"]
 
@@ -100,6 +100,43 @@ def test_stem_and_caption_name_action_seed_and_truncation():
     assert "kicking something" in take.caption and "seed 12" in take.caption
     assert "0.70" in take.caption
     assert plan.slug("  Get-Up (face up)! ") == "get_up_face_up"
+
+
+# ---------------------------------------------------------------- captions
+
+ACTIONS = ["walk", "jump", "cartwheel", "kick", "backflip", "dance_a"]
+
+
+def test_a_grid_caption_reads_like_the_grid_back_row_on_top():
+    takes = [plan.Take(a, i, 7, 0.7) for i, a in enumerate(ACTIONS)]
+    lines = captions.grid_caption(takes, columns=3).split("\n")
+    assert lines[0].split() == ["back", "kick", "·", "backflip", "·", "dance_a"]
+    assert lines[1].split() == ["front", "walk", "·", "jump", "·", "cartwheel"]
+    assert lines[2] == "seed 7 · psi 0.70"
+    one_row = captions.grid_caption(takes[:3], columns=3).split("\n")
+    assert one_row == ["walk · jump · cartwheel", "seed 7 · psi 0.70"]
+
+
+def test_a_single_take_caption_is_its_own_and_mixed_seeds_show_a_range():
+    take = plan.Take("walk", 0, 3, None)
+    assert captions.grid_caption([take], columns=4) == take.caption
+    mixed = [plan.Take("walk", 0, 3, None), plan.Take("run", 1, 5, None)]
+    assert captions.grid_caption(mixed, columns=2).split("\n")[-1] == "seeds 3–5"
+
+
+@pytest.mark.parametrize("size", [(320, 180), (854, 480), (1920, 1080), (240, 320)])
+def test_the_caption_font_fits_the_longest_line_without_wrapping(size):
+    width, height = size
+    text = "front " + " · ".join(["kicking something"] * 4) + "\nseed 7 · psi 0.70"
+    px = captions.font_size(text, width, height)
+    longest = max(len(line) for line in text.split("\n"))
+    assert px >= captions.SMALLEST_FONT_PX
+    if px > captions.SMALLEST_FONT_PX:
+        assert longest * captions.CHAR_WIDTH * px + 2 * captions.BOX_PADDING_PX <= width
+    assert px <= max(captions.SMALLEST_FONT_PX, height * captions.PREFERRED_HEIGHT)
+    assert captions.font_size("walk\nseed 1", width, height) == max(
+        captions.SMALLEST_FONT_PX, int(height * captions.PREFERRED_HEIGHT)
+    )
 
 
 # ---------------------------------------------------------------- resume

@@ -157,12 +157,39 @@ class LightPlacement:
     size: float  # metres (area light edge)
 
 
-# (name, azimuth offset from the camera, elevation, relative power, size)
+# (name, azimuth offset from the camera, elevation, relative power, size). The key is
+# high and large: a soft light from above keeps each shadow short and under the feet,
+# where it shows the contact with the floor, instead of a long silhouette beside them.
 _THREE_POINT = (
-    ("Key", 45.0, 40.0, 1.0, 1.5),
+    ("Key", 35.0, 62.0, 1.0, 3.0),
     ("Fill", -55.0, 20.0, 0.35, 3.0),
     ("Rim", 160.0, 45.0, 0.8, 1.0),
 )
+
+
+def _direction(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
+    az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
+    return np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
+
+
+def key_light_direction(view: View) -> np.ndarray:
+    """Unit vector (world) from the subject towards the key light.
+
+    Workbench draws its shadows from this one direction; being high, its shadow volumes
+    run down and away, so their vanishing point stays out of the picture.
+    """
+    _, d_az, el, _, _ = _THREE_POINT[0]
+    return _direction(view.azimuth_deg + d_az, el)
+
+
+def workbench_light_setting(to_light: np.ndarray) -> tuple[float, float, float]:
+    """``scene.display.light_direction`` for a light standing in world direction ``to_light``.
+
+    Workbench reads the setting (x, y, z) as its light travelling along (−x, z, −y) in
+    the world (axes turned for its user interface); this is the inverse of that.
+    """
+    x, y, z = -np.asarray(to_light, dtype=np.float64) / np.linalg.norm(to_light)
+    return (float(-x), float(-z), float(y))
 
 
 def three_point_lights(target: np.ndarray, view: View, distance: float) -> list[LightPlacement]:
@@ -170,10 +197,7 @@ def three_point_lights(target: np.ndarray, view: View, distance: float) -> list[
     target = np.asarray(target, dtype=np.float64)
     out = []
     for name, d_az, el, power, size in _THREE_POINT:
-        az, elev = math.radians(view.azimuth_deg + d_az), math.radians(el)
-        direction = np.array(
-            [math.sin(az) * math.cos(elev), -math.cos(az) * math.cos(elev), math.sin(elev)]
-        )
+        direction = _direction(view.azimuth_deg + d_az, el)
         location = target + distance * direction
         out.append(LightPlacement(name, location, look_at(location, target), power, size))
     return out

@@ -71,3 +71,40 @@ def bone_points(
             local = np.array([[*p.head, 1.0] for p in bones] + [[*p.tail, 1.0] for p in bones])
             out[k].append((local @ world.T)[:, :3])
     return [np.asarray(points, dtype=np.float64) for points in out]
+
+
+def _body_meshes(scene: bpy.types.Scene, armature: bpy.types.Object) -> list[bpy.types.Object]:
+    return [
+        o for o in scene.objects
+        if o.type == "MESH" and len(o.data.vertices) and _belongs_to(o, armature)
+    ]  # fmt: skip
+
+
+def lowest_heights(
+    scene: bpy.types.Scene, armature: bpy.types.Object, frames: list[int]
+) -> np.ndarray:
+    """Per frame, the height (F,) of the character's lowest point as rendered.
+
+    Read off the deformed meshes, whose soles lie below the foot bones; a rig without
+    meshes falls back to its bones.
+    """
+    meshes = _body_meshes(scene, armature)
+    if not meshes:
+        (points,) = bone_points(scene, [armature], frames)
+        return points[..., 2].min(axis=1)
+    lowest = np.full(len(frames), np.inf)
+    for k, frame in enumerate(frames):
+        scene.frame_set(frame)
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        for obj in meshes:
+            evaluated = obj.evaluated_get(depsgraph)
+            mesh = evaluated.to_mesh()
+            try:
+                co = np.empty(len(mesh.vertices) * 3)
+                mesh.vertices.foreach_get("co", co)
+                world = np.array(evaluated.matrix_world)
+                z = co.reshape(-1, 3) @ world[2, :3] + world[2, 3]
+                lowest[k] = min(lowest[k], float(z.min(initial=np.inf)))
+            finally:
+                evaluated.to_mesh_clear()
+    return lowest

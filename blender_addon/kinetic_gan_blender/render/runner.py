@@ -17,7 +17,7 @@ import bpy
 import numpy as np
 
 from .. import api
-from . import framing, output, rigs
+from . import captions, framing, output, rigs
 from .options import BatchOptions
 from .plan import GRID_STEM, DoneMarkers, Take, output_paths, plan_takes
 from .progress import Progress, TakeResult, summary_table
@@ -90,6 +90,7 @@ class _Batch:
         bpy.ops.wm.read_homefile(use_empty=True)
         self.scene = bpy.context.scene
         self.studio = None
+        self._columns = 1  # of the grid, once laid out
 
     # ------------------------------------------------------------------ settings
 
@@ -238,8 +239,9 @@ class _Batch:
         )
         spacing = framing.row_spacing(height, view.elevation_deg) if rows > 1 else 0.0
         offsets = framing.grid_offsets(footprints, cols, GRID_GAP, spacing)
+        self._columns = cols
         for shot, offset in zip(shots, offsets, strict=True):
-            shot.armature.location = offset.tolist()
+            shot.armature.location = (np.array(shot.armature.location) + offset).tolist()
             shot.points = shot.points + offset
 
     # ------------------------------------------------------------------ stages
@@ -265,6 +267,12 @@ class _Batch:
         step = max(1, math.ceil((end - start) / 16))
         frames = sorted({*range(start, end + 1, step), end})
         (points,) = rigs.bone_points(self.scene, [armature], frames)
+        # Retargeting grounds the performer's feet, but the rig's legs are not the
+        # performer's: put the lowest point of the character as rendered on the floor.
+        lowest = float(rigs.lowest_heights(self.scene, armature, frames).min())
+        if math.isfinite(lowest) and abs(lowest) > 1e-4:
+            armature.location.z -= lowest
+            points = points - np.array([0.0, 0.0, lowest])
         hull = framing.motion_hull(points, BODY_PAD)
         return _Shot(take, motion, armature, action, result, started, hull)
 
@@ -277,7 +285,8 @@ class _Batch:
         self.scene.frame_start = round(ranges[:, 0].min())
         self.scene.frame_end = round(ranges[:, 1].max())
         points = np.concatenate([s.points for s in shots])
-        self.studio.frame(points, _caption([s.take for s in shots]), framing.Margins())
+        caption = captions.grid_caption([s.take for s in shots], self._columns)
+        self.studio.frame(points, caption, framing.Margins())
         paths = output_paths(self.out, stem, wanted)
         if "mp4" in paths:
             output.render_mp4(self.scene, paths["mp4"], self.log)
@@ -313,19 +322,6 @@ class _Batch:
         shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + (
             time.perf_counter() - t0
         )
-
-
-def _caption(takes: list[Take]) -> str:
-    """One take: its caption. A grid: the actions in reading order (left to right, front
-    row first), then the seed and truncation they share."""
-    if len(takes) == 1:
-        return takes[0].caption.replace("\n", "  ·  ")
-    names = "  |  ".join(t.action for t in takes)
-    seeds = sorted({t.seed for t in takes})
-    detail = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
-    if takes[0].truncation is not None:
-        detail += f"  ·  psi {takes[0].truncation:.2f}"
-    return f"{names}     ({detail})"
 
 
 def _one_line(exc: BaseException) -> str:

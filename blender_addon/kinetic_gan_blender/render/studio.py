@@ -1,8 +1,8 @@
 """The stage the takes are filmed on: floor, backdrop, three-point light, camera, caption.
 
-Thin bpy glue; where things go is decided in ``framing``. Workbench ignores scene lights:
-it uses its studio lighting and a shadow direction given relative to the view, whose
-default (light above, right of and behind the camera) matches where our key light stands.
+Thin bpy glue; where things go is decided in ``framing``, the floor's shape in ``floor``
+and the caption's words in ``captions``. Workbench ignores scene lights: it draws one
+shadow from ``scene.display.light_direction`` (world space), pointed at our key light.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from . import framing
+from . import captions, framing
+from .floor import checker_slab
 
 FLOOR_SIZE = 100.0  # metres: to the horizon; far larger slabs break Workbench shadows
-FLOOR_COLOR = (0.85, 0.85, 0.87, 1.0)
+FLOOR_TILE = 1.0  # metres: a stride or two per tile, so steps and travel read at a glance
+# Two close greys: enough to read motion against, too little to fight the character.
+FLOOR_COLORS = ((0.93, 0.93, 0.94, 1.0), (0.85, 0.86, 0.88, 1.0))
 BACKDROP_COLOR = (0.80, 0.82, 0.86)
 CAPTION_COLOR = (0.97, 0.97, 0.98, 1.0)
 CAPTION_BACKGROUND = (0.08, 0.09, 0.12, 0.55)
-CAPTION_HEIGHT = 0.04  # font size as a fraction of the image height
 KEY_WATTS_PER_M2 = 60.0  # area-light power per square metre of distance (EEVEE / Cycles)
 
 
@@ -28,6 +30,11 @@ def _material(name: str, color: Sequence[float]) -> bpy.types.Material:
     material = bpy.data.materials.get(name) or bpy.data.materials.new(name)
     material.diffuse_color = tuple(color)
     material.roughness = 0.8
+    if material.use_nodes and material.node_tree is not None:  # EEVEE / Cycles read nodes
+        shader = material.node_tree.nodes.get("Principled BSDF")
+        if shader is not None:
+            shader.inputs["Base Color"].default_value = tuple(color)
+            shader.inputs["Roughness"].default_value = 0.8
     return material
 
 
@@ -62,14 +69,13 @@ class Studio:
     # ---------------------------------------------------------------- building
 
     def _floor(self) -> bpy.types.Object:
-        # A closed slab, top face at z = 0: Workbench's stencil shadows need closed
-        # shapes, and a lone plane casts a dark wedge across the picture.
-        half, depth = FLOOR_SIZE / 2, 0.5
-        verts = [(x, y, z) for z in (-depth, 0.0) for y in (-half, half) for x in (-half, half)]
-        faces = [(0, 2, 3, 1), (4, 5, 7, 6), (0, 1, 5, 4), (2, 6, 7, 3), (0, 4, 6, 2), (1, 3, 7, 5)]
+        shape = checker_slab(FLOOR_SIZE, FLOOR_TILE)
         mesh = bpy.data.meshes.new("KGAN_Floor")
-        mesh.from_pydata(verts, [], faces)
-        mesh.materials.append(_material("KGAN_Floor", FLOOR_COLOR))
+        mesh.from_pydata(shape.vertices.tolist(), [], shape.faces)
+        for k, color in enumerate(FLOOR_COLORS):
+            mesh.materials.append(_material(f"KGAN_Floor_{k}", color))
+        mesh.polygons.foreach_set("material_index", shape.tile_parity.astype(np.int32))
+        mesh.update()
         return _link(self.scene, bpy.data.objects.new("KGAN_Floor", mesh))
 
     def _backdrop(self) -> None:
@@ -113,8 +119,7 @@ class Studio:
         shading.show_cavity = True
         shading.cavity_type = "WORLD"
         shading.show_specular_highlight = False
-        self.scene.display.light_direction = (0.577, 0.577, 0.577)
-        self.scene.display.shadow_focus = 0.3  # a little softness at the contact shadow's edge
+        self.scene.display.shadow_focus = 0.6  # a soft edge, as from a large key light
 
     # ---------------------------------------------------------------- aiming
 
@@ -132,6 +137,8 @@ class Studio:
             _set_matrix(light, placement.location, placement.matrix)
             light.data.size = placement.size * max(1.0, distance / 5.0)
             light.data.energy = KEY_WATTS_PER_M2 * distance**2 * placement.power
+        to_key = framing.key_light_direction(self.view)
+        self.scene.display.light_direction = framing.workbench_light_setting(to_key)
         self._caption(caption)
         return pose
 
@@ -145,6 +152,6 @@ class Studio:
         render.use_stamp = True
         render.use_stamp_note = True
         render.stamp_note_text = text
-        render.stamp_font_size = max(12, round(render.resolution_y * CAPTION_HEIGHT))
+        render.stamp_font_size = captions.font_size(text, render.resolution_x, render.resolution_y)
         render.stamp_foreground = CAPTION_COLOR
         render.stamp_background = CAPTION_BACKGROUND
