@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetic_gan.skeletons import Pyramid
+
 TEMPORAL_KERNEL = 3
 
 
@@ -51,3 +53,14 @@ def resize_time(x: torch.Tensor, frames: int) -> torch.Tensor:
     if x.shape[2] == frames:
         return x
     return F.interpolate(x, size=(frames, x.shape[3]), mode="nearest")
+
+
+def register_graph(module: nn.Module, pyramid: Pyramid, levels: list[int]) -> nn.ParameterList:
+    """Register each used level's partitions as buffer ``A{level}``; one learnable edge
+    importance per block (the published ``edge_importance`` list, block order)."""
+    for lvl in sorted(set(levels)):
+        A = torch.from_numpy(pyramid.levels[lvl].A)
+        module.register_buffer(f"A{lvl}", A, persistent=False)
+    return nn.ParameterList(
+        nn.Parameter(torch.ones_like(getattr(module, f"A{lvl}"))) for lvl in levels
+    )

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kinetic_gan.nn.blocks import GraphConv, resize_time, temporal_conv
+from kinetic_gan.nn.blocks import GraphConv, register_graph, resize_time, temporal_conv
 from kinetic_gan.nn.generator import FRAMES
 from kinetic_gan.skeletons import get_skeleton
 
@@ -116,13 +116,7 @@ class Critic(nn.Module):
             for cin, cout, lvl, t, down, res in plan
         )
         self.levels = [blk.level for blk in self.st_gcn_networks]
-        for lvl in sorted(set(self.levels)):
-            self.register_buffer(
-                f"A{lvl}", torch.from_numpy(pyramid.levels[lvl].A), persistent=False
-            )
-        self.edge_importance = nn.ParameterList(
-            nn.Parameter(torch.ones_like(getattr(self, f"A{lvl}"))) for lvl in self.levels
-        )
+        self.edge_importance = register_graph(self, pyramid, self.levels)
         self.fcn = nn.Linear(512, 1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from kinetic_gan.nn.blocks import GraphConv, NoiseInjection, resize_time, temporal_conv
+from kinetic_gan.nn.blocks import (
+    GraphConv,
+    NoiseInjection,
+    register_graph,
+    resize_time,
+    temporal_conv,
+)
 from kinetic_gan.skeletons import Pyramid, get_skeleton
 
 LATENT_DIM = 512
@@ -142,13 +148,7 @@ class Generator(nn.Module):
             for i, (cin, cout, lvl, t, up, bn, res) in enumerate(plan)
         )  # fmt: skip
         self.levels = [blk.level for blk in self.st_gcn_networks]
-        for lvl in sorted(set(self.levels)):
-            self.register_buffer(
-                f"A{lvl}", torch.from_numpy(pyramid.levels[lvl].A), persistent=False
-            )
-        self.edge_importance = nn.ParameterList(
-            nn.Parameter(torch.ones_like(getattr(self, f"A{lvl}"))) for lvl in self.levels
-        )
+        self.edge_importance = register_graph(self, pyramid, self.levels)
         self.register_buffer("mean_w", torch.zeros(n_classes, width))
         self.register_buffer("mean_w_ready", torch.zeros((), dtype=torch.bool))
 
