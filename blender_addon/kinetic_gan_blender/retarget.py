@@ -138,8 +138,11 @@ def retarget(
         raise RetargetError("the motion has no root joint (SpineBase / Hip)")
 
     points = smooth(dataset_to_blender(joints), smoothing)
-    scale = _performer_scale(points, plan)
-    points = points * scale
+    # Bone-major from here on, (V, T, 3): picking joints and bones copies whole blocks.
+    by_joint = np.swapaxes(points, 0, 1).copy()
+    scale = _performer_scale(by_joint, plan)
+    by_joint *= scale
+    points = np.swapaxes(by_joint, 0, 1)  # the same numbers, frame-major
     root_location = None
     if plan.root is not None:
         # Only differences of points are used from here on, so the root's path is applied
@@ -147,25 +150,24 @@ def retarget(
         target = _root_path(points, plan, rig.heads[plan.root], in_place, snap_to_floor)
         root_location = (target - rig.heads[plan.root]) @ rig.matrices[plan.root]
 
-    direction, aimed, twist_x, free = _aim(points, plan)
-    world, carried, posed = _pose(plan, len(rig.bone_names), direction, aimed, twist_x, free)
-    # Blender's pose basis: the rotation left after the parent's carry is taken out.
-    local = (np.swapaxes(carried, -1, -2) @ posed)[:, plan.output_order]
+    direction, aimed, twist_x, free = _aim(by_joint, plan)
+    world, local = _pose(plan, len(rig.bone_names), direction, aimed, twist_x, free)
+    rotations = np.swapaxes(quaternion_from_matrix(local[plan.output_order]), 0, 1)
     return Retargeted(
         bone_names=tuple(rig.bone_names[b] for b in plan.driver_bones[plan.output_order]),
-        rotations=continuous_quaternions(quaternion_from_matrix(local)),
+        rotations=continuous_quaternions(rotations),
         root_bone=rig.bone_names[plan.root] if plan.root is not None else None,
         root_location=root_location,
         scale=scale,
         skipped=list(plan.skipped),
-        world_rotations=world,
+        world_rotations=np.swapaxes(world, 0, 1),
     )
 
 
-def _performer_scale(points: np.ndarray, plan: Plan) -> float:
+def _performer_scale(by_joint: np.ndarray, plan: Plan) -> float:
     """Rig size over performer size, from the legs (else the whole driven chain)."""
-    bones = points[:, plan.driver_tails] - points[:, plan.driver_heads]
-    lengths = np.median(norm(bones), axis=0)
+    bones = by_joint[plan.driver_tails] - by_joint[plan.driver_heads]
+    lengths = np.median(norm(bones), axis=1)
     for drivers, rig_len in plan.scale_drivers:
         data_len = float(lengths[drivers].sum())
         if rig_len > 1e-6 and data_len > 1e-6:
@@ -173,49 +175,49 @@ def _performer_scale(points: np.ndarray, plan: Plan) -> float:
     return 1.0
 
 
-def _aim(points: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
+def _aim(by_joint: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
     """Per driven bone and frame, what needs no parent: the bone's direction and its twist.
 
-    Returns ``direction`` (T, D, 3), unit or zero; ``aimed`` (T, D), whether it has one;
-    ``twist_x`` (T, D, 3), the weighted sum of the X axes each twist reference alone would
-    give the bone; ``free`` (T, D), the weight no reference claimed, which goes to "no
-    twist" (the swung X axis, which depends on the parent) so fading stays continuous.
+    ``by_joint``: (V, T, 3) points. Returns ``direction`` (D, T, 3), unit or zero;
+    ``aimed`` (D, T), whether it has one; ``twist_x`` (D, T, 3), the weighted sum of the X
+    axes each twist reference alone would give the bone; ``free`` (D, T), the weight no
+    reference claimed, which goes to "no twist" (the swung X axis, which depends on the
+    parent) so fading stays continuous.
     """
     refs = plan.references
-    frames, drivers = points.shape[0], len(plan.driver_bones)
-    direction, length = normalize(points[:, plan.driver_tails] - points[:, plan.driver_heads])
+    direction, length = normalize(by_joint[plan.driver_tails] - by_joint[plan.driver_heads])
     aimed = length > EPS
     free = aimed.astype(np.float64)
-    twist_x = np.zeros((frames, drivers, 3))
+    twist_x = np.zeros_like(direction)
     if not len(refs.owner):
         return direction, aimed, twist_x, free
 
-    second = points[:, refs.second]
-    target = second - points[:, refs.first]
+    second = by_joint[refs.second]
+    target = second - by_joint[refs.first]
     hinge = np.ones(target.shape[:2])
     if len(refs.planes):
         # A limb's hinge axis, faded out as the limb straightens and the plane vanishes.
-        upper = target[:, refs.planes]
-        lower = points[:, refs.third] - second[:, refs.planes]
+        upper = target[refs.planes]
+        lower = by_joint[refs.third] - second[refs.planes]
         normal = cross(upper, lower)
         sine = norm(normal) / np.maximum(norm(upper) * norm(lower), 1e-12)
-        hinge[:, refs.planes] = _smoothstep(sine, *_HINGE_FADE)
-        target[:, refs.planes] = normal
-    axis = direction[:, refs.owner]
+        hinge[refs.planes] = _smoothstep(sine, *_HINGE_FADE)
+        target[refs.planes] = normal
+    axis = direction[refs.owner]
     perpendicular, perpendicular_len = normalize(project_perpendicular(target, axis))
     fraction = perpendicular_len / np.maximum(norm(target), 1e-12)
     claim = hinge * _smoothstep(fraction, *_PERPENDICULAR_FADE)
     # The X axis of the frame whose Y is the bone and which puts the rest reference
     # (rest_x, 0, rest_z) onto the data's: x = rest_x·p − rest_z·(p × y).
-    x_axis = refs.rest_x[:, None] * perpendicular - refs.rest_z[:, None] * cross(
+    x_axis = refs.rest_x[:, None, None] * perpendicular - refs.rest_z[:, None, None] * cross(
         perpendicular, axis
     )
     # A bone's first usable reference claims what it can, the next one from the rest.
     for chosen in refs.slots:
         owners = refs.owner[chosen]
-        weight = claim[:, chosen] * free[:, owners]
-        free[:, owners] -= weight
-        twist_x[:, owners] += weight[..., None] * x_axis[:, chosen]
+        weight = claim[chosen] * free[owners]
+        free[owners] -= weight
+        twist_x[owners] += weight[..., None] * x_axis[chosen]
     return direction, aimed, twist_x, free
 
 
@@ -226,42 +228,46 @@ def _pose(
     aimed: np.ndarray,
     twist_x: np.ndarray,
     free: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Armature-space rotations, one depth of the hierarchy at a time.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Armature-space rotations, one depth of the hierarchy at a time (bone-major stacks).
 
     Each driven bone is *swung* — the smallest rotation taking its axis, as its parent
     carries it, onto ``direction`` — then twisted about that axis so its X axis lies along
     ``twist_x + free · swung X``; undriven bones and frames without a direction just follow
-    the parent. Returns ``world`` (T, B, 3, 3) for every rig bone, and for the driven ones
-    (in plan order) ``carried`` — the parent's carry — and ``posed``, both (T, D, 3, 3).
+    the parent. Returns ``world`` (B, T, 3, 3) for every rig bone and, for the driven ones
+    in plan order, ``local`` (D, T, 3, 3): Blender's pose basis, the rotation left once the
+    parent's carry is taken out.
     """
-    frames, drivers = direction.shape[0], direction.shape[1]
-    world = np.empty((frames, bones, 3, 3))
-    carried = np.empty((frames, drivers, 3, 3))
-    posed = np.empty((frames, drivers, 3, 3))
+    frames = direction.shape[1]
+    world = np.empty((bones, frames, 3, 3))
+    local = np.empty((*direction.shape, 3))
     for level in plan.levels:
+        size = len(level.bones)
         if level.is_root:
-            carry = np.broadcast_to(level.to_rest, (frames, *level.to_rest.shape))
+            carry = np.broadcast_to(level.to_rest[:, None], (size, frames, 3, 3))
         else:
-            carry = world[:, level.parents] @ level.to_rest
-        world[:, level.bones] = carry
+            # One (3T × 3)·(3 × 3) product per bone — a BLAS call — instead of T small ones.
+            parents = world[level.parents].reshape(size, 3 * frames, 3)
+            carry = (parents @ level.to_rest).reshape(size, frames, 3, 3)
         driven = level.drivers
         count = driven.stop - driven.start
+        world[level.bones[count:]] = carry[count:]
         if not count:
             continue
-        carry = carry[:, :count]
-        y = direction[:, driven]
+        carry = carry[:count]
+        y = direction[driven]
         swung_x = swing_perpendicular(carry[..., 0], carry[..., 1], y)
-        x = twist_x[:, driven] + free[:, driven, None] * swung_x
+        x = twist_x[driven] + free[driven, :, None] * swung_x
         x_len = norm(x)
         has_x = x_len > 0  # else the references' votes and "no twist" cancelled: keep the swing
         x = np.where(has_x[..., None], x / np.where(has_x, x_len, 1.0)[..., None], swung_x)
         pose = np.stack([x, y, cross(x, y)], axis=-1)
-        pose = np.where(aimed[:, driven, None, None], pose, carry)
-        world[:, level.bones[:count]] = pose
-        carried[:, driven] = carry
-        posed[:, driven] = pose
-    return world, carried, posed
+        unaimed = ~aimed[driven]
+        if unaimed.any():
+            pose[unaimed] = carry[unaimed]
+        world[level.bones[:count]] = pose
+        local[driven] = np.swapaxes(carry, -1, -2) @ pose
+    return world, local
 
 
 def _root_path(
