@@ -40,19 +40,10 @@ class _Curves:
         return self._fcurves.new(data_path, index=index, action_group=group)
 
 
-def _set_keys(fcurve: bpy.types.FCurve, times: np.ndarray, values: np.ndarray) -> None:
-    points = fcurve.keyframe_points
-    points.add(len(times))
-    co = np.empty(2 * len(times), dtype=np.float32)
-    co[0::2] = times
-    co[1::2] = values
-    points.foreach_set("co", co)
-    points.foreach_set("interpolation", np.full(len(times), _LINEAR, dtype=np.int32))
-    fcurve.update()
-
-
-# Dense mocap keys: linear interpolation is exact at every frame and costs no handles.
+# Dense mocap keys: linear interpolation is exact at every frame and needs no overshoot.
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+# Blender 4.1+: recompute handles without FCurve.update()'s sorting pass.
+_HANDLES_RECALC = "handles_recalc" in bpy.types.FCurveKeyframePoints.bl_rna.functions
 
 
 def write_action(
@@ -72,17 +63,34 @@ def write_action(
     curves = _Curves(action, armature)
     frames = take.rotations.shape[0]
     times = frame_start + frame_step * np.arange(frames, dtype=np.float64)
+    channels: list[tuple[str, str, int]] = []  # (bone, data path, array index) per F-curve
+    values = [take.rotations.reshape(frames, -1)]  # columns: bone-major, then w, x, y, z
     pose_bones = armature.pose.bones
-    for k, bone in enumerate(take.bone_names):
+    for bone in take.bone_names:
         pose_bones[bone].rotation_mode = "QUATERNION"
         path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].rotation_quaternion'
-        for axis in range(4):
-            _set_keys(curves.new(path, axis, bone), times, take.rotations[:, k, axis])
+        channels += [(bone, path, axis) for axis in range(4)]
     if take.root_bone is not None and take.root_location is not None:
         bone = take.root_bone
         path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].location'
-        for axis in range(3):
-            _set_keys(curves.new(path, axis, bone), times, take.root_location[:, axis])
+        channels += [(bone, path, axis) for axis in range(3)]
+        values.append(take.root_location)
+    # Every curve's (frame, value) pairs, interleaved as foreach_set wants them, in one block.
+    co = np.empty((len(channels), frames, 2), dtype=np.float32)
+    co[:, :, 0] = times
+    co[:, :, 1] = np.concatenate(values, axis=1).T
+    interpolation = np.full(frames, _LINEAR, dtype=np.int32)
+    in_order = frame_step > 0
+    for (bone, path, axis), keys in zip(channels, co, strict=True):
+        fcurve = curves.new(path, axis, bone)
+        points = fcurve.keyframe_points
+        points.add(frames)
+        points.foreach_set("co", keys.ravel())
+        points.foreach_set("interpolation", interpolation)
+        if in_order and _HANDLES_RECALC:
+            points.handles_recalc()  # keys are already in time order
+        else:
+            fcurve.update()
     action.frame_range = (times[0], max(times[-1], times[0] + 1))
     action.use_fake_user = True  # takes survive while unassigned (the takes list swaps them)
     return action
