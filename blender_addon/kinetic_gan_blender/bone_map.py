@@ -8,8 +8,9 @@ rig lacks are reported and left at rest. Presets live in ``bone_maps/*.json``.
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import atomic, body
@@ -109,7 +110,20 @@ def from_json(data: object, source: str) -> BoneMap:
 def load_bone_map(name_or_path: str | Path) -> BoneMap:
     """A preset by name (``PRESETS``) or a bone-map JSON file."""
     key = str(name_or_path)
-    path = PRESET_DIR / f"{key}.json" if key in PRESETS else Path(key)
+    if key in PRESETS:
+        preset = _load_preset(key)
+        return replace(preset, bones=dict(preset.bones))  # callers may edit their copy
+    return _read(key, Path(key))
+
+
+# Presets ship with the add-on and never change while it is loaded, and every take asks
+# for one (``best_preset`` for all five): read each once.
+@functools.cache
+def _load_preset(name: str) -> BoneMap:
+    return _read(name, PRESET_DIR / f"{name}.json")
+
+
+def _read(key: str, path: Path) -> BoneMap:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -127,10 +141,15 @@ def load_bone_map(name_or_path: str | Path) -> BoneMap:
 
 def best_preset(rig_bone_names: list[str] | tuple[str, ...]) -> str | None:
     """The preset that finds the most bones of this rig (None if none finds any)."""
+    return _best_preset(tuple(rig_bone_names))
+
+
+@functools.lru_cache(maxsize=32)
+def _best_preset(rig_bone_names: tuple[str, ...]) -> str | None:
     best, best_count = None, 0
     for name in PRESETS:
         try:
-            count = len(load_bone_map(name).resolve(rig_bone_names).mapping)
+            count = len(_load_preset(name).resolve(rig_bone_names).mapping)
         except BoneMapError:
             continue
         if count > best_count:
