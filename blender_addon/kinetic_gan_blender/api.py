@@ -92,7 +92,7 @@ def animate(
     warnings = [resolution.warning()] if resolution.missing else []
     warnings += take.skipped
     action[TAKE_KEY] = {
-        "joints": joints.ravel().tolist(),
+        "joints": joints.ravel(),  # stored as a float array straight from the buffer
         "shape": list(joints.shape),
         "joint_names": list(joint_names),
         "parents": [int(p) for p in parents],
