@@ -175,3 +175,22 @@ def test_the_floor_is_a_closed_slab_with_a_checker_on_top():
         assert parity == (i + j) % 2  # neighbours differ: a checker
         a, b, c = v[list(face[:3])]
         assert np.cross(b - a, c - b)[2] > 0  # tiles face up
+
+
+def test_a_take_is_grounded_once_and_no_frame_sinks_below_the_floor():
+    lowest = np.array([0.30, 0.32, 0.35, 0.90, 0.31, 0.05, 0.33, 0.34, 0.30, 0.36])
+    lift = framing.ground_lift(lowest, percentile=20)
+    raised = lowest + lift
+    assert raised.min() == pytest.approx(0.0)  # the frame that dipped stands on the floor
+    assert raised[3] == pytest.approx(0.90 - 0.30, abs=0.02)  # a jump keeps its height
+    assert np.all(raised >= -1e-12)
+    assert np.all(framing.ground_lift(np.array([np.nan, np.nan])) == 0.0)
+
+
+def test_margins_below_a_caption_keep_its_band_clear():
+    margins = framing.Margins().below_caption(0.1)
+    pose = framing.frame_points(cloud(1), framing.View(), framing.Margins().below_caption(0.3))
+    uv, _ = pose.project(cloud(1))
+    assert uv[:, 1].max() <= 1 - 0.08 - 0.6 + 1e-9
+    assert margins.top == pytest.approx(framing.Margins().top + 0.2)  # half-frame units
+    assert margins.bottom == framing.Margins().bottom

@@ -203,3 +203,11 @@ def test_summary_lists_every_take_counts_and_the_stage_split():
     assert any("fly_s0" in line and "unknown action 'fly'" in line for line in lines)
     assert "3 takes: 1 done, 1 skipped, 1 failed" in table
     assert "render 2.0 s (67 %)" in table
+
+
+def test_the_caption_band_share_grows_with_its_lines():
+    one = captions.height_share("walk\nseed 1", 854, 480)
+    three = captions.height_share("back  a · b\nfront c · d\nseed 1", 854, 480)
+    assert 0 < one < three < captions.LARGEST_SHARE + 0.05
+    tiny = captions.height_share("back  a · b\nfront c · d\nseed 1", 96, 64)
+    assert tiny == captions.LARGEST_SHARE  # a thumbnail still leaves room for the picture

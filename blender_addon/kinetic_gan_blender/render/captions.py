@@ -63,3 +63,14 @@ def font_size(text: str, width: int, height: int) -> int:
     by_height = (LARGEST_SHARE * height - BOX_PADDING_PX) / (len(lines) * LINE_PITCH)
     preferred = height * PREFERRED_HEIGHT
     return max(SMALLEST_FONT_PX, math.floor(min(preferred, by_width, by_height)))
+
+
+def height_share(text: str, width: int, height: int) -> float:
+    """The fraction of the picture's height kept for the caption's box (it sits on top).
+
+    Never more than ``LARGEST_SHARE``: on a thumbnail the smallest font cannot fit, and
+    the caption then overlaps the picture rather than squeezing it away.
+    """
+    lines = len(text.split("\n"))
+    px = font_size(text, width, height)
+    return min(LARGEST_SHARE, (lines * LINE_PITCH * px + BOX_PADDING_PX) / height)

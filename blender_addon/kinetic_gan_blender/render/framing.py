@@ -8,7 +8,7 @@ described like Blender's: its matrix columns are the camera's X (right), Y (up) 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,7 +40,11 @@ class Margins:
     left: float = 0.08
     right: float = 0.08
     top: float = 0.08
-    bottom: float = 0.14  # room for the caption band
+    bottom: float = 0.08
+
+    def below_caption(self, share: float) -> Margins:
+        """These margins with the top ``share`` of the picture kept for a caption band."""
+        return replace(self, top=self.top + 2 * share)
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,21 @@ def motion_hull(points: np.ndarray, pad: float) -> np.ndarray:
         for i in (0, 1) for j in (0, 1) for k in (0, 1)
     ]  # fmt: skip
     return np.concatenate(corners)
+
+
+def ground_lift(lowest: np.ndarray, percentile: float = 20.0) -> np.ndarray:
+    """Per frame, how far (F,) to raise a character whose lowest point is at ``lowest`` (F,).
+
+    One shift for the whole take puts its usual lowest point on the floor, so hops and
+    jumps keep their height; the frames that would then sink get lifted just out. A
+    percentile rather than the minimum: one stray frame must not float all the others.
+    """
+    lowest = np.asarray(lowest, dtype=np.float64)
+    finite = lowest[np.isfinite(lowest)]
+    if finite.size == 0:
+        return np.zeros(lowest.shape)
+    base = -float(np.percentile(finite, percentile))
+    return base + np.maximum(0.0, -(np.where(np.isfinite(lowest), lowest, 0.0) + base))
 
 
 def footprint(points: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ _PER_TAKE = ("action", "label", "seed")
 GRID_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=12.0)
 GRID_ROWS_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=30.0)
 GRID_GAP = 0.5
+_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
 
 
 def open_source(options: BatchOptions) -> Source:
@@ -262,19 +263,31 @@ class _Batch:
             metadata={"action": take.action, "seed": take.seed, "truncation": take.truncation,
                       "model": self.source.model},
         )  # fmt: skip
-        result.timings["retarget+keyframe"] = time.perf_counter() - t0
         start, end = (round(f) for f in action.frame_range)
         step = max(1, math.ceil((end - start) / 16))
         frames = sorted({*range(start, end + 1, step), end})
-        (points,) = rigs.bone_points(self.scene, [armature], frames)
-        # Retargeting grounds the performer's feet, but the rig's legs are not the
-        # performer's: put the lowest point of the character as rendered on the floor.
-        lowest = float(rigs.lowest_heights(self.scene, armature, frames).min())
-        if math.isfinite(lowest) and abs(lowest) > 1e-4:
-            armature.location.z -= lowest
-            points = points - np.array([0.0, 0.0, lowest])
+        self._ground(armature, action, start, end)
+        result.timings["retarget+keyframe"] = time.perf_counter() - t0
+        (points,) = rigs.bone_points(self.scene, [armature], frames)  # grounded: keyed above
         hull = framing.motion_hull(points, BODY_PAD)
         return _Shot(take, motion, armature, action, result, started, hull)
+
+    def _ground(self, armature, action: bpy.types.Action, start: int, end: int) -> None:
+        """Keep the character on the floor as rendered, in frames start…end.
+
+        Retargeting grounds the performer's feet, but the rig's legs are not the
+        performer's, so its soles float or sink: measure the rig itself and key the
+        armature's height (in the take's own action) to put them on the floor.
+        """
+        frames = list(range(start, end + 1))
+        lift = framing.ground_lift(rigs.lowest_heights(self.scene, armature, frames))
+        z = armature.location.z + lift
+        curve = action.fcurve_ensure_for_datablock(armature, "location", index=2)
+        curve.keyframe_points.clear()
+        curve.keyframe_points.add(len(frames))
+        curve.keyframe_points.foreach_set("co", np.stack([frames, z], axis=1).ravel())
+        curve.keyframe_points.foreach_set("interpolation", [_LINEAR] * len(frames))
+        curve.update()
 
     def _film(self, shots: list[_Shot], stem: str, exports: list[str]) -> None:
         wanted = [e for e in exports if e in (*VIDEO_EXPORTS, "blend")]
@@ -286,7 +299,9 @@ class _Batch:
         self.scene.frame_end = round(ranges[:, 1].max())
         points = np.concatenate([s.points for s in shots])
         caption = captions.grid_caption([s.take for s in shots], self._columns)
-        self.studio.frame(points, caption, framing.Margins())
+        width, height = self.options.resolution
+        margins = framing.Margins().below_caption(captions.height_share(caption, width, height))
+        self.studio.frame(points, caption, margins)
         paths = output_paths(self.out, stem, wanted)
         if "mp4" in paths:
             output.render_mp4(self.scene, paths["mp4"], self.log)
