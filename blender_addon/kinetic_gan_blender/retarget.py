@@ -27,8 +27,6 @@ from .rotations import (
     continuous_quaternions,
     cross,
     norm,
-    normalize,
-    project_perpendicular,
     quaternion_from_matrix,
     swing_perpendicular,
 )
@@ -138,11 +136,12 @@ def retarget(
         raise RetargetError("the motion has no root joint (SpineBase / Hip)")
 
     points = smooth(dataset_to_blender(joints), smoothing)
-    # Bone-major from here on, (V, T, 3): picking joints and bones copies whole blocks.
-    by_joint = np.swapaxes(points, 0, 1).copy()
-    scale = _performer_scale(by_joint, plan)
-    by_joint *= scale
-    points = np.swapaxes(by_joint, 0, 1)  # the same numbers, frame-major
+    # Component-first copy, (3, V, T): picking joints copies whole blocks, and x, y, z of
+    # many vectors are each one contiguous array for the arithmetic.
+    by_axis = np.ascontiguousarray(points.transpose(2, 1, 0))
+    scale = _performer_scale(by_axis, plan)
+    by_axis *= scale
+    points *= scale
     root_location = None
     if plan.root is not None:
         # Only differences of points are used from here on, so the root's path is applied
@@ -150,7 +149,7 @@ def retarget(
         target = _root_path(points, plan, rig.heads[plan.root], in_place, snap_to_floor)
         root_location = (target - rig.heads[plan.root]) @ rig.matrices[plan.root]
 
-    direction, aimed, twist_x, free = _aim(by_joint, plan)
+    direction, aimed, twist_x, free = _aim(by_axis, plan)
     world, local = _pose(plan, len(rig.bone_names), direction, aimed, twist_x, free)
     rotations = np.swapaxes(quaternion_from_matrix(local[plan.output_order]), 0, 1)
     return Retargeted(
@@ -164,61 +163,83 @@ def retarget(
     )
 
 
-def _performer_scale(by_joint: np.ndarray, plan: Plan) -> float:
+def _performer_scale(by_axis: np.ndarray, plan: Plan) -> float:
     """Rig size over performer size, from the legs (else the whole driven chain)."""
-    bones = by_joint[plan.driver_tails] - by_joint[plan.driver_heads]
-    lengths = np.median(norm(bones), axis=1)
     for drivers, rig_len in plan.scale_drivers:
-        data_len = float(lengths[drivers].sum())
+        bones = by_axis[:, plan.driver_tails[drivers]] - by_axis[:, plan.driver_heads[drivers]]
+        data_len = float(np.median(_norm(bones), axis=1).sum())
         if rig_len > 1e-6 and data_len > 1e-6:
             return rig_len / data_len
     return 1.0
 
 
-def _aim(by_joint: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
+# Vectors stored component-first, (3, ...): each of x, y, z is one contiguous block, so
+# these run at memory speed on the (references × frames) stacks of ``_aim``.
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _norm(v: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dot(v, v))
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.stack(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    )
+
+
+def _normalize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    length = _norm(v)
+    has_length = length > EPS
+    return v * (has_length / np.where(has_length, length, 1.0)), length
+
+
+def _aim(by_axis: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
     """Per driven bone and frame, what needs no parent: the bone's direction and its twist.
 
-    ``by_joint``: (V, T, 3) points. Returns ``direction`` (D, T, 3), unit or zero;
+    ``by_axis``: (3, V, T) points. Returns ``direction`` (D, T, 3), unit or zero;
     ``aimed`` (D, T), whether it has one; ``twist_x`` (D, T, 3), the weighted sum of the X
     axes each twist reference alone would give the bone; ``free`` (D, T), the weight no
     reference claimed, which goes to "no twist" (the swung X axis, which depends on the
     parent) so fading stays continuous.
     """
     refs = plan.references
-    direction, length = normalize(by_joint[plan.driver_tails] - by_joint[plan.driver_heads])
+    bone = by_axis[:, plan.driver_tails] - by_axis[:, plan.driver_heads]
+    direction, length = _normalize(bone)
     aimed = length > EPS
     free = aimed.astype(np.float64)
     twist_x = np.zeros_like(direction)
-    if not len(refs.owner):
-        return direction, aimed, twist_x, free
-
-    second = by_joint[refs.second]
-    target = second - by_joint[refs.first]
-    hinge = np.ones(target.shape[:2])
-    if len(refs.planes):
-        # A limb's hinge axis, faded out as the limb straightens and the plane vanishes.
-        upper = target[refs.planes]
-        lower = by_joint[refs.third] - second[refs.planes]
-        normal = cross(upper, lower)
-        sine = norm(normal) / np.maximum(norm(upper) * norm(lower), 1e-12)
-        hinge[refs.planes] = _smoothstep(sine, *_HINGE_FADE)
-        target[refs.planes] = normal
-    axis = direction[refs.owner]
-    perpendicular, perpendicular_len = normalize(project_perpendicular(target, axis))
-    fraction = perpendicular_len / np.maximum(norm(target), 1e-12)
-    claim = hinge * _smoothstep(fraction, *_PERPENDICULAR_FADE)
-    # The X axis of the frame whose Y is the bone and which puts the rest reference
-    # (rest_x, 0, rest_z) onto the data's: x = rest_x·p − rest_z·(p × y).
-    x_axis = refs.rest_x[:, None, None] * perpendicular - refs.rest_z[:, None, None] * cross(
-        perpendicular, axis
-    )
-    # A bone's first usable reference claims what it can, the next one from the rest.
-    for chosen in refs.slots:
-        owners = refs.owner[chosen]
-        weight = claim[chosen] * free[owners]
-        free[owners] -= weight
-        twist_x[owners] += weight[..., None] * x_axis[chosen]
-    return direction, aimed, twist_x, free
+    if len(refs.owner):
+        second = by_axis[:, refs.second]
+        target = second - by_axis[:, refs.first]
+        hinge = np.ones(target.shape[1:])
+        if len(refs.planes):
+            # A limb's hinge axis, faded out as the limb straightens and the plane vanishes.
+            upper = target[:, refs.planes]
+            lower = by_axis[:, refs.third] - second[:, refs.planes]
+            normal = _cross(upper, lower)
+            sine = _norm(normal) / np.maximum(_norm(upper) * _norm(lower), 1e-12)
+            hinge[refs.planes] = _smoothstep(sine, *_HINGE_FADE)
+            target[:, refs.planes] = normal
+        axis = direction[:, refs.owner]
+        perpendicular, perpendicular_len = _normalize(target - _dot(target, axis) * axis)
+        fraction = perpendicular_len / np.maximum(_norm(target), 1e-12)
+        claim = hinge * _smoothstep(fraction, *_PERPENDICULAR_FADE)
+        # The X axis of the frame whose Y is the bone and which puts the rest reference
+        # (rest_x, 0, rest_z) onto the data's: x = rest_x·p − rest_z·(p × y).
+        x_axis = refs.rest_x[:, None] * perpendicular - refs.rest_z[:, None] * _cross(
+            perpendicular, axis
+        )
+        # A bone's first usable reference claims what it can, the next one from the rest.
+        for chosen in refs.slots:
+            owners = refs.owner[chosen]
+            weight = claim[chosen] * free[owners]
+            free[owners] -= weight
+            twist_x[:, owners] += weight * x_axis[:, chosen]
+    # Posing works on whole matrices: hand the vectors over component-last.
+    last = (np.ascontiguousarray(np.moveaxis(v, 0, -1)) for v in (direction, twist_x))
+    return next(last), aimed, next(last), free
 
 
 def _pose(
