@@ -280,9 +280,13 @@ def _pose(
         swung_x = swing_perpendicular(carry[..., 0], carry[..., 1], y)
         x = twist_x[driven] + free[driven, :, None] * swung_x
         x_len = norm(x)
-        has_x = x_len > 0  # else the references' votes and "no twist" cancelled: keep the swing
-        x = np.where(has_x[..., None], x / np.where(has_x, x_len, 1.0)[..., None], swung_x)
-        pose = np.stack([x, y, cross(x, y)], axis=-1)
+        if x_len.all():
+            x /= x_len[..., None]
+        else:  # the references' votes and "no twist" cancelled out: keep the swing
+            has_x = x_len > 0
+            x = np.where(has_x[..., None], x / np.where(has_x, x_len, 1.0)[..., None], swung_x)
+        pose = np.empty((count, frames, 3, 3))
+        pose[..., 0], pose[..., 1], pose[..., 2] = x, y, cross(x, y)
         unaimed = ~aimed[driven]
         if unaimed.any():
             pose[unaimed] = carry[unaimed]
