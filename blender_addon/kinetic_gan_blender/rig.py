@@ -101,19 +101,23 @@ def _material(name: str, color: tuple[float, float, float, float]) -> bpy.types.
 
 def rig_rest(armature: bpy.types.Object) -> RigRest:
     """Any armature's rest pose as retargeting needs it (armature space)."""
-    bones = list(armature.data.bones)
-    order = _parents_first(bones)
+    bones = armature.data.bones
+    count = len(bones)
+    order = _parents_first(list(bones))
     names = tuple(bones[i].name for i in order)
     position = {name: k for k, name in enumerate(names)}
     parents = tuple(
         position[bones[i].parent.name] if bones[i].parent is not None else -1 for i in order
     )
-    heads = np.array([bones[i].head_local for i in order], dtype=np.float64).reshape(-1, 3)
-    tails = np.array([bones[i].tail_local for i in order], dtype=np.float64).reshape(-1, 3)
-    mats = np.array(
-        [[list(row) for row in bones[i].matrix_local.to_3x3()] for i in order], dtype=np.float64
-    ).reshape(-1, 3, 3)
-    return RigRest(names, parents, heads, tails, mats)
+    # Three bulk reads instead of a Python loop over the bones (this runs for every take).
+    heads, tails, matrices = np.empty(3 * count), np.empty(3 * count), np.empty(16 * count)
+    bones.foreach_get("head_local", heads)
+    bones.foreach_get("tail_local", tails)
+    bones.foreach_get("matrix_local", matrices)  # 4×4 each, column by column
+    heads = heads.reshape(-1, 3)[order]
+    tails = tails.reshape(-1, 3)[order]
+    mats = np.swapaxes(matrices.reshape(-1, 4, 4), 1, 2)[order, :3, :3]
+    return RigRest(names, parents, heads, tails, np.ascontiguousarray(mats))
 
 
 def _parents_first(bones: list) -> list[int]:
