@@ -67,7 +67,9 @@ def write_action(
     values = [take.rotations.reshape(frames, -1)]  # columns: bone-major, then w, x, y, z
     pose_bones = armature.pose.bones
     for bone in take.bone_names:
-        pose_bones[bone].rotation_mode = "QUATERNION"
+        pose_bone = pose_bones[bone]
+        if pose_bone.rotation_mode != "QUATERNION":  # setting it costs an update even if equal
+            pose_bone.rotation_mode = "QUATERNION"
         path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].rotation_quaternion'
         channels += [(bone, path, axis) for axis in range(4)]
     if take.root_bone is not None and take.root_location is not None:
