@@ -262,6 +262,14 @@ def _pose(
     frames = direction.shape[1]
     world = np.empty((bones, frames, 3, 3))
     local = np.empty((*direction.shape, 3))
+    # A bone aimed in every frame whose references claim its whole twist in every frame
+    # (the usual case for most of the body) does not depend on its parent: pose all of
+    # those at once, and walk the hierarchy only for the rest.
+    x_len = norm(twist_x)
+    alone = aimed.all(axis=1) & ~free.any(axis=1) & (x_len > 0).all(axis=1)
+    if alone.any():
+        x, y = twist_x[alone] / x_len[alone][..., None], direction[alone]
+        world[plan.driver_bones[alone]] = _frames(x, y)
     for level in plan.levels:
         size = len(level.bones)
         if level.is_root:
@@ -272,27 +280,43 @@ def _pose(
             carry = (parents @ level.to_rest).reshape(size, frames, 3, 3)
         driven = level.drivers
         count = driven.stop - driven.start
-        world[level.bones[count:]] = carry[count:]
+        if count < size:
+            world[level.bones[count:]] = carry[count:]
         if not count:
             continue
         carry = carry[:count]
-        y = direction[driven]
-        swung_x = swing_perpendicular(carry[..., 0], carry[..., 1], y)
-        x = twist_x[driven] + free[driven, :, None] * swung_x
-        x_len = norm(x)
-        if x_len.all():
-            x /= x_len[..., None]
-        else:  # the references' votes and "no twist" cancelled out: keep the swing
-            has_x = x_len > 0
-            x = np.where(has_x[..., None], x / np.where(has_x, x_len, 1.0)[..., None], swung_x)
-        pose = np.empty((count, frames, 3, 3))
-        pose[..., 0], pose[..., 1], pose[..., 2] = x, y, cross(x, y)
-        unaimed = ~aimed[driven]
-        if unaimed.any():
-            pose[unaimed] = carry[unaimed]
-        world[level.bones[:count]] = pose
-        local[driven] = np.swapaxes(carry, -1, -2) @ pose
+        todo = np.flatnonzero(~alone[driven])
+        if len(todo):
+            world[level.bones[todo]] = _swing_and_twist(
+                carry[todo], *(v[driven][todo] for v in (direction, aimed, twist_x, free))
+            )
+        local[driven] = np.swapaxes(carry, -1, -2) @ world[level.bones[:count]]
     return world, local
+
+
+def _frames(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rotation matrices with unit columns ``x`` ⟂ ``y`` and ``x × y``."""
+    frame = np.empty((*x.shape, 3))
+    frame[..., 0], frame[..., 1], frame[..., 2] = x, y, cross(x, y)
+    return frame
+
+
+def _swing_and_twist(
+    carry: np.ndarray, y: np.ndarray, aimed: np.ndarray, twist_x: np.ndarray, free: np.ndarray
+) -> np.ndarray:
+    """Poses (K, T, 3, 3) of bones that need their parent's ``carry`` (K, T, 3, 3)."""
+    swung_x = swing_perpendicular(carry[..., 0], carry[..., 1], y)
+    x = twist_x + free[..., None] * swung_x
+    x_len = norm(x)
+    if x_len.all():
+        x /= x_len[..., None]
+    else:  # the references' votes and "no twist" cancelled out: keep the swing
+        has_x = x_len > 0
+        x = np.where(has_x[..., None], x / np.where(has_x, x_len, 1.0)[..., None], swung_x)
+    pose = _frames(x, y)
+    if not aimed.all():
+        pose[~aimed] = carry[~aimed]
+    return pose
 
 
 def _root_path(
