@@ -13,6 +13,14 @@ Each driven bone is aimed in armature space in two steps:
      or no twist at all, takes over — so limbs never spin.
 The armature-space rotation is then expressed in the bone's own rest frame, which is why
 rigs with any bone rolls and axis conventions get the same world pose.
+
+How it is computed, fast (a take is re-keyed at every Generate click): the rig-only work is
+planned once per rig (``retarget_plan``). Blending twists is done on X axes rather than
+angles — each reference alone fixes the bone's X axis; the weighted sum of those axes plus
+the unclaimed weight times the swung X axis, normalised, is the blended twist — so every
+reference of every bone is evaluated for all frames in one pass, and a bone whose
+references claim all of its twist needs nothing from its parent. Only the others are posed
+level by level down the hierarchy, all bones of a level at once.
 """
 
 from __future__ import annotations
