@@ -41,11 +41,6 @@ def normalize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return v * (has_length / np.where(has_length, length, 1.0))[..., None], length
 
 
-def project_perpendicular(v: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """The part of ``v`` perpendicular to the unit vector ``axis``."""
-    return v - dot(v, axis)[..., None] * axis
-
-
 def swing_perpendicular(u: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Where the smallest rotation taking unit ``a`` onto unit ``b`` moves ``u`` ⟂ ``a``.
 
