@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,3 +36,29 @@ def tiny_weights(tmp_path_factory) -> Path:
         class_names=["walk", "jump up", "kicking something"],
         normalization={"min": -1.5, "max": 2.0},
     )
+
+
+@pytest.fixture(scope="module")
+def server(tiny_weights, tmp_path_factory):
+    """`kinetic-gan serve` with the tiny model on a free loopback port; always stopped."""
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(tiny_weights),
+             "--bind", "tcp://127.0.0.1:*", "--device", "cpu"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not (m := re.search(r"listening endpoint=(\S+)", log_path.read_text())):
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        yield m.group(1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

@@ -4,8 +4,6 @@ server, a dead backend, exports, and the extension build."""
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 import time
 import zipfile
@@ -43,32 +41,6 @@ def addon(bpy):
     assert module is not None
     yield module
     addon_utils.disable(ADDON, default_set=True)
-
-
-@pytest.fixture(scope="module")
-def server(tiny_weights, tmp_path_factory):
-    """`kinetic-gan serve` on a free loopback port; always stopped."""
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(tiny_weights),
-             "--bind", "tcp://127.0.0.1:*", "--device", "cpu"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 90
-            while not (m := re.search(r"listening endpoint=(\S+)", log_path.read_text())):
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.05)
-            yield m.group(1)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -71,32 +70,6 @@ def check_in_blender(env, blend: Path, bvh: Path) -> dict:
 def distinct_frames(video: Path) -> int:
     frames = iio.imread(video)
     return len({f.tobytes() for f in frames})
-
-
-@pytest.fixture(scope="module")
-def server(tiny_weights, tmp_path_factory):
-    """`kinetic-gan serve` on a free loopback port; always stopped."""
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(tiny_weights),
-             "--bind", "tcp://127.0.0.1:*", "--device", "cpu"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while not (m := re.search(r"listening endpoint=(\S+)", log_path.read_text())):
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.05)
-        yield m.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def test_local_generation_renders_exports_and_resumes(tiny_weights, blender_env, tmp_path):
