@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
 from kinetic_gan.errors import KineticGanError
 
@@ -47,21 +48,30 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, object | Non
     return parser, module
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def report_errors(run: Callable[[], int]) -> int:
+    """Run a command: a user-facing error becomes one ``error: ...`` line and exit code 2."""
     try:
-        parser, module = build_parser(argv)
-        args = parser.parse_args(argv)
-        if module is None:
-            parser.print_help()
-            return 0 if not argv else 2
-        return int(module.run(args) or 0)
+        return int(run() or 0)
     except KineticGanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def dispatch() -> int:
+        parser, module = build_parser(argv)
+        args = parser.parse_args(argv)
+        if module is None:
+            parser.print_help()
+            return 0 if not argv else 2
+        return module.run(args)
+
+    return report_errors(dispatch)
 
 
 if __name__ == "__main__":

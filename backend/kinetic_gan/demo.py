@@ -170,15 +170,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kinetic_gan.cli import report_errors
+
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    try:
-        return run(parse_args(argv))
-    except KineticGanError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return report_errors(lambda: run(parse_args(argv)))
 
 
 if __name__ == "__main__":
