@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -108,6 +106,7 @@ def timed(fn, repeats: int) -> float:
 
 def end_to_end(bpy, repeats: int) -> None:
     from kinetic_gan.commands.addon import vendor_backend_modules
+    from kinetic_gan.demo import serving
     from kinetic_gan.weights import random_generator_weights
     from kinetic_gan_blender import operators
 
@@ -117,25 +116,13 @@ def end_to_end(bpy, repeats: int) -> None:
             Path(tmp) / "bench", n_classes=3, frames=64, class_names=["walk", "run", "jump"],
             normalization={"min": -1.5, "max": 2.0}, samples_per_class=16,
         )  # fmt: skip
-        log = Path(tmp) / "serve.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(weights),
-                 "--bind", "tcp://127.0.0.1:*", "--device", "cpu"],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 120
-            while not (m := re.search(r"listening endpoint=(\S+)", log.read_text())):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start:\n{log.read_text()}")
-                time.sleep(0.05)
+        with serving(weights, Path(tmp) / "serve.log") as address:
             bpy.ops.wm.read_homefile(use_empty=True)
             import addon_utils
 
             addon_utils.enable("kinetic_gan_blender", default_set=False)
             settings = bpy.context.scene.kinetic_gan
-            settings.address, settings.action = m.group(1), "walk"
+            settings.address, settings.action = address, "walk"
             operators.connect(bpy.context)
             operators.target_armature(bpy.context)  # the character exists before the click
 
@@ -150,9 +137,6 @@ def end_to_end(bpy, repeats: int) -> None:
             print(f"generate click -> keyframed mesh (1 take x 64 frames, CPU server): "
                   f"{e2e * 1e3:.1f} ms (median of {repeats})")  # fmt: skip
             addon_utils.disable("kinetic_gan_blender", default_set=False)
-        finally:
-            proc.terminate()
-            proc.wait(30)
 
 
 def _ms(total: float, retarget: float, keys: float) -> str:

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -41,24 +37,7 @@ def tiny_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(tiny_weights, tmp_path_factory):
     """`kinetic-gan serve` with the tiny model on a free loopback port; always stopped."""
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(tiny_weights),
-             "--bind", "tcp://127.0.0.1:*", "--device", "cpu"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while not (m := re.search(r"listening endpoint=(\S+)", log_path.read_text())):
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.05)
-        yield m.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    from kinetic_gan.demo import serving
+
+    with serving(tiny_weights, tmp_path_factory.mktemp("serve") / "serve.log") as address:
+        yield address

@@ -67,11 +67,14 @@ def _read_class_names(weights: Path) -> list[str]:
 
 
 @contextmanager
-def serving(weights: Path, log: Path) -> Iterator[str]:
-    """``kinetic-gan serve`` on a free loopback port; yields its address; always stops it."""
+def serving(weights: Path, log: Path, *flags: str) -> Iterator[str]:
+    """``kinetic-gan serve`` on a free loopback port; yields its address; always stops it.
+
+    ``flags`` are extra ``serve`` options. Tests and benchmarks start their servers here too.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(weights),
-               "--bind", "tcp://127.0.0.1:*", "--device", "cpu"]  # fmt: skip
+               "--bind", "tcp://127.0.0.1:*", "--device", "cpu", *flags]  # fmt: skip
     with open(log, "wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     try:
