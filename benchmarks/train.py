@@ -4,6 +4,9 @@
     python benchmarks/train.py --device cuda        # the same on a GPU (bf16 autocast)
     python benchmarks/train.py --step published     # the published step's structure, same models
 
+On CUDA it also times the whole iteration as the trainer runs it (n_critic critic updates,
+the generator update and the EMA), eagerly and replayed as one CUDA graph.
+
 A *full iteration* is one critic update plus one generator update (how the published code's
 reference was measured: 2.74 s = critic 2.09 + generator 0.59 on the 2-core CPU machine);
 *per batch over the n_critic schedule* is (n_critic · critic + generator) / n_critic (2.21 s).
@@ -25,7 +28,9 @@ import time
 import torch
 
 from kinetic_gan.nn import Critic, Generator
-from kinetic_gan.train.wgan_gp import critic_step, generator_step, gradient_penalty
+from kinetic_gan.train.cuda_graph import GraphedStep
+from kinetic_gan.train.step import TrainStep
+from kinetic_gan.train.wgan_gp import EMA, critic_step, generator_step, gradient_penalty
 
 
 def published_critic_step(g, d, opt_d, real, labels, *, latent_dim, lambda_gp, autocast,
@@ -138,7 +143,46 @@ def main() -> int:
     print(f"peak RSS            {peak_rss_mib():8.0f} MiB")
     if device.type == "cuda":
         print(f"peak CUDA memory    {torch.cuda.max_memory_allocated(device) / 2**20:8.0f} MiB")
+        eager, graphed = whole_iteration_seconds(args, device, use_bf16)
+        print(f"whole iteration, n_critic={args.n_critic} + generator + EMA: eager "
+              f"{eager:.4f} s, CUDA graph {graphed:.4f} s ({eager / graphed:.1f}x)")
     return 0
+
+
+def whole_iteration_seconds(args: argparse.Namespace, device: torch.device,
+                            use_bf16: bool) -> tuple[float, float]:
+    """Median seconds per trainer iteration, eager and as a replayed CUDA graph."""
+    results = []
+    for graphs in (False, True):
+        torch.manual_seed(0)
+        g = Generator(args.classes, skeleton=args.skeleton, frames=args.frames,
+                      mapping_depth=args.mapping_depth).to(device).train()
+        d = Critic(args.classes, skeleton=args.skeleton, frames=args.frames).to(device).train()
+        opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True,
+                                         capturable=graphs) for m in (g, d))
+
+        def autocast(graphs: bool = graphs) -> contextlib.AbstractContextManager:
+            return (torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not graphs)
+                    if use_bf16 else contextlib.nullcontext())
+
+        step = TrainStep(g, g, d, opt_g, opt_d, EMA(g, 0.999), latent_dim=g.latent_dim,
+                         lambda_gp=10.0, autocast=autocast)
+        run = GraphedStep(step, [g, d]) if graphs else step
+        joints = g.noise_shapes(1)[-1][-1]
+        reals = [(torch.rand(args.batch, g.channels, args.frames, joints, device=device) * 2 - 1)
+                 for _ in range(args.n_critic)]
+        labels = [torch.randint(0, args.classes, (args.batch,), device=device)
+                  for _ in range(args.n_critic)]
+        times = []
+        for i in range(5 + 3 * args.repeats):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            run(reals, labels)
+            torch.cuda.synchronize()
+            if i >= 5:
+                times.append(time.perf_counter() - t0)
+        results.append(statistics.median(times))
+    return results[0], results[1]
 
 
 if __name__ == "__main__":

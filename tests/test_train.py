@@ -335,3 +335,50 @@ def test_export_keeps_float32_when_float16_is_too_lossy(runs, tmp_path, monkeypa
     report = export.export_run(runs["root"] / "a", tmp_path / "w", mean_w_samples=50)
     # Float32 everywhere, except tensors float16 holds exactly (the output cannot change).
     assert report.dtype in ("float32", "float16+float32") and report.fp16_max_abs_diff == 0.0
+
+
+# -- CUDA graphs ------------------------------------------------------------------------------
+def test_cuda_graphs_are_used_only_on_a_single_cuda_device():
+    from kinetic_gan.train.loop import use_cuda_graphs
+
+    cfg = config.TrainConfig()
+    assert use_cuda_graphs(cfg, torch.device("cuda"), 1)
+    assert not use_cuda_graphs(cfg, torch.device("cpu"), 1)
+    assert not use_cuda_graphs(cfg, torch.device("cuda"), 2)  # DDP's all-reduce stays eager
+    assert not use_cuda_graphs(config.replace(cfg, {"compile": True}, "t"), torch.device("cuda"), 1)
+    assert not use_cuda_graphs(config.replace(cfg, {"cuda_graphs": False}, "t"),
+                               torch.device("cuda"), 1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_captured_iteration_trains_like_the_eager_one(tmp_path):
+    """Replays must keep training: weights move, losses stay finite and vary between replays
+    (fresh latents each time), and the log shows the run went through the graph."""
+    from kinetic_gan.nn import Critic, Generator
+    from kinetic_gan.train.cuda_graph import GraphedStep
+    from kinetic_gan.train.step import TrainStep
+    from kinetic_gan.train.wgan_gp import EMA
+
+    device = torch.device("cuda")
+    torch.manual_seed(0)
+    g = Generator(3, frames=32, mapping_depth=2, latent_dim=64).to(device).train()
+    d = Critic(3, frames=32).to(device).train()
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True,
+                                     capturable=True) for m in (g, d))
+    ema = EMA(g, 0.9)
+    step = TrainStep(g, g, d, opt_g, opt_d, ema, latent_dim=64, lambda_gp=10.0,
+                     autocast=lambda: torch.autocast("cuda", torch.bfloat16, cache_enabled=False))
+    run = GraphedStep(step, [g, d], warmup=2)
+    reals = [torch.rand(4, 3, 32, 25, device=device) * 2 - 1 for _ in range(2)]
+    labels = [torch.randint(0, 3, (4,), device=device) for _ in range(2)]
+    losses = []
+    for i in range(6):
+        before = [p.detach().clone() for p in g.parameters()]
+        critic_means, g_loss = run(reals, labels)
+        losses.append(torch.cat((critic_means, g_loss.reshape(1))).tolist())
+        moved = sum(not torch.equal(a, b) for a, b in zip(before, g.parameters(), strict=True))
+        assert moved > 0, f"iteration {i}: the generator did not change"
+    assert run.captured and not run.failed
+    assert np.isfinite(losses).all()
+    assert len({tuple(row) for row in losses[3:]}) == 3  # replays draw new latents
+    assert not torch.equal(next(ema.model.parameters()), next(g.parameters()))

@@ -11,7 +11,7 @@ from kinetic_gan.errors import KineticGanError
 # Settings that may change when a run is resumed: budgets, bookkeeping, where things live.
 RESUMABLE = {"iterations", "max_minutes", "checkpoint_every", "keep_checkpoints", "sample_every",
              "samples_per_class", "device", "data_workers", "tensorboard", "data", "compile",
-             "mean_w_samples", "amp", "name"}
+             "mean_w_samples", "amp", "name", "cuda_graphs"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,8 +25,10 @@ from kinetic_gan.errors import KineticGanError
 from kinetic_gan.train import checkpoint, distributed, rundir
 from kinetic_gan.train.batches import BatchStream
 from kinetic_gan.train.config import TrainConfig
+from kinetic_gan.train.cuda_graph import GraphedStep
 from kinetic_gan.train.export import dataset_meta
-from kinetic_gan.train.wgan_gp import EMA, critic_step, generator_step
+from kinetic_gan.train.step import TrainStep
+from kinetic_gan.train.wgan_gp import EMA
 
 
 @dataclass
@@ -72,7 +74,14 @@ def data_workers(config: TrainConfig, device: torch.device) -> int:
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     per_process = (cores or 1) // max(1, torch.cuda.device_count())
-    return max(0, min(6, per_process - 2))
+    # A replayed CUDA-graph iteration consumes n_critic batches in milliseconds: feed it.
+    return max(0, min(12, per_process - 2))
+
+
+def use_cuda_graphs(config: TrainConfig, device: torch.device, world_size: int) -> bool:
+    """Graphs replay a single process's iteration; DDP's all-reduce and torch.compile's
+    own graphs stay eager."""
+    return config.cuda_graphs and device.type == "cuda" and world_size == 1 and not config.compile
 
 
 def build_models(config: TrainConfig, n_classes: int, skeleton: str):
@@ -84,11 +93,17 @@ def build_models(config: TrainConfig, n_classes: int, skeleton: str):
     return generator, critic
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device):
+def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device, *,
+                   capturable: bool = False):
     # fused Adam is one kernel per step on CUDA; the CPU path keeps the reference loop.
+    # capturable keeps every piece of optimiser state on the GPU, as CUDA-graph capture needs.
     fused = device.type == "cuda"
-    return torch.optim.Adam(model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2),
-                            fused=fused or None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
+                                 betas=(config.beta1, config.beta2), fused=fused or None,
+                                 capturable=capturable)
+    # The warm-up iterations before capture run uncaptured by design: skip torch's warning.
+    optimizer._warned_capturable_if_run_uncaptured = True
+    return optimizer
 
 
 def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, resume: bool,
@@ -105,10 +120,12 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     if config.amp == "bf16" and device.type != "cuda":
         print("note: bf16 autocast is used on CUDA only; training in float32 on CPU",
               file=sys.stderr)
+    graphs = use_cuda_graphs(config, device, ctx.world_size)
 
     def autocast() -> contextlib.AbstractContextManager:
         if use_bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            # A captured graph must not keep autocast's cached weight casts between replays.
+            return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not graphs)
         return contextlib.nullcontext()
 
     # -- data ---------------------------------------------------------------------------
@@ -127,8 +144,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     distributed.broadcast_parameters(ctx, generator)
     distributed.broadcast_parameters(ctx, critic)
     ema = EMA(generator, config.ema_beta) if config.ema else None
-    opt_g = make_optimizer(generator, config, device)
-    opt_d = make_optimizer(critic, config, device)
+    opt_g = make_optimizer(generator, config, device, capturable=graphs)
+    opt_d = make_optimizer(critic, config, device, capturable=graphs)
 
     start_iteration, elapsed_before, last = 0, 0.0, {}
     if resume:
@@ -158,6 +175,15 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
 
     def sync_d() -> None:
         distributed.average_gradients(ctx, critic.parameters())
+
+    def sync_batch_norm() -> None:
+        if ctx.enabled:
+            distributed.average_batch_norm_stats(ctx, generator)
+
+    step = TrainStep(g_forward, generator, critic, opt_g, opt_d, ema,
+                     latent_dim=config.latent_dim, lambda_gp=config.lambda_gp, autocast=autocast,
+                     sync_d=sync_d, sync_g=sync_g, after_generator=sync_batch_norm)
+    run_step = GraphedStep(step, [generator, critic]) if graphs else step
 
     log = rundir.LossLog(run_dir, start_iteration if resume else None,
                          config.tensorboard) if ctx.is_main else None
@@ -195,27 +221,17 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     try:
         with stop.installed():
             while iteration < config.iterations:
-                totals = torch.zeros(3, device=device)  # d_loss, gp, w_dist over the critic steps
-                for _ in range(config.n_critic):
-                    real, labels = next(batches)
-                    losses = critic_step(g_forward, critic, opt_d, real, labels,
-                                         latent_dim=config.latent_dim, lambda_gp=config.lambda_gp,
-                                         autocast=autocast, sync_grads=sync_d)
-                    totals += torch.stack((losses.d_loss, losses.gp, losses.w_dist))
-                    batches_done += 1
-                g_loss = generator_step(g_forward, critic, opt_g, labels,
-                                        latent_dim=config.latent_dim, autocast=autocast,
-                                        sync_grads=sync_g)
-                if ctx.enabled:
-                    distributed.average_batch_norm_stats(ctx, generator)
-                if ema is not None:
-                    ema.update(generator)
+                reals, labels = zip(*(next(batches) for _ in range(config.n_critic)),
+                                    strict=True)
+                # critic means (d_loss, gp, w_dist) and the generator loss, on the device
+                critic_means, g_loss = run_step(reals, labels)
+                batches_done += config.n_critic
                 iteration += 1
 
                 # One host sync per iteration: the losses for the log and the stop decision.
                 elapsed = time.monotonic() - session_start
                 over = elapsed >= budget or stop.requested
-                stats = torch.cat((totals / config.n_critic, g_loss.reshape(1).float(),
+                stats = torch.cat((critic_means, g_loss.reshape(1).float(),
                                    torch.tensor([1.0 if over else 0.0], device=device)))
                 stats = distributed.mean_over_ranks(ctx, stats, flag_index=4).tolist()
                 last = {"d_loss": stats[0], "gp": stats[1], "w_dist": stats[2], "g_loss": stats[3]}

@@ -90,7 +90,9 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for ema_param, param in zip(self.model.parameters(), model.parameters(), strict=True):
-            ema_param.lerp_(param, 1.0 - self.beta)
-        for ema_buf, buf in zip(self.model.buffers(), model.buffers(), strict=True):
-            ema_buf.copy_(buf)
+        # One multi-tensor kernel per list on CUDA instead of one launch per tensor.
+        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()),
+                             1.0 - self.beta)
+        buffers = list(self.model.buffers())
+        if buffers:
+            torch._foreach_copy_(buffers, list(model.buffers()))
