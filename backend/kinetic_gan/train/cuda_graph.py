@@ -17,8 +17,8 @@ What capture requires, and where this module provides it:
 Random numbers (latents, noise injection, the penalty's interpolation) are drawn inside the
 graph from the CUDA generator, which advances on every replay, so each replay draws afresh.
 
-If capture fails, the iteration runs eagerly from then on, with a one-line note: slower,
-never wrong.
+If capture fails, training stops with one error that says how to go on without graphs
+(``--set cuda_graphs=false``); weights already checkpointed are untouched.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 import torch
+
+from kinetic_gan.errors import KineticGanError
 
 Step = Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor]],
                 tuple[torch.Tensor, torch.Tensor]]
@@ -44,7 +46,6 @@ class GraphedStep:
         self.models = list(models)  # their gradients are released before capture
         self.warmup_left = warmup
         self.graph: torch.cuda.CUDAGraph | None = None
-        self.failed = False
         self._reals: torch.Tensor | None = None
         self._labels: torch.Tensor | None = None
         self._outputs: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -55,8 +56,6 @@ class GraphedStep:
 
     def __call__(self, reals: Sequence[torch.Tensor],
                  labels: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.failed:
-            return self.step(reals, labels)
         if self.graph is None:
             self._fill(reals, labels)
             if self.warmup_left > 0:
@@ -64,13 +63,14 @@ class GraphedStep:
                 return self._on_side_stream()
             try:
                 self._capture()
-            except Exception as exc:  # any capture failure means: stay eager
-                self.failed, self.graph = True, None
-                torch.cuda.synchronize()
+            except Exception as exc:
+                # A failed capture leaves the CUDA random generator mid-capture, so this
+                # process cannot go on eagerly either: say so, and how to train without.
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                print(f"note: CUDA graph capture failed ({first}); training continues eagerly",
-                      file=sys.stderr)
-                return self.step(reals, labels)
+                raise KineticGanError(
+                    f"CUDA graph capture of the training iteration failed ({first}); checkpoints "
+                    "already written are kept — train (or --resume) with --set cuda_graphs=false"
+                ) from exc
         else:
             self._fill(reals, labels)
         assert self.graph is not None and self._outputs is not None

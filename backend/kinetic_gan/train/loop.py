@@ -112,15 +112,19 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     if config.batch_size % ctx.world_size:
         raise KineticGanError(f"batch_size {config.batch_size} does not split evenly over "
                               f"{ctx.world_size} processes")
+    graphs = use_cuda_graphs(config, device, ctx.world_size)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
+        # Fixed shapes: let cuDNN time its kernels once — but not under CUDA graphs, where
+        # the captured pass meets new buffer alignments and cuDNN would time them mid-capture
+        # (measured on an H200: CUDNN_STATUS_INTERNAL_ERROR); the graph removes the launch
+        # overhead that made benchmarking worth it.
+        torch.backends.cudnn.benchmark = not graphs
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     use_bf16 = device.type == "cuda" and config.amp in ("auto", "bf16")
     if config.amp == "bf16" and device.type != "cuda":
         print("note: bf16 autocast is used on CUDA only; training in float32 on CPU",
               file=sys.stderr)
-    graphs = use_cuda_graphs(config, device, ctx.world_size)
 
     def autocast() -> contextlib.AbstractContextManager:
         if use_bf16:
