@@ -294,6 +294,51 @@ def test_export_ships_the_ema_generator_with_card_and_mean_w(runs, tmp_path, cap
     assert (out - ref).abs().max() <= 2e-3 + 1e-4
 
 
+def test_training_state_warm_starts_a_run_and_the_card_counts_both(runs, tmp_path, capsys):
+    """export --training-state → train --init: the new run starts from those models (float16
+    rounding aside) with fresh optimisers, and its card reports the earlier training too."""
+    source = runs["root"] / "a"
+    state_file = tmp_path / "state.pt"
+    assert cli.main(["export", str(source), "--training-state", str(state_file)]) == 0
+    assert "train --init" in capsys.readouterr().out
+    full = checkpoint.latest_path(source)
+    assert state_file.stat().st_size < 0.6 * full.stat().st_size  # no optimiser state, fp16
+    saved = checkpoint.load(full)
+    compact = checkpoint.load_models(state_file)
+    assert set(compact) >= {"generator", "critic", "ema"} and "opt_d" not in compact
+
+    # Zero iterations would not train: one iteration with lr → 0 shows the loaded weights.
+    cfg = config.replace(runs["cfg"], {"init": str(state_file), "iterations": 1, "lr": 1e-12,
+                                       "ema_beta": 0.999999}, "test")
+    train(cfg, tmp_path / "warm", progress=False)
+    warm = checkpoint.load(checkpoint.latest_path(tmp_path / "warm"))
+    for model in ("generator", "critic", "ema"):
+        for name, tensor in saved[model].items():
+            if tensor.is_floating_point() and "running" not in name:
+                torch.testing.assert_close(warm[model][name], tensor, rtol=2e-3, atol=1e-4,
+                                           msg=f"{model}.{name}")
+    assert warm["init"] == {"source": "state.pt", "iterations": 20,
+                            "seconds": round(saved["elapsed_seconds"], 1), "runs": 1}
+
+    out = tmp_path / "w" / "warm"
+    assert cli.main(["export", str(tmp_path / "warm"), "--out", str(out)]) == 0
+    info = json.loads(out.with_suffix(".json").read_text())["training"]
+    assert info["iterations"] == 1 and info["total_iterations"] == 21
+    assert info["warm_start"]["source"] == "state.pt"
+
+
+def test_init_from_a_different_model_is_named(runs, tmp_path, capsys):
+    state_file = tmp_path / "state.pt"
+    assert cli.main(["export", str(runs["root"] / "a"), "--training-state", str(state_file)]) == 0
+    cfg = config.replace(runs["cfg"], {"init": str(state_file), "latent_dim": 32}, "test")
+    with pytest.raises(KineticGanError, match=r"--init .*state\.pt: its generator does not fit"):
+        train(cfg, tmp_path / "bad", progress=False)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    cfg = config.replace(runs["cfg"], {"init": str(tmp_path / "junk.pt")}, "test")
+    with pytest.raises(KineticGanError, match=r"junk\.pt: not a readable checkpoint"):
+        train(cfg, tmp_path / "bad2", progress=False)
+
+
 def test_float16_split_keeps_out_of_range_tensors_float32(runs):
     from kinetic_gan.train import export
     from kinetic_gan.train.loop import build_models

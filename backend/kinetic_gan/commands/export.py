@@ -1,4 +1,5 @@
-"""``kinetic-gan export RUN --out weights/NAME``: a run's generator as shippable weights."""
+"""``kinetic-gan export RUN --out weights/NAME``: a run's generator as shippable weights;
+``--training-state FILE``: its models, compact, for ``kinetic-gan train --init FILE``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, metavar="RUN_DIR", help="a kinetic-gan train run")
-    parser.add_argument("--out", type=Path, required=True, metavar="weights/NAME",
+    parser.add_argument("--out", type=Path, metavar="weights/NAME",
                         help="writes NAME.safetensors + NAME.json (the model card)")
+    parser.add_argument("--training-state", type=Path, metavar="FILE.pt",
+                        help="also (or only) write generator, critic and EMA in float16 — a "
+                             "quarter of a checkpoint — to warm-start a run elsewhere "
+                             "(kinetic-gan train --init FILE.pt)")
     parser.add_argument("--checkpoint", type=Path,
                         help="a specific iter_*.pt (default: the run's latest)")
     parser.add_argument("--dtype", choices=("auto", "float16", "float32"), default="auto",
@@ -26,8 +31,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kinetic_gan.errors import KineticGanError
     from kinetic_gan.train.export import export_run
 
+    if args.out is None and args.training_state is None:
+        raise KineticGanError("export: give --out weights/NAME, --training-state FILE.pt, or both")
+    if args.training_state is not None:
+        from kinetic_gan.train import checkpoint
+
+        source = args.checkpoint or checkpoint.latest_path(args.run)
+        state = checkpoint.load(source)
+        path = checkpoint.save_training_weights(state, args.training_state)
+        print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB: the models of "
+              f"{source.name}; start a run from it with kinetic-gan train --init {path})")
+        if args.out is None:
+            return 0
     report = export_run(args.run, args.out, checkpoint_file=args.checkpoint, dtype=args.dtype,
                         use_ema=not args.no_ema, mean_w_samples=args.mean_w_samples,
                         name=args.name, licence=args.licence, device=args.device)

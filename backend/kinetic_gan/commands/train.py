@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "  kinetic-gan train --config deepmimic15 --data data/deepmimic15 "
                      "--out runs/dm15 --max-minutes 8\n"
                      "  kinetic-gan train --resume runs/dm15 --iterations 20000\n"
+                     "  kinetic-gan train --config deepmimic15 --data data/deepmimic15 "
+                     "--init dm15-state.pt --out runs/dm15b\n"
                      "  torchrun --nproc_per_node 4 -m kinetic_gan.cli train --config "
                      "ntu60-xsub-mlp4 --data data/ntu/xsub --out runs/ntu60")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -33,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=float,
                         help="wall-clock budget for this session: checkpoint and exit cleanly")
     parser.add_argument("--batch-size", type=int, help="global batch size")
+    parser.add_argument("--init", metavar="FILE",
+                        help="start a new run from the models of a checkpoint or of "
+                             "'kinetic-gan export RUN --training-state FILE' (fresh optimisers)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -50,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     explicit = {key: value for key, value in (
         ("data", args.data), ("iterations", args.iterations), ("max_minutes", args.max_minutes),
         ("batch_size", args.batch_size), ("seed", args.seed), ("device", args.device),
+        ("init", args.init),
     ) if value is not None}
 
     if args.resume is not None:

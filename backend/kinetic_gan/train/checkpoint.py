@@ -4,6 +4,11 @@
 order, the wall time spent and every rank's RNG states; ``RUN/checkpoints/latest`` names the
 newest one. All values are tensors or plain Python containers, so checkpoints load with
 ``torch.load(weights_only=True)`` — nothing arbitrary is ever unpickled.
+
+A *training-weights* file (``kinetic-gan export RUN --training-state F.pt``) keeps only the
+models — generator, critic, EMA — in float16 where their values fit: a quarter of a
+checkpoint, small enough to move between machines, and what ``kinetic-gan train --init F``
+starts a new run from (fresh optimisers, a new data order: a warm start, not a resume).
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from kinetic_gan.atomic import atomic_write
 from kinetic_gan.errors import KineticGanError
 
 FORMAT = "kinetic-gan-checkpoint/1"
+WEIGHTS_FORMAT = "kinetic-gan-training-weights/1"
+MODELS = ("generator", "critic", "ema")
+FLOAT16_MAX = 3.0e4  # tensors with larger values stay float32
 LATEST = "latest"
 
 
@@ -89,14 +97,46 @@ def latest_path(run_dir: Path) -> Path:
     return found[-1]
 
 
-def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load(path: Path, map_location: str | torch.device = "cpu", *,
+         formats: tuple[str, ...] = (FORMAT,)) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # a truncated or foreign file: name it, don't dump a traceback
         raise KineticGanError(f"{path}: not a readable checkpoint ({exc})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in formats:
         raise KineticGanError(f"{path}: not a kinetic-gan training checkpoint")
     return state
+
+
+def prior_training(state: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint's models have been trained for, warm starts before it included."""
+    before = state.get("init") or {}
+    return {"iterations": int(before.get("iterations", 0)) + int(state["iteration"]),
+            "seconds": round(float(before.get("seconds", 0.0))
+                             + float(state["elapsed_seconds"]), 1),
+            "runs": int(before.get("runs", 0)) + 1}
+
+
+def save_training_weights(state: dict[str, Any], path: Path) -> Path:
+    """A checkpoint's models only (float16 where in range), for ``train --init``."""
+    def compact(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.half() if v.is_floating_point() and v.numel() and
+                bool(torch.isfinite(v).all()) and float(v.abs().max()) <= FLOAT16_MAX else v
+                for k, v in tensors.items()}
+
+    out = {"format": WEIGHTS_FORMAT, "iteration": int(state["iteration"]),
+           "elapsed_seconds": float(state["elapsed_seconds"]), "config": state["config"],
+           "data": state["data"], "init": state.get("init"),
+           **{m: None if state.get(m) is None else compact(state[m]) for m in MODELS}}
+    path = Path(path)
+    with atomic_write(path, "wb") as handle:
+        torch.save(out, handle)
+    return path
+
+
+def load_models(path: Path) -> dict[str, Any]:
+    """A checkpoint or training-weights file, for a warm start."""
+    return load(Path(path), formats=(FORMAT, WEIGHTS_FORMAT))
 
 
 def _to_lists(value: Any) -> Any:

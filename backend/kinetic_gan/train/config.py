@@ -55,6 +55,7 @@ class TrainConfig:
     keep_checkpoints: int = 3  # older iter_*.pt are deleted; 0 keeps all
     sample_every: int = 1000
     samples_per_class: int = 10
+    init: str | None = None  # warm start: a checkpoint or training-weights file's models
     # --- runtime ---
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     data_workers: int = -1  # reader processes; -1: auto (several on CUDA with augmentation)

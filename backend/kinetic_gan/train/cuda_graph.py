@@ -105,7 +105,7 @@ class GraphedStep:
                 p.grad = None  # gradients are allocated inside the graph's own memory pool
         torch.cuda.synchronize()
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self._outputs = self.step(self._reals, self._labels)
         self.graph = graph  # capture records without running: the caller replays it now
         print("note: training iteration captured as a CUDA graph; replaying it from now on",

@@ -185,6 +185,12 @@ def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool,
                   fp16_diff: float, path: Path, mean_w_seconds: float,
                   kept_float32: list[str]) -> dict[str, Any]:
     seconds = float(state["elapsed_seconds"])
+    warm = {}
+    if state.get("init"):
+        # Trained on from another run's models: say so, and the totals.
+        total = checkpoint.prior_training(state)
+        warm = {"warm_start": dict(state["init"]), "total_iterations": total["iterations"],
+                "total_wall_time_seconds": total["seconds"]}
     return {
         "iterations": int(state["iteration"]),
         "critic_updates": int(state["iteration"]) * int(config["n_critic"]),
@@ -202,6 +208,7 @@ def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool,
         "config": {k: v for k, v in config.items() if v is not None and k != "data"},
         "dataset_samples": state["data"].get("samples"),
         "torch": torch.__version__,
+        **warm,
     }
 
 

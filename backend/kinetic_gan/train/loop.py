@@ -143,17 +143,22 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     # -- models (identical on every rank: same seed, then rank 0's copy broadcast) ------
     torch.manual_seed(config.seed)
     generator, critic = build_models(config, len(dataset.class_names), dataset.skeleton)
+    init_info, init_ema = None, None
+    if config.init and not resume:
+        init_info, init_ema = _warm_start(Path(config.init), generator, critic)
     generator.to(device).train()
     critic.to(device).train()
     distributed.broadcast_parameters(ctx, generator)
     distributed.broadcast_parameters(ctx, critic)
     ema = EMA(generator, config.ema_beta) if config.ema else None
+    if ema is not None and init_ema is not None:
+        ema.model.load_state_dict(init_ema)
     opt_g = make_optimizer(generator, config, device, capturable=graphs)
     opt_d = make_optimizer(critic, config, device, capturable=graphs)
 
     start_iteration, elapsed_before, last = 0, 0.0, {}
     if resume:
-        start_iteration, elapsed_before, last = _restore(
+        start_iteration, elapsed_before, last, init_info = _restore(
             run_dir, config, ctx, generator, critic, ema, opt_g, opt_d)
         if ctx.is_main:
             rundir.write_config(run_dir, config)  # records any budget/schedule overrides
@@ -219,7 +224,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                 "losses": last, "generator": generator.state_dict(), "critic": critic.state_dict(),
                 "ema": None if ema is None else ema.model.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "rng": rng_states,
-                "rank_digests": digests,
+                "rank_digests": digests, "init": init_info,
             }, keep=config.keep_checkpoints)
 
     try:
@@ -277,7 +282,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
 def _restore(run_dir: Path, config: TrainConfig, ctx: distributed.Distributed,
              generator: torch.nn.Module, critic: torch.nn.Module, ema: EMA | None,
              opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             ) -> tuple[int, float, dict[str, float]]:
+             ) -> tuple[int, float, dict[str, float], dict[str, Any] | None]:
     """Load the latest checkpoint into the models, optimisers and this rank's RNGs."""
     # On the CPU: RNG states must stay CPU tensors; load_state_dict copies to the device.
     state = checkpoint.load(checkpoint.latest_path(run_dir), map_location="cpu")
@@ -296,7 +301,28 @@ def _restore(run_dir: Path, config: TrainConfig, ctx: distributed.Distributed,
         if ctx.is_main:
             print(f"note: resuming on {ctx.world_size} processes (was {state['world_size']}):"
                   " random streams restart, the data order continues", file=sys.stderr)
-    return iteration, float(state["elapsed_seconds"]), dict(state.get("losses", {}))
+    return (iteration, float(state["elapsed_seconds"]), dict(state.get("losses", {})),
+            state.get("init"))
+
+
+def _warm_start(path: Path, generator: torch.nn.Module, critic: torch.nn.Module,
+                ) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
+    """Load a checkpoint's (or training-weights file's) models into a new run.
+
+    Returns what the models were trained for before (for the model card) and the EMA
+    weights, if the source kept them.
+    """
+    state = checkpoint.load_models(path)
+    for name, model in (("generator", generator), ("critic", critic)):
+        try:
+            model.load_state_dict(state[name])
+        except (RuntimeError, KeyError, TypeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise KineticGanError(
+                f"--init {path}: its {name} does not fit this run's config (classes, frames, "
+                f"latent_dim, mapping_depth): {first}") from None
+    info = {"source": path.name, **checkpoint.prior_training(state)}
+    return info, state.get("ema")
 
 
 def _check_same_run(state: dict[str, Any], config: TrainConfig, run_dir: Path) -> None:
