@@ -152,37 +152,46 @@ def main() -> int:
 def whole_iteration_seconds(args: argparse.Namespace, device: torch.device,
                             use_bf16: bool) -> tuple[float, float]:
     """Median seconds per trainer iteration, eager and as a replayed CUDA graph."""
-    results = []
-    for graphs in (False, True):
-        torch.manual_seed(0)
-        g = Generator(args.classes, skeleton=args.skeleton, frames=args.frames,
-                      mapping_depth=args.mapping_depth).to(device).train()
-        d = Critic(args.classes, skeleton=args.skeleton, frames=args.frames).to(device).train()
-        opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True,
-                                         capturable=graphs) for m in (g, d))
+    return (iteration_seconds(args, device, use_bf16, graphs=False),
+            iteration_seconds(args, device, use_bf16, graphs=True))
 
-        def autocast(graphs: bool = graphs) -> contextlib.AbstractContextManager:
-            return (torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not graphs)
-                    if use_bf16 else contextlib.nullcontext())
 
-        step = TrainStep(g, g, d, opt_g, opt_d, EMA(g, 0.999), latent_dim=g.latent_dim,
-                         lambda_gp=10.0, autocast=autocast)
-        run = GraphedStep(step, [g, d]) if graphs else step
-        joints = g.noise_shapes(1)[-1][-1]
-        reals = [(torch.rand(args.batch, g.channels, args.frames, joints, device=device) * 2 - 1)
-                 for _ in range(args.n_critic)]
-        labels = [torch.randint(0, args.classes, (args.batch,), device=device)
-                  for _ in range(args.n_critic)]
-        times = []
-        for i in range(5 + 3 * args.repeats):
+def iteration_seconds(args: argparse.Namespace, device: torch.device, use_bf16: bool, *,
+                      graphs: bool, warmup: int = 5) -> float:
+    """Median seconds per trainer iteration (``graphs``: captured once, then replayed)."""
+    torch.manual_seed(0)
+    g = Generator(args.classes, skeleton=args.skeleton, frames=args.frames,
+                  mapping_depth=args.mapping_depth).to(device).train()
+    d = Critic(args.classes, skeleton=args.skeleton, frames=args.frames).to(device).train()
+    fused = True if device.type == "cuda" else None
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=fused,
+                                     capturable=graphs) for m in (g, d))
+
+    def autocast() -> contextlib.AbstractContextManager:
+        return (torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not graphs)
+                if use_bf16 else contextlib.nullcontext())
+
+    def sync() -> float:
+        if device.type == "cuda":
             torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            run(reals, labels)
-            torch.cuda.synchronize()
-            if i >= 5:
-                times.append(time.perf_counter() - t0)
-        results.append(statistics.median(times))
-    return results[0], results[1]
+        return time.perf_counter()
+
+    step = TrainStep(g, g, d, opt_g, opt_d, EMA(g, 0.999), latent_dim=g.latent_dim,
+                     lambda_gp=10.0, autocast=autocast)
+    run = GraphedStep(step, [g, d]) if graphs else step
+    joints = g.noise_shapes(1)[-1][-1]
+    reals = [(torch.rand(args.batch, g.channels, args.frames, joints, device=device) * 2 - 1)
+             for _ in range(args.n_critic)]
+    labels = [torch.randint(0, args.classes, (args.batch,), device=device)
+              for _ in range(args.n_critic)]
+    times = []
+    for i in range(warmup + 3 * args.repeats):
+        t0 = sync()
+        run(reals, labels)
+        t1 = sync()
+        if i >= warmup:
+            times.append(t1 - t0)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
