@@ -3,8 +3,11 @@
 - ``config``      TrainConfig (TOML + ``--set key=value``), packaged configs
 - ``loop``        the training loop (``train(config, run_dir, resume=...)``)
 - ``wgan_gp``     the critic and generator updates, gradient penalty, EMA
+- ``step``        one iteration (n_critic critic updates, the generator update, the EMA)
+- ``cuda_graph``  that iteration captured once and replayed as a CUDA graph
 - ``batches``     the resumable, sharded batch order
-- ``checkpoint``  exact-resume checkpoints (weights_only loadable) + ``latest`` pointer
+- ``checkpoint``  exact-resume checkpoints (weights_only loadable) + ``latest`` pointer;
+                  compact training-weights files for warm starts (``--init``)
 - ``rundir``      config.toml, log.csv, sample dumps
 - ``distributed`` torchrun process group, gradient averaging
 - ``export``      a run's generator → safetensors + model card
