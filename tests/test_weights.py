@@ -81,6 +81,8 @@ def test_card_json_is_self_describing(tiny_weights):
     assert ModelCard.from_json(card).n_classes == 3
 
 
+# The junk .pth is pickled with protocol 4; torch warns before it refuses it.
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_convert_rejects_wrong_dataset_and_junk(original_fixtures, tmp_path, capsys):
     src = original_fixtures / "h36m_mlp6_t32.generator.pt"
     assert main(["convert", str(src), "--out", str(tmp_path / "x"), "--dataset", "ntu"]) == 2
