@@ -114,10 +114,10 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                               f"{ctx.world_size} processes")
     graphs = use_cuda_graphs(config, device, ctx.world_size)
     if device.type == "cuda":
-        # Fixed shapes: let cuDNN time its kernels once — but not under CUDA graphs, where
-        # the captured pass meets new buffer alignments and cuDNN would time them mid-capture
-        # (measured on an H200: CUDNN_STATUS_INTERNAL_ERROR); the graph removes the launch
-        # overhead that made benchmarking worth it.
+        # Fixed shapes: let cuDNN time its kernels once — but not under CUDA graphs: a
+        # captured pass whose buffers differ in alignment from the warm-up's would be timed
+        # mid-capture, which breaks the capture. (Graphs with autotuning are untested: the
+        # first H200 capture failed inside cuDNN, but from another thread invalidating it.)
         torch.backends.cudnn.benchmark = not graphs
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
