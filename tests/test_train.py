@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import pickle
 import signal
@@ -53,6 +54,7 @@ def tiny_config(data: Path, **overrides) -> config.TrainConfig:
     values = dict(name="tiny", data=str(data), frames=32, batch_size=4, n_critic=2,
                   latent_dim=64, mapping_depth=2, iterations=20, checkpoint_every=5,
                   keep_checkpoints=2, sample_every=10, samples_per_class=2, ema=True,
+                  ema_rampup=0.05,
                   augment=True, mean_w_samples=500, tensorboard=False, device="cpu")
     values.update(overrides)
     return config.from_dict(values)
@@ -309,7 +311,7 @@ def test_training_state_warm_starts_a_run_and_the_card_counts_both(runs, tmp_pat
 
     # Zero iterations would not train: one iteration with lr → 0 shows the loaded weights.
     cfg = config.replace(runs["cfg"], {"init": str(state_file), "iterations": 1, "lr": 1e-12,
-                                       "ema_beta": 0.999999}, "test")
+                                       "ema_beta": 0.999999, "ema_rampup": None}, "test")
     train(cfg, tmp_path / "warm", progress=False)
     warm = checkpoint.load(checkpoint.latest_path(tmp_path / "warm"))
     for model in ("generator", "critic", "ema"):
@@ -380,6 +382,29 @@ def test_export_keeps_float32_when_float16_is_too_lossy(runs, tmp_path, monkeypa
     report = export.export_run(runs["root"] / "a", tmp_path / "w", mean_w_samples=50)
     # Float32 everywhere, except tensors float16 holds exactly (the output cannot change).
     assert report.dtype in ("float32", "float16+float32") and report.fp16_max_abs_diff == 0.0
+
+
+def test_ema_rampup_caps_the_half_life_then_keeps_beta():
+    from torch import nn
+
+    from kinetic_gan.train.wgan_gp import EMA
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    ema = EMA(model, 0.999, rampup=0.05)
+    half_life = [math.log(0.5) / math.log(ema.beta_at(t)) for t in (20, 200, 2000)]
+    assert half_life == pytest.approx([1.0, 10.0, 100.0])  # 5 % of the updates so far
+    assert ema.beta_at(13_900) == ema.beta_at(10**6) == 0.999
+    assert EMA(model, 0.999).beta_at(1) == 0.999  # no ramp-up: beta throughout
+
+    before = [p.detach().clone() for p in ema.model.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    ema.set_iteration(200)
+    ema.update(model)
+    beta = ema.beta_at(200)
+    for old, new, target in zip(before, ema.model.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(new, beta * old + (1 - beta) * target)
 
 
 # -- CUDA graphs ------------------------------------------------------------------------------

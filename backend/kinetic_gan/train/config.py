@@ -47,6 +47,7 @@ class TrainConfig:
     beta2: float = 0.999
     ema: bool = False  # keep an exponential moving average of the generator
     ema_beta: float = 0.999  # per generator update
+    ema_rampup: float | None = None  # cap the EMA half-life at this × updates so far
     # --- schedule (one iteration = n_critic critic updates + 1 generator update) ---
     iterations: int = 100_000
     max_minutes: float | None = None  # wall-clock budget: checkpoint and exit cleanly
@@ -78,6 +79,8 @@ class TrainConfig:
             raise KineticGanError("config: beta1 and beta2 must lie in [0, 1)")
         if not 0.0 < self.ema_beta < 1.0:
             raise KineticGanError(f"config: ema_beta must lie in (0, 1), got {self.ema_beta}")
+        if self.ema_rampup is not None and self.ema_rampup <= 0:
+            raise KineticGanError(f"config: ema_rampup must be positive, got {self.ema_rampup}")
         if self.amp not in ("auto", "bf16", "off"):
             raise KineticGanError(f"config: amp must be auto, bf16 or off, got {self.amp!r}")
         if self.layout not in ("auto", "ntu", "ntu120", "ntu2d", "h36m"):

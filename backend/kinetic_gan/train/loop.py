@@ -150,7 +150,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     critic.to(device).train()
     distributed.broadcast_parameters(ctx, generator)
     distributed.broadcast_parameters(ctx, critic)
-    ema = EMA(generator, config.ema_beta) if config.ema else None
+    ema = EMA(generator, config.ema_beta, config.ema_rampup) if config.ema else None
     if ema is not None and init_ema is not None:
         ema.model.load_state_dict(init_ema)
     opt_g = make_optimizer(generator, config, device, capturable=graphs)
@@ -232,6 +232,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
             while iteration < config.iterations:
                 reals, labels = zip(*(next(batches) for _ in range(config.n_critic)),
                                     strict=True)
+                if ema is not None:
+                    ema.set_iteration(iteration + 1)
                 # critic means (d_loss, gp, w_dist) and the generator loss, on the device
                 critic_means, g_loss = run_step(reals, labels)
                 batches_done += config.n_critic
@@ -329,7 +331,7 @@ def _check_same_run(state: dict[str, Any], config: TrainConfig, run_dir: Path) -
     """Refuse to resume with settings that would make the continuation a different run."""
     fixed = ("frames", "layout", "split", "classes", "augment", "latent_dim", "mapping_depth",
              "batch_size", "n_critic", "lambda_gp", "lr", "beta1", "beta2", "ema", "ema_beta",
-             "seed")
+             "ema_rampup", "seed")
     saved = state["config"]
     changed = [k for k in fixed if k in saved and saved[k] != getattr(config, k)]
     if changed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -82,17 +83,40 @@ def generator_step(generator: nn.Module, critic: nn.Module, optimizer: torch.opt
 
 
 class EMA:
-    """Exponential moving average of the generator's weights (buffers are copied as they are)."""
+    """Exponential moving average of the generator's weights (buffers are copied as they are).
 
-    def __init__(self, model: nn.Module, beta: float) -> None:
+    ``rampup`` (StyleGAN2-ADA's ``ema_rampup``, for short runs and small datasets): the
+    average's half-life, ``ln 2 / ln(1/beta)`` generator updates, is capped at ``rampup``
+    times the updates done so far, so early weights are forgotten quickly; ``None`` keeps
+    ``beta`` throughout. The rate lives in a device tensor that :meth:`set_iteration`
+    rewrites in place, so a captured CUDA graph reads the current value on every replay.
+    """
+
+    def __init__(self, model: nn.Module, beta: float, rampup: float | None = None) -> None:
         self.beta = beta
+        self.rampup = rampup
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        device = next(self.model.parameters()).device
+        self.rate = torch.full((), 1.0 - beta, device=device)  # weight of the new value
+
+    def beta_at(self, iteration: int) -> float:
+        """The decay used by the update that completes generator update ``iteration`` (≥ 1)."""
+        if self.rampup is None:
+            return self.beta
+        half_life = math.log(0.5) / math.log(self.beta)
+        half_life = min(half_life, self.rampup * max(iteration, 1))
+        return 0.5 ** (1.0 / half_life)
+
+    def set_iteration(self, iteration: int) -> None:
+        self.rate.fill_(1.0 - self.beta_at(iteration))
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        # One multi-tensor kernel per list on CUDA instead of one launch per tensor.
-        torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()),
-                             1.0 - self.beta)
+        """ema += rate · (param − ema): multi-tensor kernels, no host sync."""
+        averaged = list(self.model.parameters())
+        step = torch._foreach_sub(list(model.parameters()), averaged)
+        torch._foreach_mul_(step, self.rate)
+        torch._foreach_add_(averaged, step)
         buffers = list(self.model.buffers())
         if buffers:
             torch._foreach_copy_(buffers, list(model.buffers()))
