@@ -2,6 +2,7 @@
 
     python benchmarks/train.py                      # CPU, 2 threads, batch 32, NTU-60 mlp4, T=64
     python benchmarks/train.py --device cuda        # the same on a GPU (bf16 autocast)
+    python benchmarks/train.py --amp bf16           # CPU with bf16 autocast (AVX512-BF16/AMX)
     python benchmarks/train.py --step published     # the published step's structure, same models
 
 On CUDA it also times the whole iteration as the trainer runs it (n_critic critic updates,
@@ -74,8 +75,8 @@ def main() -> int:
     parser.add_argument("--n-critic", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5, help="timed iterations (after warm-up)")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--amp", choices=("auto", "off"), default="auto",
-                        help="auto: bf16 autocast on CUDA")
+    parser.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto",
+                        help="auto: bf16 autocast on CUDA; bf16: also on the CPU")
     parser.add_argument("--step", choices=("ours", "published"), default="ours")
     args = parser.parse_args()
 
@@ -85,10 +86,10 @@ def main() -> int:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    use_bf16 = device.type == "cuda" and args.amp == "auto"
+    use_bf16 = args.amp == "bf16" or (args.amp == "auto" and device.type == "cuda")
 
     def autocast():
-        return (torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16
+        return (torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16
                 else contextlib.nullcontext())
 
     def sync() -> float:
@@ -168,7 +169,7 @@ def iteration_seconds(args: argparse.Namespace, device: torch.device, use_bf16: 
                                      capturable=graphs) for m in (g, d))
 
     def autocast() -> contextlib.AbstractContextManager:
-        return (torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=not graphs)
+        return (torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=not graphs)
                 if use_bf16 else contextlib.nullcontext())
 
     def sync() -> float:

@@ -384,6 +384,17 @@ def test_export_keeps_float32_when_float16_is_too_lossy(runs, tmp_path, monkeypa
     assert report.dtype in ("float32", "float16+float32") and report.fp16_max_abs_diff == 0.0
 
 
+def test_bf16_on_the_cpu_trains_or_says_why_not(runs, tmp_path, capsys):
+    from kinetic_gan.train.loop import cpu_has_bf16
+
+    cfg = config.replace(runs["cfg"], {"amp": "bf16", "iterations": 2,
+                                       "checkpoint_every": 2}, "test")
+    summary = train(cfg, tmp_path / "bf16", progress=False)
+    assert summary.iteration == 2 and all(np.isfinite(v) for v in summary.losses.values())
+    if not cpu_has_bf16():
+        assert "no bfloat16 instructions" in capsys.readouterr().err
+
+
 def test_ema_rampup_caps_the_half_life_then_keeps_beta():
     from torch import nn
 

@@ -60,7 +60,7 @@ class TrainConfig:
     # --- runtime ---
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     data_workers: int = -1  # reader processes; -1: auto (several on CUDA with augmentation)
-    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | off
+    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 (also CPUs with bf16 units) | off
     compile: bool = False  # torch.compile the forward passes (optional, CUDA mostly)
     cuda_graphs: bool = True  # one CUDA graph per iteration (single CUDA device, no compile)
     tensorboard: bool = True  # only used when the tensorboard package is installed
