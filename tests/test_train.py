@@ -335,6 +335,13 @@ def test_init_from_a_different_model_is_named(runs, tmp_path, capsys):
     cfg = config.replace(runs["cfg"], {"init": str(state_file), "latent_dim": 32}, "test")
     with pytest.raises(KineticGanError, match=r"--init .*state\.pt: its generator does not fit"):
         train(cfg, tmp_path / "bad", progress=False)
+    other = write_tiny_dataset(tmp_path / "other")
+    meta = json.loads((other / "meta.json").read_text())
+    meta["class_names"] = ["hop", "wave", "turn"]  # same count, other order
+    (other / "meta.json").write_text(json.dumps(meta))
+    cfg = config.replace(runs["cfg"], {"init": str(state_file), "data": str(other)}, "test")
+    with pytest.raises(KineticGanError, match="the labels would not match"):
+        train(cfg, tmp_path / "bad1", progress=False)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     cfg = config.replace(runs["cfg"], {"init": str(tmp_path / "junk.pt")}, "test")
     with pytest.raises(KineticGanError, match=r"junk\.pt: not a readable checkpoint"):

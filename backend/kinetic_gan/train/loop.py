@@ -153,7 +153,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     generator, critic = build_models(config, len(dataset.class_names), dataset.skeleton)
     init_info, init_ema = None, None
     if config.init and not resume:
-        init_info, init_ema = _warm_start(Path(config.init), generator, critic)
+        init_info, init_ema = _warm_start(Path(config.init), generator, critic,
+                                          list(dataset.class_names))
     generator.to(device).train()
     critic.to(device).train()
     distributed.broadcast_parameters(ctx, generator)
@@ -316,6 +317,7 @@ def _restore(run_dir: Path, config: TrainConfig, ctx: distributed.Distributed,
 
 
 def _warm_start(path: Path, generator: torch.nn.Module, critic: torch.nn.Module,
+                class_names: list[str],
                 ) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
     """Load a checkpoint's (or training-weights file's) models into a new run.
 
@@ -323,6 +325,11 @@ def _warm_start(path: Path, generator: torch.nn.Module, critic: torch.nn.Module,
     weights, if the source kept them.
     """
     state = checkpoint.load_models(path)
+    trained_on = list(state.get("data", {}).get("class_names", class_names))
+    if trained_on != class_names:
+        # Same count, other meaning: label 3 would silently change action.
+        raise KineticGanError(f"--init {path}: trained on classes {trained_on[:4]}..., this "
+                              f"dataset has {class_names[:4]}...; the labels would not match")
     for name, model in (("generator", generator), ("critic", critic)):
         try:
             model.load_state_dict(state[name])
