@@ -382,6 +382,23 @@ def test_float16_choice_meets_the_tolerance(runs):
     assert zero == 0.0 and export.fp16_max_abs_diff(g, exact) == 0.0
 
 
+def test_size_cap_wins_over_the_float16_tolerance_and_the_card_says_so(runs, tmp_path,
+                                                                        monkeypatch, capsys):
+    from kinetic_gan.train import export
+
+    monkeypatch.setattr(export, "FP16_TOLERANCE", 0.0)  # float16 anywhere is "too lossy"
+    free = export.export_run(runs["root"] / "a", tmp_path / "free", mean_w_samples=50)
+    free_mib = free.weights.stat().st_size / 2**20
+    cap = round(free_mib * 0.7, 3)  # well below the all-float32 size
+    capped = export.export_run(runs["root"] / "a", tmp_path / "capped", mean_w_samples=50,
+                               max_mib=cap)
+    assert capped.weights.stat().st_size <= cap * 2**20
+    assert capped.fp16_max_abs_diff > 0.0  # the cap forced lossy float16 tensors
+    info = json.loads(capped.weights.with_suffix(".json").read_text())["training"]
+    assert info["size_cap_mib"] == cap and info["fp16_max_abs_diff"] > 0.0
+    assert "the card records it" in capsys.readouterr().err
+
+
 def test_export_keeps_float32_when_float16_is_too_lossy(runs, tmp_path, monkeypatch):
     from kinetic_gan.train import export
 

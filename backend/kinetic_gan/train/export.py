@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from kinetic_gan.train.config import from_dict
 
 FP16_TOLERANCE = 2e-3
 FP16_SAFE_MAX = 3.0e4  # well inside float16's 65504, so rounding never overflows
+FILE_OVERHEAD_BYTES = 64 * 1024  # safetensors header (names, shapes, the card): a margin
 CHECK_SAMPLES_PER_CLASS = 4
 CHECK_TRUNCATIONS = (None, 0.7)
 
@@ -93,31 +95,44 @@ def fp16_max_abs_diff(generator: torch.nn.Module, names: set[str] | None = None)
     return Float16Probe(generator).max_abs_diff(names)
 
 
-def choose_float16(generator: torch.nn.Module, tolerance: float) -> tuple[set[str], float]:
+def choose_float16(generator: torch.nn.Module, tolerance: float,
+                   max_bytes: int | None = None) -> tuple[set[str], float]:
     """The tensors to store as float16, and the output difference that choice costs.
 
     All in-range tensors if that stays within ``tolerance``; otherwise tensors go back to
-    float32 one at a time, those with the largest error per byte saved first, until it does.
+    float32 one at a time, those with the largest error per byte saved first, until it does
+    — or until one more would take the tensors past ``max_bytes``: then the size cap wins
+    and the returned difference (above ``tolerance``) says what it cost.
     """
     probe = Float16Probe(generator)
     half = float16_candidates(generator)
     diff = probe.max_abs_diff(half)
     if diff <= tolerance:
         return half, diff
-    sizes = {k: v.numel() for k, v in generator.state_dict().items()}
+    tensors = generator.state_dict()
+    sizes = {k: v.numel() for k, v in tensors.items()}
+    used = tensor_bytes(tensors, half)
     cost = {name: probe.max_abs_diff({name}) / sizes[name] for name in half}
     for name in sorted(half, key=cost.__getitem__, reverse=True):
-        half = half - {name}
+        grown = used + 2 * sizes[name]  # float32 instead of float16: two more bytes each
+        if max_bytes is not None and grown > max_bytes:
+            continue  # a smaller tensor further down may still fit
+        half, used = half - {name}, grown
         diff = probe.max_abs_diff(half)
         if diff <= tolerance:
             return half, diff
-    return set(), 0.0
+    return half, diff
+
+
+def tensor_bytes(tensors: dict[str, torch.Tensor], half: set[str]) -> int:
+    """Bytes of the tensor data with ``half`` stored as float16 (the file adds a small header)."""
+    return sum(v.numel() * (2 if k in half else v.element_size()) for k, v in tensors.items())
 
 
 def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | Path | None = None,
                dtype: str = "auto", use_ema: bool = True, mean_w_samples: int | None = None,
                name: str | None = None, licence: str | None = None,
-               device: str = "cpu") -> ExportReport:
+               device: str = "cpu", max_mib: float | None = None) -> ExportReport:
     from kinetic_gan.nn import Generator
     from kinetic_gan.nn.conditioning import balance_mapping_scale
     from kinetic_gan.weights import ModelCard, save_generator
@@ -149,7 +164,11 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
         half = float16_candidates(generator)
         diff = fp16_max_abs_diff(generator, half)
     else:
-        half, diff = choose_float16(generator, FP16_TOLERANCE)
+        cap = None if max_mib is None else int(max_mib * 2**20) - FILE_OVERHEAD_BYTES
+        half, diff = choose_float16(generator, FP16_TOLERANCE, max_bytes=cap)
+        if diff > FP16_TOLERANCE:
+            print(f"note: within {max_mib} MiB the float16 output differs by up to {diff:.2e} "
+                  f"(tolerance {FP16_TOLERANCE:.0e}); the card records it", file=sys.stderr)
     floating = {k for k, v in generator.state_dict().items() if v.is_floating_point()}
     kept_float32 = sorted(floating - half)
     chosen = "float32" if not half else ("float16" if not kept_float32 else "float16+float32")
@@ -161,7 +180,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
         normalization=data.get("normalization"),
         truncation={"space": "w", "samples_per_class": samples, "seed": 0},
         training=training_info(state, config.to_dict(), ema_state is not None, chosen, diff,
-                               path, mean_w_seconds, kept_float32 if half else []),
+                               path, mean_w_seconds, kept_float32 if half else [], max_mib),
         licence=licence or data.get("licence") or "unknown",
         source=data.get("source") or f"trained with kinetic-gan train ({run_dir.name})",
     )
@@ -183,7 +202,7 @@ def save_mixed_precision(stem: Path, generator: torch.nn.Module, card, half: set
 
 def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool, dtype: str,
                   fp16_diff: float, path: Path, mean_w_seconds: float,
-                  kept_float32: list[str]) -> dict[str, Any]:
+                  kept_float32: list[str], max_mib: float | None = None) -> dict[str, Any]:
     seconds = float(state["elapsed_seconds"])
     warm = {}
     if state.get("init"):
@@ -204,6 +223,7 @@ def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool,
         "dtype": dtype,
         "fp16_max_abs_diff": float(f"{fp16_diff:.3g}") if math.isfinite(fp16_diff) else None,
         "float32_tensors": len(kept_float32),  # the rest of the floating tensors are float16
+        **({"size_cap_mib": max_mib} if max_mib is not None else {}),
         "mean_w_seconds": round(mean_w_seconds, 1),
         "config": {k: v for k, v in config.items() if v is not None and k != "data"},
         "dataset_samples": state["data"].get("samples"),
