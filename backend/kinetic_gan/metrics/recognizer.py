@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from kinetic_gan.atomic import atomic_path, atomic_write
-from kinetic_gan.errors import KineticGanError
+from kinetic_gan.errors import KineticGanError, first_line
 from kinetic_gan.skeletons import get_skeleton
 
 CARD_FORMAT = "kinetic-gan-recognizer/1"
@@ -185,6 +185,6 @@ def load_recognizer(
         state = load_file(str(weights))
         model.load_state_dict(state)
     except (SafetensorError, RuntimeError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = first_line(exc)
         raise KineticGanError(f"{weights}: cannot load recogniser weights ({first})") from None
     return model.eval().to(device), card

@@ -27,7 +27,7 @@ from kinetic_gan.errors import KineticGanError
 FORMAT = "kinetic-gan-checkpoint/1"
 WEIGHTS_FORMAT = "kinetic-gan-training-weights/1"
 MODELS = ("generator", "critic", "ema")
-FLOAT16_MAX = 3.0e4  # tensors with larger values stay float32
+FLOAT16_SAFE_MAX = 3.0e4  # well inside float16's 65504, so rounding never overflows
 LATEST = "latest"
 
 
@@ -120,9 +120,7 @@ def prior_training(state: dict[str, Any]) -> dict[str, Any]:
 def save_training_weights(state: dict[str, Any], path: Path) -> Path:
     """A checkpoint's models only (float16 where in range), for ``train --init``."""
     def compact(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.half() if v.is_floating_point() and v.numel() and
-                bool(torch.isfinite(v).all()) and float(v.abs().max()) <= FLOAT16_MAX else v
-                for k, v in tensors.items()}
+        return {k: v.half() if fits_float16(v) else v for k, v in tensors.items()}
 
     out = {"format": WEIGHTS_FORMAT, "iteration": int(state["iteration"]),
            "elapsed_seconds": float(state["elapsed_seconds"]), "config": state["config"],
@@ -132,6 +130,13 @@ def save_training_weights(state: dict[str, Any], path: Path) -> Path:
     with atomic_write(path, "wb") as handle:
         torch.save(out, handle)
     return path
+
+
+def fits_float16(tensor: torch.Tensor) -> bool:
+    """A floating tensor whose values are finite and well inside float16's range."""
+    return (tensor.is_floating_point() and tensor.numel() > 0
+            and bool(torch.isfinite(tensor).all())
+            and float(tensor.abs().max()) <= FLOAT16_SAFE_MAX)
 
 
 def load_models(path: Path) -> dict[str, Any]:

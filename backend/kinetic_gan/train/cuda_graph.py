@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from kinetic_gan.errors import KineticGanError
+from kinetic_gan.errors import KineticGanError, first_line
 
 Step = Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor]],
                 tuple[torch.Tensor, torch.Tensor]]
@@ -69,7 +69,7 @@ class GraphedStep:
             except Exception as exc:
                 # A failed capture leaves the CUDA random generator mid-capture, so this
                 # process cannot go on eagerly either: say so, and how to train without.
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                first = first_line(exc)
                 raise KineticGanError(
                     f"CUDA graph capture of the training iteration failed ({first}); checkpoints "
                     "already written are kept — train (or --resume) with --set cuda_graphs=false"

@@ -31,7 +31,6 @@ from kinetic_gan.train import checkpoint
 from kinetic_gan.train.config import from_dict
 
 FP16_TOLERANCE = 2e-3
-FP16_SAFE_MAX = 3.0e4  # well inside float16's 65504, so rounding never overflows
 FILE_OVERHEAD_BYTES = 64 * 1024  # safetensors header (names, shapes, the card): a margin
 CHECK_SAMPLES_PER_CLASS = 4
 CHECK_TRUNCATIONS = (None, 0.7)
@@ -48,9 +47,7 @@ class ExportReport:
 
 def float16_candidates(generator: torch.nn.Module) -> set[str]:
     """Floating tensors whose values all fit comfortably in float16's range."""
-    return {name for name, t in generator.state_dict().items()
-            if t.is_floating_point() and bool(torch.isfinite(t).all())
-            and float(t.abs().max()) <= FP16_SAFE_MAX}
+    return {name for name, t in generator.state_dict().items() if checkpoint.fits_float16(t)}
 
 
 class Float16Probe:
@@ -185,19 +182,10 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
         source=data.get("source") or f"trained with kinetic-gan train ({run_dir.name})",
     )
     generator.cpu()
-    if chosen == "float16+float32":
-        weights = save_mixed_precision(stem, generator, card, half)
-    else:
-        weights = save_generator(stem, generator, card,
-                                 dtype=torch.float16 if chosen == "float16" else torch.float32)
+    # ``half`` names exactly the float16 tensors whatever ``chosen`` says (all floating
+    # tensors for "float16", none for "float32"): one call writes every case.
+    weights = save_generator(stem, generator, card, half=half)
     return ExportReport(weights, chosen, diff, ema_state is not None, int(state["iteration"]))
-
-
-def save_mixed_precision(stem: Path, generator: torch.nn.Module, card, half: set[str]) -> Path:
-    """``weights.save_generator`` with the tensors named in ``half`` stored as float16."""
-    from kinetic_gan.weights import save_generator
-
-    return save_generator(stem, generator, card, half=half)
 
 
 def training_info(state: dict[str, Any], config: dict[str, Any], used_ema: bool, dtype: str,

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from kinetic_gan.errors import KineticGanError
+from kinetic_gan.errors import KineticGanError, first_line
 from kinetic_gan.train import checkpoint, distributed, rundir
 from kinetic_gan.train.batches import BatchStream
 from kinetic_gan.train.config import TrainConfig
@@ -108,8 +108,9 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.de
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  betas=(config.beta1, config.beta2), fused=fused or None,
                                  capturable=capturable)
-    # The warm-up iterations before capture run uncaptured by design: skip torch's warning.
-    optimizer._warned_capturable_if_run_uncaptured = True
+    if capturable:
+        # The warm-up iterations before capture run uncaptured by design: skip torch's warning.
+        optimizer._warned_capturable_if_run_uncaptured = True
     return optimizer
 
 
@@ -334,7 +335,7 @@ def _warm_start(path: Path, generator: torch.nn.Module, critic: torch.nn.Module,
         try:
             model.load_state_dict(state[name])
         except (RuntimeError, KeyError, TypeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise KineticGanError(
                 f"--init {path}: its {name} does not fit this run's config (classes, frames, "
                 f"latent_dim, mapping_depth): {first}") from None
