@@ -479,8 +479,8 @@ def test_captured_iteration_trains_like_the_eager_one(tmp_path):
     losses = []
     for i in range(6):
         before = [p.detach().clone() for p in g.parameters()]
-        critic_means, g_loss = run(reals, labels)
-        losses.append(torch.cat((critic_means, g_loss.reshape(1))).tolist())
+        critic_means, generator_losses = run(reals, labels)
+        losses.append(torch.cat((critic_means, generator_losses)).tolist())
         moved = sum(not torch.equal(a, b) for a, b in zip(before, g.parameters(), strict=True))
         assert moved > 0, f"iteration {i}: the generator did not change"
     assert run.captured

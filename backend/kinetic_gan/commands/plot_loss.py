@@ -2,7 +2,8 @@
 
 Reads ``RUN_DIR/log.csv`` (one row per generator step, written by the trainer) and draws
 three panels over iterations: critic and generator losses, the critic's Wasserstein
-estimate, and the gradient penalty. Raw values are drawn faintly under an exponential
+estimate, and the gradient penalty (and, for runs with class guidance, the guide
+recogniser's cross-entropy in a fourth). Raw values are drawn faintly under an exponential
 moving average, so trends are readable without hiding the noise.
 """
 
@@ -18,6 +19,7 @@ from kinetic_gan.atomic import atomic_path
 from kinetic_gan.errors import KineticGanError
 
 COLUMNS = ("iteration", "d_loss", "g_loss", "gp", "w_dist")
+OPTIONAL_COLUMN = "guide_ce"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +51,12 @@ def read_log(path: Path) -> dict[str, np.ndarray]:
             raise KineticGanError(f"{path}: column {column!r} is not numeric ({exc})") from None
         if len(out[column]) != len(rows):
             raise KineticGanError(f"{path}: a row is cut short (a crash mid-write?)")
+    if OPTIONAL_COLUMN in header:  # guided runs: the guide recogniser's cross-entropy
+        try:
+            out[OPTIONAL_COLUMN] = np.array([float(r[OPTIONAL_COLUMN] or "nan") for r in rows])
+        except (TypeError, ValueError) as exc:
+            raise KineticGanError(
+                f"{path}: column {OPTIONAL_COLUMN!r} is not numeric ({exc})") from None
     return out
 
 
@@ -68,15 +76,19 @@ def plot_loss(log: dict[str, np.ndarray], path: Path, factor: float, title: str)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(8, 7.5), dpi=110, layout="constrained")
+    guided = OPTIONAL_COLUMN in log
+    figure = Figure(figsize=(8, 9.5 if guided else 7.5), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(3, 1, sharex=True)
+    axes = figure.subplots(4 if guided else 3, 1, sharex=True)
     it = log["iteration"]
-    panels = (
+    panels = [
         (axes[0], (("d_loss", "critic", "#2e86ab"), ("g_loss", "generator", "#d1495b")), "loss"),
         (axes[1], (("w_dist", "Wasserstein estimate", "#3d405b"),), "W distance"),
         (axes[2], (("gp", "gradient penalty", "#e09f3e"),), "penalty"),
-    )
+    ]
+    if guided:
+        panels.append((axes[3], ((OPTIONAL_COLUMN, "guide recogniser", "#5f0f40"),),
+                       "cross-entropy"))
     for ax, series, ylabel in panels:
         for key, label, colour in series:
             ax.plot(it, log[key], color=colour, alpha=0.2, linewidth=0.8)

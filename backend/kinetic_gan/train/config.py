@@ -48,6 +48,9 @@ class TrainConfig:
     ema: bool = False  # keep an exponential moving average of the generator
     ema_beta: float = 0.999  # per generator update
     ema_rampup: float | None = None  # cap the EMA half-life at this × updates so far
+    # --- class guidance (ours, not the paper's; kinetic_gan.train.guidance) ---
+    class_guidance: float = 0.0  # λ of the guide recogniser's cross-entropy; 0 = off
+    guide_recognizer: str | None = None  # weights stem from kinetic-gan train-recognizer
     # --- schedule (one iteration = n_critic critic updates + 1 generator update) ---
     iterations: int = 100_000
     max_minutes: float | None = None  # wall-clock budget: checkpoint and exit cleanly
@@ -81,6 +84,13 @@ class TrainConfig:
             raise KineticGanError(f"config: ema_beta must lie in (0, 1), got {self.ema_beta}")
         if self.ema_rampup is not None and self.ema_rampup <= 0:
             raise KineticGanError(f"config: ema_rampup must be positive, got {self.ema_rampup}")
+        if self.class_guidance < 0:
+            raise KineticGanError(
+                f"config: class_guidance must be >= 0, got {self.class_guidance}")
+        if self.class_guidance > 0 and not self.guide_recognizer:
+            raise KineticGanError(
+                "config: class_guidance needs guide_recognizer (a recogniser's weights stem, "
+                "from kinetic-gan train-recognizer on the same dataset)")
         if self.amp not in ("auto", "bf16", "off"):
             raise KineticGanError(f"config: amp must be auto, bf16 or off, got {self.amp!r}")
         if self.layout not in ("auto", "ntu", "ntu120", "ntu2d", "h36m"):

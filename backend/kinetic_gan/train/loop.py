@@ -27,6 +27,7 @@ from kinetic_gan.train.batches import BatchStream
 from kinetic_gan.train.config import TrainConfig
 from kinetic_gan.train.cuda_graph import GraphedStep
 from kinetic_gan.train.export import dataset_meta
+from kinetic_gan.train.guidance import load_guide
 from kinetic_gan.train.step import TrainStep
 from kinetic_gan.train.wgan_gp import EMA
 
@@ -149,6 +150,12 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
         "normalization": dataset.normalization.to_dict(), **dataset_meta(config.data),
     }
 
+    guide = None
+    if config.class_guidance > 0:
+        guide = load_guide(config.guide_recognizer, config.class_guidance,
+                           class_names=list(dataset.class_names),
+                           normalization=dataset.normalization.to_dict(), device=device)
+
     # -- models (identical on every rank: same seed, then rank 0's copy broadcast) ------
     torch.manual_seed(config.seed)
     generator, critic = build_models(config, len(dataset.class_names), dataset.skeleton)
@@ -201,11 +208,11 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
 
     step = TrainStep(g_forward, generator, critic, opt_g, opt_d, ema,
                      latent_dim=config.latent_dim, lambda_gp=config.lambda_gp, autocast=autocast,
-                     sync_d=sync_d, sync_g=sync_g, after_generator=sync_batch_norm)
+                     sync_d=sync_d, sync_g=sync_g, after_generator=sync_batch_norm, guide=guide)
     run_step = GraphedStep(step, [generator, critic]) if graphs else step
 
-    log = rundir.LossLog(run_dir, start_iteration if resume else None,
-                         config.tensorboard) if ctx.is_main else None
+    log = rundir.LossLog(run_dir, start_iteration if resume else None, config.tensorboard,
+                         rundir.log_header(config)) if ctx.is_main else None
     stop = _StopRequest()
     bar = tqdm(total=config.iterations, initial=start_iteration, unit="it", dynamic_ncols=True,
                disable=not (progress and ctx.is_main), smoothing=0.05)
@@ -245,23 +252,30 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                 if ema is not None:
                     ema.set_iteration(iteration + 1)
                 # critic means (d_loss, gp, w_dist) and the generator loss, on the device
-                critic_means, g_loss = run_step(reals, labels)
+                # critic means (d_loss, gp, w_dist), (g_loss, guide_ce), on the device
+                critic_means, generator_losses = run_step(reals, labels)
                 batches_done += config.n_critic
                 iteration += 1
 
                 # One host sync per iteration: the losses for the log and the stop decision.
                 elapsed = time.monotonic() - session_start
                 over = elapsed >= budget or stop.requested
-                stats = torch.cat((critic_means, g_loss.reshape(1).float(),
+                stats = torch.cat((critic_means, generator_losses.float(),
                                    torch.tensor([1.0 if over else 0.0], device=device)))
-                stats = distributed.mean_over_ranks(ctx, stats, flag_index=4).tolist()
+                stats = distributed.mean_over_ranks(ctx, stats, flag_index=5).tolist()
                 last = {"d_loss": stats[0], "gp": stats[1], "w_dist": stats[2], "g_loss": stats[3]}
+                if guide is not None:
+                    last["guide_ce"] = stats[4]
                 if log is not None:
                     log.write(iteration, stream.epoch_of(batches_done), last["d_loss"],
-                              last["g_loss"], last["gp"], last["w_dist"], elapsed_before + elapsed)
+                              last["g_loss"], last["gp"], last["w_dist"], elapsed_before + elapsed,
+                              last.get("guide_ce"))
                 bar.update(1)
-                bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}",
-                                w=f"{last['w_dist']:.3f}", refresh=False)
+                postfix = {"d": f"{last['d_loss']:.3f}", "g": f"{last['g_loss']:.3f}",
+                           "w": f"{last['w_dist']:.3f}"}
+                if guide is not None:
+                    postfix["ce"] = f"{last['guide_ce']:.3f}"
+                bar.set_postfix(postfix, refresh=False)
 
                 sample_due = iteration % config.sample_every == 0 and config.samples_per_class
                 if ctx.is_main and sample_due:
@@ -272,7 +286,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                 if iteration % config.checkpoint_every == 0:
                     save_checkpoint()
                     saved_at = iteration
-                if stats[4] > 0:
+                if stats[5] > 0:
                     break
         if saved_at != iteration:
             save_checkpoint()

@@ -3,7 +3,8 @@
 ```
 RUN/config.toml                 the resolved TrainConfig
 RUN/log.csv                     iteration,epoch,d_loss,g_loss,gp,w_dist,seconds (one row per
-                                generator update, flushed; seconds = training wall time so far)
+                                generator update, flushed; seconds = training wall time so far;
+                                guided runs add guide_ce, the guide's cross-entropy)
 RUN/samples/iter_XXXXXXX.npz    samples_per_class per class (generate.save_npz layout, fixed z)
 RUN/samples/iter_XXXXXXX.png    one sample per class (when kinetic_gan.preview is available)
 RUN/checkpoints/...             see checkpoint.py
@@ -26,6 +27,11 @@ from kinetic_gan.errors import KineticGanError
 from kinetic_gan.train.config import TrainConfig, load_config, to_toml
 
 LOG_HEADER = ("iteration", "epoch", "d_loss", "g_loss", "gp", "w_dist", "seconds")
+GUIDE_COLUMN = "guide_ce"  # only in runs with class guidance
+
+
+def log_header(config: TrainConfig) -> tuple[str, ...]:
+    return LOG_HEADER + ((GUIDE_COLUMN,) if config.class_guidance > 0 else ())
 
 
 def create(run_dir: Path, config: TrainConfig) -> None:
@@ -36,7 +42,7 @@ def create(run_dir: Path, config: TrainConfig) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(run_dir, config)
     with atomic_write(run_dir / "log.csv", "w") as handle:
-        handle.write(",".join(LOG_HEADER) + "\n")
+        handle.write(",".join(log_header(config)) + "\n")
 
 
 def write_config(run_dir: Path, config: TrainConfig) -> None:
@@ -52,24 +58,37 @@ def read_config(run_dir: Path) -> TrainConfig:
 
 
 class LossLog:
-    """Appends one flushed CSV row per generator update (and mirrors it to TensorBoard)."""
+    """Appends one flushed CSV row per generator update (and mirrors it to TensorBoard).
 
-    def __init__(self, run_dir: Path, resume_from: int | None, tensorboard: bool) -> None:
+    The columns are the ones the file's header names (``log_header`` of the run's config),
+    so a resumed run keeps writing the layout it started with.
+    """
+
+    def __init__(self, run_dir: Path, resume_from: int | None, tensorboard: bool,
+                 header: tuple[str, ...] = LOG_HEADER) -> None:
         path = run_dir / "log.csv"
         if resume_from is not None:
-            _truncate_log(path, resume_from)
+            _truncate_log(path, resume_from, header)
+        with path.open(newline="", encoding="utf-8") as existing:
+            self._columns = next(csv.reader(existing), None) or list(header)
         self._handle = path.open("a", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle)
         self._tb = _tensorboard_writer(run_dir) if tensorboard else None
 
     def write(self, iteration: int, epoch: int, d_loss: float, g_loss: float, gp: float,
-              w_dist: float, seconds: float) -> None:
-        self._writer.writerow([iteration, epoch, f"{d_loss:.6g}", f"{g_loss:.6g}", f"{gp:.6g}",
-                               f"{w_dist:.6g}", f"{seconds:.3f}"])
+              w_dist: float, seconds: float, guide_ce: float | None = None) -> None:
+        cells = {"iteration": iteration, "epoch": epoch, "d_loss": f"{d_loss:.6g}",
+                 "g_loss": f"{g_loss:.6g}", "gp": f"{gp:.6g}", "w_dist": f"{w_dist:.6g}",
+                 "seconds": f"{seconds:.3f}",
+                 GUIDE_COLUMN: "" if guide_ce is None else f"{guide_ce:.6g}"}
+        self._writer.writerow([cells.get(column, "") for column in self._columns])
         self._handle.flush()
         if self._tb is not None:
-            for key, value in (("loss/critic", d_loss), ("loss/generator", g_loss),
-                               ("loss/gradient_penalty", gp), ("wasserstein", w_dist)):
+            scalars = [("loss/critic", d_loss), ("loss/generator", g_loss),
+                       ("loss/gradient_penalty", gp), ("wasserstein", w_dist)]
+            if guide_ce is not None:
+                scalars.append(("loss/guide_cross_entropy", guide_ce))
+            for key, value in scalars:
                 self._tb.add_scalar(key, value, iteration)
 
     def close(self) -> None:
@@ -78,14 +97,14 @@ class LossLog:
             self._tb.close()
 
 
-def _truncate_log(path: Path, iteration: int) -> None:
+def _truncate_log(path: Path, iteration: int, header: tuple[str, ...] = LOG_HEADER) -> None:
     """Drop rows logged after the checkpoint we resume from (they will be trained again)."""
     if not path.is_file():
         with atomic_write(path, "w") as handle:
-            handle.write(",".join(LOG_HEADER) + "\n")
+            handle.write(",".join(header) + "\n")
         return
     lines = path.read_text(encoding="utf-8").splitlines()
-    kept = [lines[0]] if lines else [",".join(LOG_HEADER)]
+    kept = [lines[0]] if lines else [",".join(header)]
     for line in lines[1:]:
         head = line.split(",", 1)[0]
         if head.isdigit() and int(head) <= iteration:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kinetic_gan.train.wgan_gp import EMA, critic_step, generator_step
+from kinetic_gan.train.wgan_gp import EMA, Guide, critic_step, generator_step
 
 
 def _no_sync() -> None:
@@ -36,12 +36,14 @@ class TrainStep:
     sync_d: Callable[[], None] = _no_sync
     sync_g: Callable[[], None] = _no_sync
     after_generator: Callable[[], None] = _no_sync  # e.g. average BN statistics over ranks
+    guide: Guide | None = None  # class guidance (kinetic_gan.train.guidance), off by default
 
     def __call__(self, reals: Sequence[torch.Tensor],
                  labels: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Critic updates on ``reals[k], labels[k]`` for each k, then the generator update
         with the last batch's labels. Returns the mean (d_loss, gp, w_dist) over the critic
-        updates and the generator loss, as device tensors."""
+        updates and (g_loss, guide cross-entropy) — the latter 0 without a guide — as device
+        tensors."""
         totals = None
         for real, label in zip(reals, labels, strict=True):
             losses = critic_step(self.generator, self.critic, self.opt_d, real, label,
@@ -51,10 +53,12 @@ class TrainStep:
             totals = stats if totals is None else totals + stats
         if totals is None:
             raise ValueError("TrainStep: at least one critic batch is needed")
-        g_loss = generator_step(self.generator, self.critic, self.opt_g, labels[-1],
-                                latent_dim=self.latent_dim, autocast=self.autocast,
-                                sync_grads=self.sync_g)
+        g_loss, guide_ce = generator_step(self.generator, self.critic, self.opt_g, labels[-1],
+                                          latent_dim=self.latent_dim, autocast=self.autocast,
+                                          sync_grads=self.sync_g, guide=self.guide)
         self.after_generator()
         if self.ema is not None:
             self.ema.update(self.trained_generator)
-        return totals / len(reals), g_loss
+        if guide_ce is None:
+            guide_ce = torch.zeros((), device=g_loss.device)
+        return totals / len(reals), torch.stack((g_loss, guide_ce))

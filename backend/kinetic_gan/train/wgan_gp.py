@@ -63,23 +63,35 @@ def critic_step(generator: nn.Module, critic: nn.Module, optimizer: torch.optim.
     return CriticLosses(loss, gp.detach(), w_dist.detach())
 
 
+Guide = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
 def generator_step(generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
                    labels: torch.Tensor, *, latent_dim: int,
                    autocast: Callable[[], contextlib.AbstractContextManager],
-                   sync_grads: Callable[[], None]) -> torch.Tensor:
+                   sync_grads: Callable[[], None],
+                   guide: Guide | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Returns the adversarial loss −D(G(z)) and, with a ``guide``
+    (:mod:`kinetic_gan.train.guidance`), its unweighted cross-entropy (else ``None``)."""
     z = torch.randn(labels.shape[0], latent_dim, device=labels.device)
     # The critic is a fixed function in this step: skip its weight gradients entirely.
     critic.requires_grad_(False)
+    guide_ce = None
     try:
         with autocast():
-            loss = -critic(generator(z, labels), labels).float().mean()
+            fake = generator(z, labels)
+            adversarial = -critic(fake, labels).float().mean()
+            loss = adversarial
+            if guide is not None:
+                guided, guide_ce = guide(fake, labels)
+                loss = loss + guided
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
     finally:
         critic.requires_grad_(True)
     sync_grads()
     optimizer.step()
-    return loss.detach()
+    return adversarial.detach(), guide_ce
 
 
 class EMA:
