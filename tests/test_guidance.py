@@ -23,7 +23,7 @@ from kinetic_gan.train.guidance import ClassGuide, load_guide
 from kinetic_gan.train.loop import train
 from kinetic_gan.train.step import TrainStep
 from kinetic_gan.train.wgan_gp import EMA, generator_step
-from kinetic_gan.weights import normalization_from_data
+from kinetic_gan.weights import normalization_from_data, read_card
 
 SMALL = dict(channels=(8, 8, 16), strides=(1, 2, 1))
 
@@ -148,3 +148,15 @@ def test_guidance_settings_are_checked():
         config.apply_overrides(config.load_config("deepmimic15"), ["class_guidance=-1"])
     with pytest.raises(KineticGanError, match="weight must be positive"):
         ClassGuide(Recognizer(3, "ntu", **SMALL), 0.0)
+
+
+def test_the_shipped_config_names_a_shipped_guide_that_fits_the_shipped_model():
+    root = Path(__file__).resolve().parents[1]
+    cfg = config.load_config("deepmimic15")
+    card = read_card(root / "weights" / "deepmimic15-mlp4.safetensors")
+    guide = load_guide(root / cfg.guide_recognizer, cfg.class_guidance,
+                       class_names=list(card.class_names), normalization=card.normalization,
+                       device=torch.device("cpu"))
+    assert cfg.class_guidance > 0 and guide.weight == cfg.class_guidance
+    # the guide is not the recogniser the metrics use
+    assert (root / cfg.guide_recognizer).name != "deepmimic15-recognizer"
