@@ -161,3 +161,33 @@ def test_plot_loss_draws_the_training_log(tmp_path, capsys):
     (empty / "log.csv").write_text("iteration,d_loss\n1,2\n")
     assert main(["plot-loss", str(empty)]) == 2
     assert "g_loss" in capsys.readouterr().err
+
+
+def test_loss_smoothing_skips_missing_values():
+    from kinetic_gan.commands.plot_loss import smooth
+
+    values = np.array([np.nan, np.nan, 2.0, 2.0, np.nan, 4.0])
+    out = smooth(values, 0.5)
+    assert np.isnan(out[[0, 1, 4]]).all()
+    assert out[2] == 2.0 and out[3] == 2.0  # bias-corrected from the first real value
+    assert 2.0 < out[5] < 4.0
+    assert np.allclose(smooth(np.array([1.0, 3.0]), 0.0), [1.0, 3.0])
+
+
+def test_plot_loss_chains_warm_started_runs(tmp_path):
+    from kinetic_gan.commands.plot_loss import join_logs, read_log
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, rows, guided in ((first, 30, False), (second, 20, True)):
+        folder.mkdir()
+        header = "iteration,epoch,d_loss,g_loss,gp,w_dist,seconds" + (",guide_ce" if guided else "")
+        lines = [header] + [f"{i},0,-1,2,0.1,1.5,{i}" + (",0.7" if guided else "")
+                            for i in range(1, rows + 1)]
+        (folder / "log.csv").write_text("\n".join(lines) + "\n")
+    log, starts = join_logs([read_log(first / "log.csv"), read_log(second / "log.csv")])
+    assert starts == [30.0]
+    assert np.array_equal(log["iteration"], np.arange(1, 51))
+    assert np.isnan(log["guide_ce"][:30]).all() and (log["guide_ce"][30:] == 0.7).all()
+    out = tmp_path / "both.png"
+    assert main(["plot-loss", str(first), str(second), "--out", str(out)]) == 0
+    assert iio.imread(out).shape[0] > 900  # four panels
