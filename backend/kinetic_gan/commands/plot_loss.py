@@ -21,7 +21,8 @@ from kinetic_gan.atomic import atomic_path
 from kinetic_gan.errors import KineticGanError
 
 COLUMNS = ("iteration", "d_loss", "g_loss", "gp", "w_dist")
-OPTIONAL_COLUMN = "guide_ce"
+# Guided runs only; the trainer's rundir.GUIDE_COLUMN (not imported: rundir pulls in torch).
+GUIDE_COLUMN = "guide_ce"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +57,12 @@ def read_log(path: Path) -> dict[str, np.ndarray]:
             raise KineticGanError(f"{path}: column {column!r} is not numeric ({exc})") from None
         if len(out[column]) != len(rows):
             raise KineticGanError(f"{path}: a row is cut short (a crash mid-write?)")
-    if OPTIONAL_COLUMN in header:  # guided runs: the guide recogniser's cross-entropy
+    if GUIDE_COLUMN in header:  # guided runs: the guide recogniser's cross-entropy
         try:
-            out[OPTIONAL_COLUMN] = np.array([float(r[OPTIONAL_COLUMN] or "nan") for r in rows])
+            out[GUIDE_COLUMN] = np.array([float(r[GUIDE_COLUMN] or "nan") for r in rows])
         except (TypeError, ValueError) as exc:
             raise KineticGanError(
-                f"{path}: column {OPTIONAL_COLUMN!r} is not numeric ({exc})") from None
+                f"{path}: column {GUIDE_COLUMN!r} is not numeric ({exc})") from None
     return out
 
 
@@ -88,7 +89,7 @@ def plot_loss(log: dict[str, np.ndarray], path: Path, factor: float, title: str,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    guided = OPTIONAL_COLUMN in log
+    guided = GUIDE_COLUMN in log
     figure = Figure(figsize=(8, 9.5 if guided else 7.5), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(4 if guided else 3, 1, sharex=True)
@@ -99,7 +100,7 @@ def plot_loss(log: dict[str, np.ndarray], path: Path, factor: float, title: str,
         (axes[2], (("gp", "gradient penalty", "#e09f3e"),), "penalty"),
     ]
     if guided:
-        panels.append((axes[3], ((OPTIONAL_COLUMN, "guide recogniser", "#5f0f40"),),
+        panels.append((axes[3], ((GUIDE_COLUMN, "guide recogniser", "#5f0f40"),),
                        "cross-entropy"))
     for ax, series, ylabel in panels:
         for key, label, colour in series:
@@ -122,7 +123,7 @@ def join_logs(logs: list[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray],
     """Chain the logs of runs warm-started one from the next: each run's iterations continue
     from where the previous one ended. Returns the joined log and where each later run starts
     (a column one run lacks is NaN there)."""
-    columns = [c for c in (*COLUMNS, OPTIONAL_COLUMN) if any(c in log for log in logs)]
+    columns = [c for c in (*COLUMNS, GUIDE_COLUMN) if any(c in log for log in logs)]
     joined: dict[str, list[np.ndarray]] = {c: [] for c in columns}
     offset, starts = 0.0, []
     for k, log in enumerate(logs):

@@ -154,7 +154,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     if config.class_guidance > 0:
         guide = load_guide(config.guide_recognizer, config.class_guidance,
                            class_names=list(dataset.class_names),
-                           normalization=dataset.normalization.to_dict(), device=device)
+                           normalization=data_info["normalization"], device=device)
 
     # -- models (identical on every rank: same seed, then rank 0's copy broadcast) ------
     torch.manual_seed(config.seed)
@@ -251,7 +251,6 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                                     strict=True)
                 if ema is not None:
                     ema.set_iteration(iteration + 1)
-                # critic means (d_loss, gp, w_dist) and the generator loss, on the device
                 # critic means (d_loss, gp, w_dist), (g_loss, guide_ce), on the device
                 critic_means, generator_losses = run_step(reals, labels)
                 batches_done += config.n_critic
