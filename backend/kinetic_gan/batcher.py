@@ -6,7 +6,8 @@ the same model (each keeps its own ψ), in arrival order, while their counts fit
 (the first job always fits, so ``max_batch=1`` turns batching off).
 
 A batch is held open for up to ``max_delay`` only while more than one client is active: a
-lone client gains nothing from waiting, so its requests run at once.
+lone client gains nothing from waiting, so its requests run at once. Clients take turns
+(round-robin) when more is queued than one batch holds.
 """
 
 from __future__ import annotations
@@ -119,19 +120,29 @@ class GeneratorRunner:
 
 
 def take_batch(pending: collections.deque[Job], max_batch: int) -> list[Job]:
-    """Remove and return the next batch from ``pending`` (first job + compatible followers)."""
-    first = pending.popleft()
-    batch, total = [first], first.count
-    kept: list[Job] = []
-    while pending:
-        job = pending.popleft()
+    """Remove and return the next batch from ``pending`` (first job + compatible followers).
+
+    Clients take turns: jobs are considered by their rank among their own client's jobs,
+    then by arrival, so one client's long queue cannot keep the others' first jobs waiting.
+    """
+    jobs = list(pending)
+    ranks: dict[bytes, int] = {}
+    order = []
+    for index, job in enumerate(jobs):
+        rank = ranks.get(job.client, 0)
+        ranks[job.client] = rank + 1
+        order.append((rank, index))
+    order.sort()
+    first = jobs[order[0][1]]
+    chosen, total = {order[0][1]}, first.count
+    for _, index in order[1:]:
+        job = jobs[index]
         if job.model == first.model and total + job.count <= max_batch:
-            batch.append(job)
+            chosen.add(index)
             total += job.count
-        else:
-            kept.append(job)
-    pending.extendleft(reversed(kept))
-    return batch
+    pending.clear()
+    pending.extend(job for index, job in enumerate(jobs) if index not in chosen)
+    return [jobs[index] for _, index in order if index in chosen]
 
 
 class Batcher:

@@ -15,8 +15,13 @@ Worker protocol (every message starts with ``PROTOCOL``, then a one-byte kind):
                       REQUEST    seq  client-id  request frames...
 
 A worker silent for ``liveness`` heartbeats is dropped and its in-flight requests go back to
-the head of the queue for another worker, so a killed worker loses no request. The first
-reply for a ``seq`` wins; a late duplicate from a worker thought dead is dropped.
+the head of the queue for another worker, so a killed worker loses no request. A reply is
+taken only from the worker its ``seq`` was sent to, and only while that worker holds it; any
+other (a late duplicate, a forgery by another peer) is dropped.
+
+Fairness: each client has its own queue, capped at ``max_client_queue`` requests, and
+workers are fed from the client queues in turn (round-robin), so a flooding client fills
+only its own queue and never starves the others.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 import zmq
 
 from kinetic_gan import protocol
+from kinetic_gan.memory import release_free_memory
 
 log = logging.getLogger("kinetic_gan.broker")
 
@@ -38,6 +44,8 @@ PROTOCOL = b"KGW1"
 READY, HEARTBEAT, REQUEST, REPLY, DISCONNECT = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"
 HEARTBEAT_S = 1.0
 LIVENESS = 3
+# Unread replies queued for one client (ZMQ_SNDHWM) before further ones are dropped.
+REPLIES_PER_CLIENT = 4
 
 
 @dataclass
@@ -71,9 +79,10 @@ class BrokerConfig:
     heartbeat_s: float = HEARTBEAT_S
     liveness: int = LIVENESS
     max_queue: int = 10_000  # queued requests before answering "busy"
+    max_client_queue: int = 64  # queued requests per client before answering it "busy"
     max_attempts: int = 3  # workers a request may be lost on before answering "internal"
     queue_ttl_s: float = 60.0  # the client has long given up on a request queued this long
-    max_message_bytes: int = protocol.MAX_HEADER_BYTES + 1024
+    max_message_bytes: int = protocol.MAX_REQUEST_BYTES  # client frames (ZMQ_MAXMSGSIZE)
 
 
 def parse_capacity(frames: list[bytes]) -> int:
@@ -87,7 +96,11 @@ class Broker:
     def __init__(self, frontend: zmq.Socket, backend: zmq.Socket, config: BrokerConfig) -> None:
         self.frontend, self.backend, self.config = frontend, backend, config
         self.workers: dict[bytes, Worker] = {}
-        self.queue: collections.deque[Pending] = collections.deque()
+        # One queue per client, in the order they take turns (the next to serve is first).
+        self.queues: collections.OrderedDict[bytes, collections.deque[Pending]] = (
+            collections.OrderedDict()
+        )
+        self.queued = 0
         self.in_flight: dict[int, Pending] = {}
         self._next_seq = 0
         self._last_beat = 0.0
@@ -102,19 +115,34 @@ class Broker:
         while not stop.is_set():
             events = dict(poller.poll(tick_ms))
             if self.backend in events:
-                for _ in range(1024):
-                    if not self.backend.poll(0, zmq.POLLIN):
-                        break
-                    self._from_worker(self.backend.recv_multipart())
+                self._drain(self.backend, self._from_worker)
             if self.frontend in events:
-                for _ in range(1024):
-                    if not self.frontend.poll(0, zmq.POLLIN):
-                        break
-                    self._from_client(self.frontend.recv_multipart())
+                self._drain(self.frontend, self._from_client)
             now = time.monotonic()
             self._expire(now)
             self._dispatch(now)
             self._heartbeat(now)
+
+    @staticmethod
+    def _drain(sock: zmq.Socket, handle) -> None:
+        for _ in range(1024):
+            if not sock.poll(0, zmq.POLLIN):
+                return
+            frames = sock.recv_multipart(copy=False)
+            if len(frames) > protocol.MAX_FRAMES + 8:
+                # More frames than any message of ours: drop it unread (ZeroMQ bounds each
+                # frame, not their number) and give the memory back at once.
+                count = len(frames)
+                del frames
+                release_free_memory()
+                log.warning("dropped a message of %d frames", count)
+                continue
+            try:
+                frames = [frame.bytes for frame in frames]
+                handle(frames)
+            except Exception:
+                # One bad message is dropped; the broker keeps routing.
+                log.exception("dropped a message that broke the broker")
 
     # ------------------------------------------------------------------ clients
 
@@ -123,11 +151,45 @@ class Broker:
             envelope, body = frames[:2], frames[2:]
         else:
             envelope, body = frames[:1], frames[1:]
-        if len(self.queue) >= self.config.max_queue:
-            self._answer_error(envelope, body, "busy", f"{len(self.queue)} requests queued")
+        client = envelope[0]
+        mine = self.queues.get(client)
+        if self.queued >= self.config.max_queue:
+            self._answer_error(envelope, body, "busy", f"{self.queued} requests queued")
+            return
+        if mine is not None and len(mine) >= self.config.max_client_queue:
+            self._answer_error(
+                envelope,
+                body,
+                "busy",
+                f"{len(mine)} of your requests queued (limit {self.config.max_client_queue})",
+            )
             return
         self._next_seq += 1
-        self.queue.append(Pending(self._next_seq, envelope, body, time.monotonic()))
+        self._enqueue(Pending(self._next_seq, envelope, body, time.monotonic()))
+
+    def _enqueue(self, pending: Pending, front: bool = False) -> None:
+        queue = self.queues.setdefault(pending.envelope[0], collections.deque())
+        if front:
+            queue.appendleft(pending)
+        else:
+            queue.append(pending)
+        self.queued += 1
+
+    def _next_pending(self) -> Pending | None:
+        """The head of the next client's queue; that client goes to the back of the turn."""
+        while self.queues:
+            client, queue = next(iter(self.queues.items()))
+            if not queue:
+                del self.queues[client]
+                continue
+            pending = queue.popleft()
+            self.queued -= 1
+            if queue:
+                self.queues.move_to_end(client)
+            else:
+                del self.queues[client]
+            return pending
+        return None
 
     def _answer_error(self, envelope: list[bytes], body: list[bytes], code: str, text: str) -> None:
         request_id = None
@@ -158,13 +220,16 @@ class Broker:
             worker.draining = False
         elif kind == DISCONNECT and worker is not None:
             worker.draining = True
-        elif kind == REPLY and len(rest) >= 2:
-            seq = int.from_bytes(rest[0], "big")
-            pending = self.in_flight.pop(seq, None)
-            if worker is not None:
+        elif kind == REPLY and len(rest) >= 2 and worker is not None:
+            seq = int.from_bytes(rest[0][:8], "big")
+            # Only the worker holding this request may answer it.
+            if seq in worker.in_flight:
                 worker.in_flight.discard(seq)
-            if pending is not None:
-                self._send(self.frontend, [*pending.envelope, *rest[1:]])
+                pending = self.in_flight.pop(seq, None)
+                if pending is not None:
+                    self._send(self.frontend, [*pending.envelope, *rest[1:]])
+            else:
+                log.warning("dropped a reply for seq=%d from id=%s", seq, identity.hex())
         if worker is not None:
             worker.expires = now + self.config.heartbeat_s * self.config.liveness
             if worker.draining and not worker.in_flight and kind == DISCONNECT and rest == [b"0"]:
@@ -198,24 +263,30 @@ class Broker:
                         f"request lost with {pending.attempts} workers",
                     )
                 else:
-                    self.queue.appendleft(pending)
-        while self.queue and now - self.queue[0].queued_at > self.config.queue_ttl_s:
-            self.queue.popleft()
+                    self._enqueue(pending, front=True)
+        for client, queue in list(self.queues.items()):
+            while queue and now - queue[0].queued_at > self.config.queue_ttl_s:
+                queue.popleft()
+                self.queued -= 1
+            if not queue:
+                del self.queues[client]
 
     def _dispatch(self, now: float) -> None:
-        while self.queue:
+        while self.queued:
             ready = [w for w in self.workers.values() if w.free > 0]
             if not ready:
                 return
             # The least-loaded worker; among equals the one idle longest.
             worker = min(ready, key=lambda w: (len(w.in_flight) / max(w.capacity, 1), w.last_sent))
-            pending = self.queue.popleft()
+            pending = self._next_pending()
+            if pending is None:
+                return
             client = pending.envelope[0]
             seq = pending.seq.to_bytes(8, "big")
             if not self._send(
                 self.backend, [worker.identity, PROTOCOL, REQUEST, seq, client, *pending.body]
             ):
-                self.queue.appendleft(pending)
+                self._enqueue(pending, front=True)
                 return
             pending.worker = worker.identity
             worker.in_flight.add(pending.seq)

@@ -24,15 +24,24 @@ from . import protocol
 
 # How often a waiting call wakes up to look at its cancel event.
 _CANCEL_POLL_S = 0.05
+# What a reply may hold, so that a hostile or broken server cannot make the client allocate
+# without bound: frames of a non-generate reply, and the bytes of one sample in a generate
+# reply when the model's size is not known from ``info`` (1024 frames x 32 joints x 3 x 4 B).
+MAX_SMALL_REPLY_BYTES = protocol.MAX_HEADER_BYTES
+MAX_SAMPLE_BYTES = 1024 * 32 * 3 * 4
+MAX_FPS = 1000.0
 
 
 class BackendError(Exception):
     """The one error a client raises: ``code`` is "unreachable", "cancelled" or a protocol code."""
 
-    def __init__(self, address: str, code: str, message: str) -> None:
+    def __init__(
+        self, address: str, code: str, message: str, seconds: float | None = None
+    ) -> None:
         super().__init__(message)
         self.address = address
         self.code = code
+        self.seconds = seconds  # how long "unreachable" waited in all
 
 
 class Cancelled(BackendError):
@@ -105,6 +114,9 @@ class Client:
         self.curve = curve
         self._context = context or zmq.Context.instance()
         self._socket: zmq.Socket | None = None
+        self._models: list[dict[str, Any]] = []
+        self._max_frame_bytes = MAX_SMALL_REPLY_BYTES
+        self._socket_cap = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -114,9 +126,17 @@ class Client:
         self._call("ping", {})
         return time.perf_counter() - start
 
-    def info(self) -> dict[str, Any]:
-        """Server version, protocol version and the loaded models (see docs/protocol.md)."""
-        return self._call("info", {}).header["result"]
+    def info(self, *, timeout_s: float | None = None, retries: int | None = None) -> dict[str, Any]:
+        """Server version, protocol version and the loaded models (see docs/protocol.md).
+
+        The models are remembered: later ``generate`` replies are then held to their exact
+        size. ``timeout_s``/``retries`` override the client's (a quick probe, say).
+        """
+        result = self._call("info", {}, timeout_s=timeout_s, retries=retries).header["result"]
+        models = result.get("models") if isinstance(result, dict) else None
+        if isinstance(models, list):
+            self._models = [m for m in models if isinstance(m, dict)]
+        return result
 
     def generate(
         self,
@@ -156,8 +176,19 @@ class Client:
             "truncation": req.truncation,
             "vary_noise": req.vary_noise,
         }
+        self._max_frame_bytes = max(MAX_SMALL_REPLY_BYTES, req.count * self._sample_bytes(model))
         message = self._call("generate", fields, timeout_s=timeout_s, cancel=cancel)
-        return self._generation(message)
+        return self._generation(message, req.count)
+
+    def _sample_bytes(self, model: str | None) -> int:
+        """Bytes of one sample's joints: exact for a model ``info`` described, else a cap."""
+        known = [m for m in self._models if model is None or m.get("name") == model]
+        try:
+            m = known[0]
+            size = int(m["frames"]) * len(m["joint_names"]) * int(m["channels"]) * 4
+        except (IndexError, KeyError, TypeError, ValueError):
+            return MAX_SAMPLE_BYTES
+        return size if 0 < size <= MAX_SAMPLE_BYTES else MAX_SAMPLE_BYTES
 
     def close(self) -> None:
         if self._socket is not None:
@@ -177,6 +208,8 @@ class Client:
         # instead of wedging the socket's send/receive state machine.
         sock = self._context.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        # ZeroMQ refuses (and disconnects) a frame over this before allocating it.
+        sock.setsockopt(zmq.MAXMSGSIZE, self._max_frame_bytes)
         if self.curve is not None:
             sock.curve_serverkey = _z85(self.curve.server_public)
             sock.curve_publickey = _z85(self.curve.client_public)
@@ -190,14 +223,20 @@ class Client:
         fields: dict[str, Any],
         timeout_s: float | None = None,
         cancel: threading.Event | None = None,
+        retries: int | None = None,
     ) -> protocol.Message:
         per_try = self.timeout_s if timeout_s is None else float(timeout_s)
         request_id = protocol.new_id()
         frames = protocol.request(op, request_id, **fields)
-        tries = self.retries + 1
+        tries = (self.retries if retries is None else int(retries)) + 1
+        if op != "generate":
+            self._max_frame_bytes = MAX_SMALL_REPLY_BYTES
         for _ in range(tries):
+            if self._socket is not None and self._socket_cap != self._max_frame_bytes:
+                self.close()  # the size cap is set when a socket opens
             if self._socket is None:
                 self._socket = self._open()
+                self._socket_cap = self._max_frame_bytes
             # The empty delimiter makes us look like a REQ socket to the server's ROUTER.
             self._socket.send_multipart([b"", *frames], copy=False)
             message = self._wait(request_id, per_try, cancel)
@@ -205,11 +244,16 @@ class Client:
                 return self._checked(message, op)
             # Lazy Pirate: the socket may be stuck on a dead peer; start afresh.
             self.close()
+        hint = "is `kinetic-gan serve` (or `kinetic-gan broker`) running there?"
+        if self.curve is None:
+            hint += " (No CurveZMQ keys were given: the server may require them.)"
         raise BackendError(
             self.address,
             "unreachable",
             f"no backend at {self.address} after {per_try * tries:.1f} s"
-            + (f" ({tries} tries)" if tries > 1 else ""),
+            + (f" ({tries} tries)" if tries > 1 else "")
+            + f": {hint}",
+            seconds=per_try * tries,
         )
 
     def _wait(
@@ -226,8 +270,15 @@ class Client:
             step = min(left, _CANCEL_POLL_S) if cancel is not None else left
             if not self._socket.poll(int(step * 1000) + 1, zmq.POLLIN):
                 continue
-            frames = self._socket.recv_multipart()
-            if frames and frames[0] == b"":
+            # Without copying: decode makes the one copy of each array it keeps.
+            parts = self._socket.recv_multipart(copy=False)
+            if len(parts) > protocol.MAX_FRAMES + 2:
+                raise BackendError(
+                    self.address, "bad_request", f"bad reply from {self.address}: "
+                    f"{len(parts)} frames (at most {protocol.MAX_FRAMES + 1})"
+                )
+            frames = [part.buffer for part in parts]
+            if frames and len(frames[0]) == 0:
                 frames = frames[1:]
             try:
                 message = protocol.decode(frames)
@@ -251,11 +302,11 @@ class Client:
             raise BackendError(self.address, code, f"{op} failed ({code}): {text}")
         return message
 
-    def _generation(self, message: protocol.Message) -> Generation:
+    def _generation(self, message: protocol.Message, count: int) -> Generation:
         result, arrays = message.header["result"], message.arrays
         try:
             joints, labels, z = arrays["joints"], arrays["labels"], arrays["z"]
-            return Generation(
+            take = Generation(
                 joints=joints.astype(np.float32, copy=False),
                 labels=labels.astype(np.int64, copy=False),
                 z=z.astype(np.float32, copy=False),
@@ -270,7 +321,43 @@ class Client:
                 units=str(result["units"]),
                 model=str(result["model"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise BackendError(
                 self.address, "bad_request", f"incomplete generate reply from {self.address}: {exc}"
             ) from None
+        problem = check_generation(take, count)
+        if problem:
+            raise BackendError(
+                self.address, "bad_request", f"bad generate reply from {self.address}: {problem}"
+            )
+        return take
+
+
+def check_generation(take: Generation, count: int) -> str | None:
+    """What is wrong with ``take`` as the answer to a request for ``count`` samples, or None.
+
+    The client trusts no server: every consumer (``request``, Blender) may then index the
+    arrays and divide by the frame rate without checking again.
+    """
+    joints = take.joints
+    if joints.ndim != 4:
+        return f"joints must be (N, T, V, C), got shape {joints.shape}"
+    n, frames, joint_count, channels = joints.shape
+    if n != count:
+        return f"{n} samples for a request of {count}"
+    if frames < 1 or channels not in (2, 3):
+        return f"joints of shape {joints.shape} (need T >= 1 frames and 2 or 3 channels)"
+    if take.labels.shape != (count,) or take.z.ndim != 2 or len(take.z) != count:
+        return f"labels {take.labels.shape} and z {take.z.shape} do not match {count} samples"
+    if len(take.class_names) != count:
+        return f"{len(take.class_names)} class names for {count} samples"
+    if len(take.joint_names) != joint_count or len(take.parents) != joint_count:
+        names, parents = len(take.joint_names), len(take.parents)
+        return f"{joint_count} joints but {names} joint names and {parents} parents"
+    if any(not -1 <= p < joint_count for p in take.parents):
+        return "parents index outside the skeleton"
+    if not (np.isfinite(take.fps) and 1.0 <= take.fps <= MAX_FPS):
+        return f"fps {take.fps!r} (must be a number in 1..{MAX_FPS:g})"
+    if not np.isfinite(joints).all():
+        return "joints hold NaN or infinite values"
+    return None

@@ -51,13 +51,30 @@ def write_keypair(directory: str | Path, name: str) -> tuple[Path, Path]:
         if path.exists():
             raise KineticGanError(f"{path}: already exists; choose another name or folder")
     stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    _write_certificate(public_path, stamp, public, None)
-    _write_certificate(secret_path, stamp, public, secret)
-    os.chmod(secret_path, 0o600)
+    with atomic_write(public_path, "w") as handle:
+        handle.write(_certificate(stamp, public, None))
+    _write_private(secret_path, _certificate(stamp, public, secret))
     return public_path, secret_path
 
 
-def _write_certificate(path: Path, stamp: str, public: bytes, secret: bytes | None) -> None:
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` atomically, 0600 from its first byte (never briefly world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)  # O_CREAT's mode is masked by the umask, which may be odd
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _certificate(stamp: str, public: bytes, secret: bytes | None) -> str:
     kind = "Secret" if secret is not None else "Public"
     lines = [
         f"#   ****  Generated on {stamp} by kinetic-gan keygen  ****",
@@ -70,12 +87,39 @@ def _write_certificate(path: Path, stamp: str, public: bytes, secret: bytes | No
     ]
     if secret is not None:
         lines.append(f'    secret-key = "{secret.decode("ascii")}"')
-    with atomic_write(path, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def check_secret_file(path: str | Path) -> None:
+    """Refuse a secret key that other users can read: it is no longer a secret."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise KineticGanError(f"{path}: cannot read the secret key ({exc.strerror})") from None
+    if mode & 0o077:
+        raise KineticGanError(
+            f"{path}: secret key is readable by other users (mode {mode & 0o777:o}); "
+            f"run `chmod 600 {path}`"
+        )
+
+
+def check_authorized_dir(folder: Path, flag: str) -> None:
+    """Refuse a key folder others may write to: they could authorise themselves."""
+    if not folder.is_dir():
+        raise KineticGanError(f"{folder}: {flag} must be a folder of .key files")
+    mode = folder.stat().st_mode
+    if mode & 0o022:
+        raise KineticGanError(
+            f"{folder}: {flag} is writable by other users (mode {mode & 0o777:o}), who could "
+            f"add their own keys; run `chmod 755 {folder}`"
+        )
+    if not any(folder.glob("*.key")):
+        raise KineticGanError(f"{folder}: no .key files in {flag}; nobody could connect")
 
 
 def load_keypair(path: str | Path) -> tuple[bytes, bytes]:
     """(public, secret) from a ``.key_secret`` file, or a clear error."""
+    check_secret_file(path)
     try:
         public, secret = zmq.auth.load_certificate(str(path))
     except (OSError, ValueError) as exc:
@@ -93,26 +137,39 @@ def load_public(path: str | Path) -> bytes:
     return public
 
 
+# ZAP domains: a broker admits clients and workers from separate key folders, so that a
+# client key can never register as a worker (and receive other users' requests).
+CLIENTS, WORKERS = "clients", "workers"
+
+
 class CurveServer:
-    """Server-side Curve: our key pair plus a ZAP handler that admits the authorised keys."""
+    """Server-side Curve: our key pair plus a ZAP handler that admits the authorised keys.
+
+    ``authorized_dir`` holds the client keys; ``worker_dir`` (a broker's backend) the keys of
+    the workers, checked only on sockets secured with ``domain=WORKERS``.
+    """
 
     def __init__(
-        self, context: zmq.Context, secret_key_file: str | Path, authorized_dir: str | Path
+        self,
+        context: zmq.Context,
+        secret_key_file: str | Path,
+        authorized_dir: str | Path,
+        worker_dir: str | Path | None = None,
     ):
-        folder = Path(authorized_dir)
-        if not folder.is_dir():
-            raise KineticGanError(
-                f"{folder}: --curve-authorized-clients must be a folder of .key files"
-            )
-        if not any(folder.glob("*.key")):
-            raise KineticGanError(f"{folder}: no client .key files; nobody could connect")
+        folders = {CLIENTS: (Path(authorized_dir), "--curve-authorized-clients")}
+        if worker_dir is not None:
+            folders[WORKERS] = (Path(worker_dir), "--worker-authorized-keys")
+        for folder, flag in folders.values():
+            check_authorized_dir(folder, flag)
         self.public, self.secret = load_keypair(secret_key_file)
         self._auth = ThreadAuthenticator(context)
         self._auth.start()
-        self._auth.configure_curve(domain="*", location=str(folder))
+        for domain, (folder, _) in folders.items():
+            self._auth.configure_curve(domain=domain, location=str(folder))
 
-    def secure(self, sock: zmq.Socket) -> None:
-        """Make ``sock`` (before bind) a Curve server that only authorised clients reach."""
+    def secure(self, sock: zmq.Socket, domain: str = CLIENTS) -> None:
+        """Make ``sock`` (before bind) a Curve server that only keys of ``domain`` reach."""
+        sock.zap_domain = domain.encode()
         sock.curve_secretkey = self.secret
         sock.curve_publickey = self.public
         sock.curve_server = True

@@ -20,6 +20,7 @@ from kinetic_gan.errors import KineticGanError
 from kinetic_gan.motion_files import GeneratedSet, load_npz, save_npz, save_original
 from kinetic_gan.nn import Generator
 from kinetic_gan.nn.fast import fast_generator
+from kinetic_gan.protocol import parse_action
 
 MAX_SEED = 2**63 - 1
 __all__ = [
@@ -63,7 +64,9 @@ class Inputs:
 def resolve_action(card, action: str | int) -> int:
     """A class index from a name (case-insensitive) or an index; errors list close matches."""
     names = list(card.class_names)
-    if isinstance(action, (int, np.integer)) or (isinstance(action, str) and action.isdigit()):
+    if isinstance(action, str):
+        action = parse_action(action)
+    if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
         index = int(action)
         if not 0 <= index < len(names):
             raise KineticGanError(f"action index {index} out of range: the model has {len(names)}")

@@ -7,14 +7,16 @@ skeleton, joint_names, parents, units.
 
 from __future__ import annotations
 
+import math
 import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kinetic_gan.atomic import atomic_path, atomic_write
-from kinetic_gan.errors import KineticGanError
+from kinetic_gan.errors import KineticGanError, first_line
 
 
 @dataclass
@@ -53,8 +55,68 @@ def save_npz(path: str | Path, result) -> Path:
     return target
 
 
+# Uncompressed bytes an input .npz may hold: 1 GiB is ~5,000 takes of 64 frames. The cap is
+# checked on the zip's directory before anything is inflated (a 3 MB zip can hold 3 GB).
+MAX_NPZ_BYTES = 1 << 30
+
+
+def check_npz(path: str | Path, max_bytes: int = MAX_NPZ_BYTES) -> None:
+    """Refuse, with one line, an .npz that is not a zip, too big unpacked, or lies.
+
+    Reads only the zip directory, each array's header and the (scalar) ``fps``, so it costs
+    nothing for a good file and never inflates a bomb.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise KineticGanError(f"{p}: file not found")
+    fps = None
+    try:
+        with zipfile.ZipFile(p) as archive:
+            members = archive.infolist()
+            total = sum(m.file_size for m in members)
+            if total > max_bytes:
+                raise KineticGanError(
+                    f"{p}: unpacks to {total / 2**20:,.0f} MiB, over the "
+                    f"{max_bytes / 2**20:,.0f} MiB limit for an input .npz"
+                )
+            for member in members:
+                with archive.open(member) as handle:
+                    shape, dtype = _npy_header(handle)
+                    if dtype.hasobject:
+                        raise KineticGanError(f"{p}: {member.filename} holds Python objects")
+                    if math.prod(shape) * dtype.itemsize > member.file_size:
+                        raise KineticGanError(
+                            f"{p}: {member.filename} claims shape {shape}, more than it holds"
+                        )
+                if member.filename == "fps.npy":
+                    with archive.open(member) as handle:
+                        fps = np.lib.format.read_array(handle, allow_pickle=False)
+    except zipfile.BadZipFile as exc:
+        raise KineticGanError(f"{p}: not a readable .npz (truncated or not a zip: {exc})") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise KineticGanError(f"{p}: unreadable .npz ({first_line(exc)})") from None
+    if fps is not None:
+        value = fps.item() if fps.shape == () and fps.dtype.kind in "iuf" else None
+        if value is None or not (math.isfinite(value) and 1 <= value <= 1000):
+            raise KineticGanError(
+                f"{p}: fps must be one number in 1..1000, got {fps.dtype} {fps.shape}"
+                + (f" = {value}" if value is not None else "")
+            )
+
+
+def _npy_header(handle) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(handle)
+    fmt = np.lib.format
+    read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+    if version not in read:
+        raise ValueError(f".npy format version {version} is not supported")
+    shape, _, dtype = read[version](handle)
+    return shape, dtype
+
+
 def load_npz(path: str | Path) -> GeneratedSet:
     p = Path(path)
+    check_npz(p)
     try:
         with np.load(p, allow_pickle=False) as data:
             missing = {"joints", "labels", "class_names", "fps", "skeleton"} - set(data.files)

@@ -35,6 +35,9 @@ ERROR_CODES = (
 )
 
 MAX_HEADER_BYTES = 64 * 1024
+# The largest request frame a server or broker reads (ZMQ_MAXMSGSIZE); requests carry no
+# arrays and their header fields are capped, so the largest honest one is far smaller.
+MAX_REQUEST_BYTES = 16 * 1024
 MAX_FRAMES = 16
 MAX_ARRAY_BYTES = 256 * 1024 * 1024
 MAX_NDIM = 8
@@ -86,6 +89,18 @@ class GenerateRequest:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def parse_action(text: str) -> str | int:
+    """An action typed by a user: an index when it is ASCII digits only, else a class name.
+
+    ``str.isdigit`` alone is not enough: "²", "①" and "٣" are digits to it and then make
+    ``int()`` raise, so every entry point parses actions here.
+    """
+    token = text.strip()
+    if token.isascii() and token.isdigit():
+        return int(token)
+    return text
 
 
 # --------------------------------------------------------------------------- encoding

@@ -11,6 +11,7 @@ connected as a DEALER worker to a ``kinetic-gan broker`` with heartbeats (Parano
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -29,11 +30,14 @@ from kinetic_gan import protocol
 from kinetic_gan.batcher import Batcher, GeneratorRunner, Job, Output
 from kinetic_gan.curve import CurveServer
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.memory import release_free_memory
 
 log = logging.getLogger("kinetic_gan.server")
 
 # A new random seed fits a signed 32-bit integer, so UIs (Blender's IntProperty) can show it.
 RANDOM_SEED_LIMIT = 2**31
+# Frames of one inbound message: routing envelope (broker: 5 frames) + header + arrays.
+MAX_INBOUND_FRAMES = protocol.MAX_FRAMES + 8
 
 
 def server_version() -> str:
@@ -51,7 +55,12 @@ class ServeConfig:
     max_delay_ms: float = 5.0  # longest a batch waits for more requests (only under load)
     max_count: int = 256  # samples per request
     max_pending: int = 4096  # samples accepted but not yet answered, before replying "busy"
-    max_message_bytes: int = protocol.MAX_HEADER_BYTES + 1024  # inbound ZMQ_MAXMSGSIZE
+    # Samples one client may have accepted and unanswered. A client with nothing pending is
+    # admitted even when others filled max_pending (up to twice it), so floods starve no one.
+    max_client_pending: int = 1024
+    replies_per_peer: int = 4  # unread replies queued per peer in ZeroMQ (ZMQ_SNDHWM)
+    backlog_bytes_per_peer: int = 16 << 20  # then held by us up to this, then dropped
+    max_message_bytes: int = protocol.MAX_REQUEST_BYTES  # inbound ZMQ_MAXMSGSIZE, per frame
 
 
 @dataclass
@@ -83,12 +92,13 @@ class Dispatcher:
         }
 
     def handle(
-        self, body: Sequence[bytes], client: bytes, pending: int
+        self, body: Sequence[bytes], client: bytes, pending: int, client_pending: int = 0
     ) -> tuple[str, str, list[bytes] | Job, str]:
         """``(request_id, op, outcome, status)``: outcome is reply frames or a :class:`Job`.
 
-        ``pending`` is the number of samples accepted and not yet answered (for "busy");
-        ``status`` is "ok", "accepted" or the error code sent.
+        ``pending`` is the number of samples accepted and not yet answered (for "busy"),
+        ``client_pending`` the part of it that is this client's; ``status`` is "ok",
+        "accepted" or the error code sent.
         """
         request_id: str | None = None
         op = "?"
@@ -102,13 +112,20 @@ class Dispatcher:
                 return request_id, op, protocol.ok_reply(request_id, op, {}), "ok"
             if op == "info":
                 return request_id, op, protocol.ok_reply(request_id, op, self._info), "ok"
-            job = self._generate_job(message.header, client, pending)
+            job = self._generate_job(message.header, client, pending, client_pending)
             return request_id, op, job, "accepted"
         except protocol.ProtocolError as exc:
             reply = protocol.error_reply(request_id, exc.code, exc.message)
             return request_id or "-", op, reply, exc.code
+        except Exception as exc:
+            # A bug met by one request fails that request, never the server.
+            log.exception("internal error handling id=%s", _printable(request_id or "-", 40))
+            reply = protocol.error_reply(request_id, "internal", _one_line(exc))
+            return request_id or "-", op, reply, "internal"
 
-    def _generate_job(self, header: dict[str, Any], client: bytes, pending: int) -> Job:
+    def _generate_job(
+        self, header: dict[str, Any], client: bytes, pending: int, client_pending: int
+    ) -> Job:
         req = protocol.parse_generate(header)
         name = req.model or self.default_model
         runner = self.runners.get(name)
@@ -121,10 +138,7 @@ class Dispatcher:
                 "too_large",
                 f"count {req.count} is over this server's limit of {self.config.max_count}",
             )
-        if pending and pending + req.count > self.config.max_pending:
-            raise protocol.ProtocolError(
-                "busy", f"{pending} samples queued (limit {self.config.max_pending}); try again"
-            )
+        self._check_quota(req.count, pending, client_pending)
         try:
             label = runner.resolve(req.action)
         except KineticGanError as exc:
@@ -141,6 +155,20 @@ class Dispatcher:
             vary_noise=req.vary_noise,
             client=client,
         )
+
+    def _check_quota(self, count: int, pending: int, client_pending: int) -> None:
+        limit, mine = self.config.max_pending, self.config.max_client_pending
+        if client_pending and client_pending + count > mine:
+            raise protocol.ProtocolError(
+                "busy", f"{client_pending} of your samples queued (limit {mine}); try again"
+            )
+        # A client with nothing queued gets in even when others filled the queue: with the
+        # batcher's round-robin it is then served in turn. The hard ceiling bounds memory.
+        ceiling = limit if client_pending else 2 * limit
+        if pending and pending + count > ceiling:
+            raise protocol.ProtocolError(
+                "busy", f"{pending} samples queued (limit {limit}); try again"
+            )
 
     def reply_for(self, output: Output, ticket: Ticket) -> tuple[list[bytes], str]:
         """Reply frames and a status word for a finished job."""
@@ -179,6 +207,16 @@ class RouterTransport:
         self.socket = context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.MAXMSGSIZE, config.max_message_bytes)
         self.socket.setsockopt(zmq.LINGER, 2000)
+        # A peer that never reads gets at most this many replies queued in ZeroMQ; with
+        # ROUTER_MANDATORY a further send raises instead of queueing, and the reply waits in
+        # a small backlog of ours, bounded in bytes, past which it is dropped (and logged).
+        self.socket.setsockopt(zmq.SNDHWM, config.replies_per_peer)
+        self.socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.backlog_bytes = config.backlog_bytes_per_peer
+        self._backlog: dict[bytes, collections.deque[list[bytes]]] = {}
+        self._backlog_size: dict[bytes, int] = {}
+        self.dropped = 0
+        self._gone: set[bytes] = set()
         if curve is not None:
             curve.secure(self.socket)
         try:
@@ -188,18 +226,64 @@ class RouterTransport:
             raise KineticGanError(f"--bind {bind}: {exc}") from None
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
+    @property
+    def busy(self) -> bool:
+        """True while replies wait in the backlog (the loop then polls more often)."""
+        return bool(self._backlog)
+
     def receive(self) -> tuple[list[bytes], bytes, list[bytes]] | None:
-        frames = self.socket.recv_multipart()
+        frames = receive_bounded(self.socket)
+        if frames is None:
+            return None
         if len(frames) > 1 and frames[1] == b"":
             return frames[:2], frames[0], frames[2:]
         return frames[:1], frames[0], frames[1:]
 
     def send(self, envelope: list[bytes], reply: list[bytes]) -> None:
-        with contextlib.suppress(zmq.Again):
-            self.socket.send_multipart([*envelope, *reply], flags=zmq.NOBLOCK)
+        peer, message = envelope[0], [*envelope, *reply]
+        if peer not in self._backlog and self._try_send(peer, message):
+            return
+        size = sum(len(f) for f in message)
+        held = self._backlog_size.get(peer, 0)
+        if held + size <= self.backlog_bytes and self._alive(peer):
+            self._backlog.setdefault(peer, collections.deque()).append(message)
+            self._backlog_size[peer] = held + size
+            return
+        self._drop(peer, "not reading")
+
+    def _alive(self, peer: bytes) -> bool:
+        return peer not in self._gone
+
+    def _try_send(self, peer: bytes, message: list[bytes]) -> bool:
+        """True when sent or when the peer is gone (nothing left to do); False: try later."""
+        try:
+            self.socket.send_multipart(message, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        except zmq.ZMQError:  # EHOSTUNREACH: the peer left
+            self._gone.add(peer)
+            self._drop(peer, "gone")
+        return True
+
+    def _drop(self, peer: bytes, reason: str) -> None:
+        self.dropped += 1
+        log.warning(
+            "reply dropped peer=%s reason=%s dropped=%d", peer[:16].hex(), reason, self.dropped
+        )
 
     def tick(self, draining: bool) -> None:
-        pass
+        for peer in list(self._backlog):
+            queue = self._backlog[peer]
+            while queue:
+                message = queue[0]
+                if not self._try_send(peer, message):
+                    break
+                queue.popleft()
+                self._backlog_size[peer] -= sum(len(f) for f in message)
+            if not queue:
+                del self._backlog[peer], self._backlog_size[peer]
+        if len(self._gone) > 4096:  # identities are per connection; forget old ones
+            self._gone.clear()
 
     def close(self) -> None:
         self.socket.close()
@@ -236,8 +320,10 @@ class WorkerTransport:
         return sock
 
     def receive(self) -> tuple[list[bytes], bytes, list[bytes]] | None:
-        frames = self.socket.recv_multipart()
+        frames = receive_bounded(self.socket)
         self._heard = time.monotonic()
+        if frames is None:
+            return None
         self._backoff_s = self.heartbeat_s
         if len(frames) >= 4 and frames[0] == wp.PROTOCOL and frames[1] == wp.REQUEST:
             seq, client = frames[2], frames[3]
@@ -273,6 +359,23 @@ class WorkerTransport:
         self.socket.close()
 
 
+def receive_bounded(sock: zmq.Socket, most: int = MAX_INBOUND_FRAMES) -> list[bytes] | None:
+    """The next message as bytes, or None (dropped unread) when it has over ``most`` frames.
+
+    ZeroMQ caps each frame (ZMQ_MAXMSGSIZE) but not their number, and hands a message over
+    only once it is complete. So frames are received without copying, counted, and an
+    oversized message is released at once and its memory handed back to the OS.
+    """
+    frames = sock.recv_multipart(copy=False)
+    if len(frames) > most:
+        count = len(frames)
+        del frames
+        release_free_memory()
+        log.warning("dropped a message of %d frames (at most %d)", count, most)
+        return None
+    return [frame.bytes for frame in frames]
+
+
 # --------------------------------------------------------------------------- the loop
 
 
@@ -293,6 +396,7 @@ class Server:
             max_delay_s=config.max_delay_ms / 1000.0,
         )
         self._pending_samples = 0
+        self._client_samples: dict[bytes, int] = {}
         self._in_flight = 0
 
     def _on_done(self, outputs: list[Output]) -> None:
@@ -327,7 +431,8 @@ class Server:
         poller.register(self._wake_r, zmq.POLLIN)
         if accept:
             poller.register(self.transport.socket, zmq.POLLIN)
-        events = dict(poller.poll(100))
+        # Replies waiting for a slow reader are retried often; otherwise wake to tick.
+        events = dict(poller.poll(5 if getattr(self.transport, "busy", False) else 100))
         if self._wake_r in events:
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_r, 4096)
@@ -353,11 +458,12 @@ class Server:
             return
         envelope, client, body = received
         request_id, op, outcome, status = self.dispatcher.handle(
-            body, client, self._pending_samples
+            body, client, self._pending_samples, self._client_samples.get(client, 0)
         )
         if isinstance(outcome, Job):
             outcome.ticket = Ticket(envelope, request_id, started)
             self._pending_samples += outcome.count
+            self._client_samples[client] = self._client_samples.get(client, 0) + outcome.count
             self._in_flight += 1
             self.batcher.submit(outcome)
             log.debug("accepted id=%s count=%d", _printable(request_id, 40), outcome.count)
@@ -367,8 +473,16 @@ class Server:
 
     def _answer(self, output: Output) -> None:
         ticket: Ticket = output.job.ticket
-        reply, status = self.dispatcher.reply_for(output, ticket)
+        try:
+            reply, status = self.dispatcher.reply_for(output, ticket)
+        except Exception as exc:
+            log.exception("internal error answering id=%s", _printable(ticket.request_id, 40))
+            reply = protocol.error_reply(ticket.request_id, "internal", _one_line(exc))
+            status = "internal"
         self._pending_samples -= output.job.count
+        left = self._client_samples.pop(output.job.client, 0) - output.job.count
+        if left > 0:
+            self._client_samples[output.job.client] = left
         self._in_flight -= 1
         self.transport.send(ticket.envelope, reply)
         if output.error is not None:
@@ -386,6 +500,10 @@ class Server:
             ms,
             status,
         )
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
 
 
 def _printable(text: str, limit: int) -> str:

@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from kinetic_gan.atomic import atomic_path, atomic_write
-from kinetic_gan.errors import KineticGanError
+from kinetic_gan.errors import KineticGanError, first_line
 from kinetic_gan.nn import Critic, Generator
 from kinetic_gan.nn.fast import attach_fast_generator
 from kinetic_gan.nn.generator import FRAMES, LATENT_DIM, MAPPING_DEPTHS
@@ -91,12 +91,61 @@ class ModelCard:
         if missing:
             raise KineticGanError(f"{source}: model card lacks {', '.join(missing)}")
         if data.get("format", FORMAT) != FORMAT:
-            raise KineticGanError(f"{source}: unsupported format {data.get('format')!r}")
+            raise KineticGanError(f"{source}: unsupported format {data.get('format')!r:.80}")
+        problem = card_problem(data)
+        if problem:
+            raise KineticGanError(f"{source}: bad model card: {problem}")
         card = cls(**{k: v for k, v in data.items() if k in known})
         get_skeleton(card.skeleton)  # validates the name
         if card.frames not in FRAMES:
             raise KineticGanError(f"{source}: frames must be one of {FRAMES}, not {card.frames}")
         return card
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def card_problem(data: dict[str, Any]) -> str | None:
+    """The first field of a model card's JSON with a wrong type or value, or None."""
+    for key in ("name", "dataset", "skeleton", "licence", "source", "kind", "format"):
+        if key in data and not isinstance(data[key], str):
+            return f"{key} must be a string, not {type(data[key]).__name__}"
+    if not data["name"].strip():
+        return "name is empty"
+    names = data["class_names"]
+    if not isinstance(names, list) or not names:
+        return f"class_names must be a non-empty list of names, not {type(names).__name__}"
+    if not all(isinstance(n, str) and n.strip() for n in names):
+        return "class_names must all be non-empty strings"
+    if len(set(names)) != len(names):
+        return "class_names holds the same name twice"
+    if data.get("kind", "generator") not in ("generator", "critic"):
+        return f"kind must be generator or critic, not {data['kind']!r:.40}"
+    for key, allowed in (("frames", FRAMES), ("mapping_depth", MAPPING_DEPTHS)):
+        if key in data and (not _is_int(data[key]) or data[key] not in allowed):
+            return f"{key} must be one of {allowed}, not {data[key]!r:.40}"
+    if "latent_dim" in data and (not _is_int(data["latent_dim"]) or data["latent_dim"] < 1):
+        return f"latent_dim must be a positive integer, not {data['latent_dim']!r:.40}"
+    fps = data.get("fps", 30)
+    if not _is_number(fps) or not 1 <= fps <= 1000:
+        return f"fps must be a number in 1..1000, not {fps!r:.40}"
+    norm = data.get("normalization")
+    if norm is not None:
+        if not isinstance(norm, dict) or not all(
+            _is_number(norm.get(k)) for k in ("min", "max")
+        ):
+            return "normalization must be null or {\"min\": number, \"max\": number}"
+        if not norm["max"] > norm["min"]:
+            return f"normalization max {norm['max']} is not above min {norm['min']}"
+    for key in ("truncation", "training", "metrics"):
+        if key in data and not isinstance(data[key], dict):
+            return f"{key} must be an object, not {type(data[key]).__name__}"
+    return None
 
 
 def card_path(weights: str | Path) -> Path:
@@ -109,16 +158,47 @@ def weights_path(stem: str | Path) -> Path:
     return p if p.suffix == ".safetensors" else p.with_suffix(".safetensors")
 
 
+def available_weights(folder: str | Path) -> list[str]:
+    """The ``NAME.safetensors`` files in ``folder`` that have a model card beside them."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(str(p) for p in root.glob("*.safetensors") if card_path(p).is_file())
+
+
+def _kind(weights: str) -> str:
+    try:
+        card = json.loads(card_path(weights).read_text())
+        if card.get("format") != FORMAT:  # a recogniser's card, say
+            return str(card.get("format", "unknown format")).split("/")[0]
+        return str(card.get("kind", "generator"))
+    except (OSError, ValueError, AttributeError):
+        return "unreadable card"
+
+
+def _not_found(given: str | Path) -> KineticGanError:
+    folder = Path(given).parent
+    found = [f"{w} ({_kind(w)})" for w in available_weights(folder)]
+    listing = (
+        f"weights in {folder}/: {', '.join(found)}" if found else f"no weights in {folder}/"
+    )
+    return KineticGanError(f"{given}: no such weights file ({listing})")
+
+
 def read_card(weights: str | Path) -> ModelCard:
     path = card_path(weights_path(weights))
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
+        if not weights_path(weights).exists():
+            raise _not_found(weights) from None  # name what was given, not the card
         raise KineticGanError(
             f"{path}: model card not found (expected beside the weights)"
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise KineticGanError(f"{path}: model card is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise KineticGanError(f"{path}: model card is nested too deeply to be one") from None
     if not isinstance(data, dict):
         raise KineticGanError(f"{path}: model card must be a JSON object")
     try:
@@ -304,8 +384,10 @@ def load_published(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt/unsafe files
+        # torch's own text runs to several lines and suggests weights_only=False, which
+        # would unpickle arbitrary code: quote its first line only.
         raise KineticGanError(
-            f"{p}: cannot load checkpoint ({type(exc).__name__}: {exc})"
+            f"{p}: cannot load checkpoint ({type(exc).__name__}: {first_line(exc)})"
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

@@ -37,6 +37,10 @@ def describe_error(exc: BaseException, address: str) -> str:
         return unreachable_message(address)
     if code == "cancelled":
         return "Generation cancelled"
+    if str(exc).startswith(("bad reply", "bad generate reply", "incomplete generate reply")):
+        # The vendored client checks shape, count and fps against the request, so a broken
+        # or hostile server is refused here, before anything is created in the scene.
+        return f"Backend at {address} sent an unusable reply: {str(exc).split(': ', 1)[-1]}"
     if code is not None:
         return f"Backend at {address} refused the request ({code}): {exc}"
     return f"Request to {address} failed: {type(exc).__name__}: {exc}"

@@ -9,8 +9,8 @@ import threading
 
 import zmq
 
-from kinetic_gan import curve
-from kinetic_gan.broker import Broker, BrokerConfig
+from kinetic_gan import curve, protocol
+from kinetic_gan.broker import REPLIES_PER_CLIENT, Broker, BrokerConfig
 from kinetic_gan.errors import KineticGanError
 
 
@@ -31,11 +31,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10_000,
         help='queued requests before new ones are answered "busy"',
     )
+    parser.add_argument(
+        "--max-client-queue",
+        type=int,
+        default=64,
+        help='queued requests per client before its new ones are answered "busy"',
+    )
     parser.add_argument("--curve-secret-key", metavar="F", help="the broker's key pair")
     parser.add_argument(
         "--curve-authorized-clients",
         metavar="DIR",
-        help="public keys (*.key) of the clients and workers allowed in",
+        help="public keys (*.key) of the clients allowed in at --frontend",
+    )
+    parser.add_argument(
+        "--worker-authorized-keys",
+        metavar="DIR",
+        help="public keys (*.key) of the workers allowed in at --backend (a folder of its "
+        "own: a client key there could receive other users' requests)",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
 
@@ -44,8 +56,15 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
-    if args.heartbeat_ms <= 0 or args.liveness < 1 or args.max_queue < 1:
-        raise KineticGanError("--heartbeat-ms, --liveness and --max-queue must be positive")
+    if (
+        args.heartbeat_ms <= 0
+        or args.liveness < 1
+        or args.max_queue < 1
+        or args.max_client_queue < 1
+    ):
+        raise KineticGanError(
+            "--heartbeat-ms, --liveness, --max-queue and --max-client-queue must be positive"
+        )
     if bool(args.curve_secret_key) != bool(args.curve_authorized_clients):
         raise KineticGanError(
             "give both --curve-secret-key and --curve-authorized-clients, or neither"
@@ -53,8 +72,18 @@ def run(args: argparse.Namespace) -> int:
     has_keys = bool(args.curve_secret_key)
     curve.check_bind_allowed(args.frontend, has_keys, "--frontend")
     curve.check_bind_allowed(args.backend, has_keys, "--backend")
+    if has_keys and not curve.is_loopback(args.backend) and not args.worker_authorized_keys:
+        raise KineticGanError(
+            f"--backend {args.backend} is secured with Curve: give --worker-authorized-keys, "
+            "a folder of the workers' public keys apart from the clients'"
+        )
+    if args.worker_authorized_keys and not has_keys:
+        raise KineticGanError("--worker-authorized-keys needs --curve-secret-key")
     config = BrokerConfig(
-        heartbeat_s=args.heartbeat_ms / 1000.0, liveness=args.liveness, max_queue=args.max_queue
+        heartbeat_s=args.heartbeat_ms / 1000.0,
+        liveness=args.liveness,
+        max_queue=args.max_queue,
+        max_client_queue=args.max_client_queue,
     )
     context = zmq.Context()
     curve_server = None
@@ -62,20 +91,27 @@ def run(args: argparse.Namespace) -> int:
     try:
         if has_keys:
             curve_server = curve.CurveServer(
-                context, args.curve_secret_key, args.curve_authorized_clients
+                context,
+                args.curve_secret_key,
+                args.curve_authorized_clients,
+                worker_dir=args.worker_authorized_keys,
             )
         endpoints = []
         for endpoint in (args.frontend, args.backend):
             sock = context.socket(zmq.ROUTER)
             sockets.append(sock)
             sock.setsockopt(zmq.LINGER, 1000)
-            if endpoint is args.frontend:
+            frontend = endpoint is args.frontend
+            if frontend:
                 sock.setsockopt(zmq.MAXMSGSIZE, config.max_message_bytes)
+                # Replies a client does not read wait here, a few per client, then are dropped.
+                sock.setsockopt(zmq.SNDHWM, REPLIES_PER_CLIENT)
             else:
+                sock.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_ARRAY_BYTES)
                 # Sending to a vanished worker raises, so the request is requeued at once.
                 sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
             if curve_server is not None and not curve.is_loopback(endpoint):
-                curve_server.secure(sock)
+                curve_server.secure(sock, curve.CLIENTS if frontend else curve.WORKERS)
             try:
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:

@@ -44,6 +44,9 @@ def read_joints(path: Path, split: str):
     from kinetic_gan.metrics import motion_sets
 
     if path.suffix == ".npz":
+        from kinetic_gan.motion_files import check_npz
+
+        check_npz(path)  # a truncated zip, a zip bomb or an array fps: one clear line
         return motion_sets.read_npz(path)
     dataset = motion_sets.open_real(path, split, frames=None)
     joints = np.asarray(dataset.array(normalised=False), dtype=np.float32).transpose(0, 2, 3, 1)

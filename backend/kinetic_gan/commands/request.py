@@ -8,10 +8,13 @@ import sys
 from kinetic_gan.client import BackendError, Client, CurveKeys
 from kinetic_gan.errors import KineticGanError
 
+# Seconds the first question (info) may take: a dead address is reported this fast.
+PROBE_S = 4.0
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default="tcp://127.0.0.1:5555")
-    parser.add_argument("--action", help='class name or index, e.g. "jump up" or 3')
+    parser.add_argument("--action", help="class name or index, e.g. cartwheel or 7 (see --info)")
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--seed", type=int, help="default: the server picks one and reports it")
     parser.add_argument("--truncation", type=float, help="truncation psi, e.g. 0.7")
@@ -43,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
         with Client(
             args.address, timeout_s=args.timeout, retries=args.retries, curve=curve_keys
         ) as client:
+            # A quick first question, so a dead address is reported within seconds rather
+            # than after every try of the (long) generate timeout; it also tells the client
+            # the exact size of the reply to expect.
+            info = client.info(timeout_s=min(args.timeout, PROBE_S), retries=0)
             if args.info:
-                _print_info(client.info())
+                _print_info(info)
                 return 0
             take = client.generate(
                 action,
@@ -55,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 model=args.model,
             )
     except BackendError as exc:
-        raise KineticGanError(str(exc)) from None
+        raise KineticGanError(_explain(exc, curve_keys is not None)) from None
     from kinetic_gan.motion_files import save_npz
 
     save_npz(args.out, take)
@@ -66,10 +73,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(exc: BackendError, has_keys: bool) -> str:
+    if exc.code != "unreachable":
+        return str(exc)
+    text = (
+        f"no answer from {exc.address} within {exc.seconds:.0f} s: start a server there "
+        "with `kinetic-gan serve --weights W` (or point --address at one)"
+        if exc.seconds is not None
+        else str(exc)
+    )
+    if not has_keys:
+        text += (
+            "; if it uses CurveZMQ, it may require keys: give --curve-server-key and "
+            "--curve-secret-key"
+        )
+    return text
+
+
 def _action(text: str | None) -> str | int | None:
     if text is None:
         return None
-    return int(text) if text.strip().lstrip("-").isdigit() else text
+    from kinetic_gan.protocol import parse_action
+
+    return parse_action(text)
 
 
 def _print_info(info: dict) -> None:

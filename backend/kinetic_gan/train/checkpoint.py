@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from kinetic_gan.atomic import atomic_write
-from kinetic_gan.errors import KineticGanError
+from kinetic_gan.errors import KineticGanError, first_line
 
 FORMAT = "kinetic-gan-checkpoint/1"
 WEIGHTS_FORMAT = "kinetic-gan-training-weights/1"
@@ -73,6 +73,7 @@ def save(run_dir: Path, iteration: int, state: dict[str, Any], keep: int = 3) ->
     """Write ``state`` as this iteration's checkpoint, point ``latest`` at it, prune old ones."""
     folder = Path(run_dir) / "checkpoints"
     path = folder / checkpoint_name(iteration)
+    remove_stale_temps(folder)
     with atomic_write(path, "wb") as handle:
         torch.save({"format": FORMAT, **state}, handle)
     with atomic_write(folder / LATEST, "w") as handle:
@@ -81,6 +82,21 @@ def save(run_dir: Path, iteration: int, state: dict[str, Any], keep: int = 3) ->
         for old in sorted(folder.glob("iter_*.pt"))[:-keep]:
             old.unlink(missing_ok=True)
     return path
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete temp files a killed write left (``.iter_*.pt.*.tmp``, ``.latest.*.tmp``).
+
+    ``save`` calls it before every write, so a run (fresh or resumed) clears them with its
+    first checkpoint. Only the one process that writes a run's checkpoints may call it: an
+    export reading a live run must not delete the trainer's temp file under it.
+    """
+    removed = []
+    for pattern in (".iter_*.pt.*.tmp", f".{LATEST}.*.tmp"):
+        for tmp in Path(folder).glob(pattern):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def latest_path(run_dir: Path) -> Path:
@@ -102,7 +118,8 @@ def load(path: Path, map_location: str | torch.device = "cpu", *,
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # a truncated or foreign file: name it, don't dump a traceback
-        raise KineticGanError(f"{path}: not a readable checkpoint ({exc})") from None
+        # torch's message runs to several lines and suggests weights_only=False: one line.
+        raise KineticGanError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
     if not isinstance(state, dict) or state.get("format") not in formats:
         raise KineticGanError(f"{path}: not a kinetic-gan training checkpoint")
     return state

@@ -68,7 +68,7 @@ def resolve_action(text: str, class_names: Sequence[str]) -> int:
     """Class index of a name (case-insensitive) or an index; PlanError lists close names."""
     names = list(class_names)
     token = text.strip()
-    if token.isdigit():
+    if token.isascii() and token.isdigit():  # "²" is a digit to isdigit(), not to int()
         index = int(token)
         if index >= len(names):
             raise PlanError(f"action index {index} out of range: the model has {len(names)}")
