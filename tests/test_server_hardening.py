@@ -425,7 +425,7 @@ def test_a_missing_weights_file_is_named_and_the_existing_ones_listed(tiny_weigh
     with pytest.raises(KineticGanError) as info:
         load_generator(missing)
     text = str(info.value)
-    assert text.startswith(f"{missing}: no such weights file") and tiny_weights.name in text
+    assert text.startswith(f"{missing}: weights file not found") and tiny_weights.name in text
 
 
 def test_request_to_a_dead_address_answers_fast_and_names_serve(tmp_path):

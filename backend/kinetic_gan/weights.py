@@ -25,6 +25,7 @@ from kinetic_gan.errors import KineticGanError, first_line
 from kinetic_gan.nn import Critic, Generator
 from kinetic_gan.nn.fast import attach_fast_generator
 from kinetic_gan.nn.generator import FRAMES, LATENT_DIM, MAPPING_DEPTHS
+from kinetic_gan.nn.output_head import Architecture
 from kinetic_gan.skeletons import get_skeleton
 
 FORMAT = "kinetic-gan/1"
@@ -44,6 +45,8 @@ class ModelCard:
     mapping_depth: int = 4
     latent_dim: int = LATENT_DIM
     normalization: dict[str, float] | None = None  # {"min", "max"} of the training data
+    # Our generator options (nn/output_head.Architecture); absent = the published network.
+    architecture: dict[str, Any] = field(default_factory=dict)
     truncation: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +100,7 @@ class ModelCard:
             raise KineticGanError(f"{source}: bad model card: {problem}")
         card = cls(**{k: v for k, v in data.items() if k in known})
         get_skeleton(card.skeleton)  # validates the name
+        Architecture.from_dict(card.architecture or None, str(source))
         if card.frames not in FRAMES:
             raise KineticGanError(f"{source}: frames must be one of {FRAMES}, not {card.frames}")
         return card
@@ -182,7 +186,7 @@ def _not_found(given: str | Path) -> KineticGanError:
     listing = (
         f"weights in {folder}/: {', '.join(found)}" if found else f"no weights in {folder}/"
     )
-    return KineticGanError(f"{given}: no such weights file ({listing})")
+    return KineticGanError(f"{given}: weights file not found ({listing})")
 
 
 def read_card(weights: str | Path) -> ModelCard:
@@ -223,6 +227,7 @@ def build_generator(card: ModelCard) -> Generator:
         frames=card.frames,
         mapping_depth=card.mapping_depth,
         latent_dim=card.latent_dim,
+        architecture=Architecture.from_dict(card.architecture or None, card.name),
     )
 
 

@@ -53,14 +53,24 @@ def run(args: argparse.Namespace) -> int:
             if args.info:
                 _print_info(info)
                 return 0
-            take = client.generate(
-                action,
-                count=args.count,
-                seed=args.seed,
-                truncation=args.truncation,
-                vary_noise=args.vary_noise,
-                model=args.model,
-            )
+            try:
+                take = client.generate(
+                    action,
+                    count=args.count,
+                    seed=args.seed,
+                    truncation=args.truncation,
+                    vary_noise=args.vary_noise,
+                    model=args.model,
+                )
+            except BackendError as exc:
+                if exc.code != "unreachable":
+                    raise
+                # The server answered info, so it is there: the reply was late or too big.
+                raise KineticGanError(
+                    f"no usable generate reply from {args.address} within "
+                    f"{exc.seconds or args.timeout:.0f} s (a reply bigger than the request "
+                    "needs is refused unread); for large counts on a CPU server raise --timeout"
+                ) from None
     except BackendError as exc:
         raise KineticGanError(_explain(exc, curve_keys is not None)) from None
     from kinetic_gan.motion_files import save_npz

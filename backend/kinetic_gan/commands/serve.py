@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='samples queued before new requests are answered "busy"',
     )
     parser.add_argument(
+        "--max-client-pending",
+        type=int,
+        default=1024,
+        help="samples one client may have queued (a client with none queued is always "
+        "admitted, so floods starve no one; default %(default)s)",
+    )
+    parser.add_argument(
         "--heartbeat-ms",
         type=float,
         default=1000.0,
@@ -88,6 +95,7 @@ def _check_limits(args: argparse.Namespace) -> None:
         ("--max-batch", args.max_batch),
         ("--max-count", args.max_count),
         ("--max-pending", args.max_pending),
+        ("--max-client-pending", args.max_client_pending),
     ):
         if value < 1:
             raise KineticGanError(f"{flag} must be >= 1, got {value}")
@@ -110,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         max_delay_ms=args.max_delay_ms,
         max_count=args.max_count,
         max_pending=args.max_pending,
+        max_client_pending=args.max_client_pending,
     )
     device = _device(args.device)
     runners = [GeneratorRunner(load_generator(path, device=device)) for path in args.weights]
