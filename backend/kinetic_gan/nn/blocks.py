@@ -48,10 +48,14 @@ def temporal_conv(channels: int) -> nn.Conv2d:
     return nn.Conv2d(channels, channels, (TEMPORAL_KERNEL, 1), padding=(TEMPORAL_KERNEL // 2, 0))
 
 
-def resize_time(x: torch.Tensor, frames: int) -> torch.Tensor:
-    """Nearest-neighbour temporal resampling (the published ``F.interpolate`` default)."""
+def resize_time(x: torch.Tensor, frames: int, mode: str = "nearest") -> torch.Tensor:
+    """Temporal resampling: nearest-neighbour (the published ``F.interpolate`` default)
+    or linear, which does not turn every frame into a two-frame step."""
     if x.shape[2] == frames:
         return x
+    if mode == "linear":
+        # Bilinear with the joint axis kept at its size is linear in time only.
+        return F.interpolate(x, size=(frames, x.shape[3]), mode="bilinear", align_corners=False)
     return F.interpolate(x, size=(frames, x.shape[3]), mode="nearest")
 
 

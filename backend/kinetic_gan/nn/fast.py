@@ -7,8 +7,8 @@ training and weight compatibility need. For generation the same maths collapses:
   matmul;
 * spatial upsampling, the graph convolution (all partitions, edge importance included)
   and the residual branch are all linear per frame, so they fold into a single matrix
-  ``[M_gcn | M_res]`` applied *before* the nearest-neighbour temporal upsampling (which
-  commutes with per-frame maps) — at the coarse frame rate, not the fine one;
+  ``[M_gcn | M_res]`` applied *before* the temporal upsampling (nearest or linear, both
+  of which commute with per-frame maps) — at the coarse frame rate, not the fine one;
 * batch norm (eval) folds into the temporal convolution and the residual weights;
 * the temporal convolution becomes one matmul over three stacked, shifted frames.
 
@@ -18,6 +18,7 @@ weights will not change (``load_generator`` does); rebuild after changing weight
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -73,18 +74,19 @@ class _FastBlock(nn.Module):
         self.register_buffer("bias", (b_t.repeat(fine_joints) + b_res).view(fine_joints, cout))
         self.register_buffer("noise_w", blk.noise.weight.view(cout))
         self.frames, self.joints, self.channels, self.last = blk.frames, fine_joints, cout, blk.last
+        self.linear_time = blk.time_upsample == "linear"
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         n, t_in, _ = x.shape
         v, c, t = self.joints, self.channels, self.frames
         rows = x.reshape(n * t_in, -1)
         # Graph conv, the temporal conv's taps and the residual are all per-frame linear
-        # maps, so they run at the coarse frame rate; nearest upsampling repeats the results.
+        # maps, so they run at the coarse frame rate; the upsampling then resamples the results.
         taps = ((rows @ self.m_gcn).view(-1, c) @ self.w_t).view(n, t_in, v, -1)
         res = None if self.m_res is None else (rows @ self.m_res).view(n, t_in, v, c)
         if t_in != t:
-            taps = taps.repeat_interleave(t // t_in, dim=1)
-            res = None if res is None else res.repeat_interleave(t // t_in, dim=1)
+            taps = self._upsample(taps, t)
+            res = None if res is None else self._upsample(res, t)
         if t == 1:
             out = taps + self.bias
         else:
@@ -96,6 +98,15 @@ class _FastBlock(nn.Module):
         out = torch.addcmul(out, noise.view(n, t, v, 1), self.noise_w)
         out = torch.tanh(out) if self.last else F.leaky_relu(out, 0.2)
         return out.view(n, t, v * c)
+
+    def _upsample(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        """(N, T_in, V, K) → (N, frames, V, K), as the module's ``resize_time`` does."""
+        if not self.linear_time:
+            return x.repeat_interleave(frames // x.shape[1], dim=1)
+        n, t_in, v, k = x.shape
+        rows = x.reshape(n, t_in, v * k).transpose(1, 2)
+        rows = F.interpolate(rows, size=frames, mode="linear", align_corners=False)
+        return rows.transpose(1, 2).reshape(n, frames, v, k)
 
 
 class FastGenerator(nn.Module):
@@ -118,6 +129,7 @@ class FastGenerator(nn.Module):
                 blocks.append(_FastBlock(_cpu(blk), A, joints))
                 joints = A.shape[-1]
         self.blocks = nn.ModuleList(blocks)
+        self.output_head = None if g.output_head is None else copy.deepcopy(g.output_head)
         self.depth = len(linears)
         self.to(g.mean_w.device)
 
@@ -133,7 +145,10 @@ class FastGenerator(nn.Module):
         for blk, nz in zip(self.blocks, noise, strict=True):
             x = blk(x, nz)
         last = self.blocks[-1]
-        return x.view(x.shape[0], last.frames, last.joints, last.channels)
+        x = x.view(x.shape[0], last.frames, last.joints, last.channels)
+        if self.output_head is not None:
+            x = self.output_head(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return x
 
     def forward(self, z, labels, noise, psi: torch.Tensor | None = None) -> torch.Tensor:
         w = self.mapping(z, labels)
@@ -145,8 +160,6 @@ class FastGenerator(nn.Module):
 
 def _cpu(blk: SynthesisBlock) -> SynthesisBlock:
     """Fold on the CPU in float32 whatever device the generator lives on."""
-    import copy
-
     return copy.deepcopy(blk).float().cpu()
 
 

@@ -21,6 +21,7 @@ from kinetic_gan.nn.blocks import (
     resize_time,
     temporal_conv,
 )
+from kinetic_gan.nn.output_head import Architecture, OutputHead
 from kinetic_gan.skeletons import Pyramid, get_skeleton
 
 LATENT_DIM = 512
@@ -76,9 +77,11 @@ class SynthesisBlock(nn.Module):
         batch_norm: bool = True,
         residual: bool = True,
         last: bool = False,
+        time_upsample: str = "nearest",
     ) -> None:
         super().__init__()
         self.level, self.frames, self.last = level, frames, last
+        self.time_upsample = time_upsample
         self.gcn = GraphConv(in_channels, out_channels, partitions=3)
         tcn: list[nn.Module] = [temporal_conv(out_channels)]
         if batch_norm:
@@ -103,7 +106,7 @@ class SynthesisBlock(nn.Module):
     def forward(self, x: torch.Tensor, A: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         if self.up_s is not None:
             x = torch.einsum("nctv,vw->nctw", x, self.up_s)
-        x = resize_time(x, self.frames)
+        x = resize_time(x, self.frames, self.time_upsample)
         res = 0 if self.residual is None else self.residual(x)
         x = self.tcn(self.gcn(x, A)) + res
         return self.activation(self.noise(x, noise))
@@ -117,8 +120,10 @@ class Generator(nn.Module):
         frames: int = 64,
         mapping_depth: int = 4,
         latent_dim: int = LATENT_DIM,
+        architecture: Architecture | None = None,
     ) -> None:
         super().__init__()
+        self.architecture = architecture or Architecture()
         if frames not in FRAMES:
             raise ValueError(f"frames must be one of {FRAMES}, got {frames}")
         sk = get_skeleton(skeleton)
@@ -144,11 +149,17 @@ class Generator(nn.Module):
                 cin, cout, lvl, t,
                 upsample=upsample_matrix(pyramid, lvl) if up else None,
                 batch_norm=bn, residual=res, last=i == len(plan) - 1,
+                time_upsample=self.architecture.time_upsample,
             )
             for i, (cin, cout, lvl, t, up, bn, res) in enumerate(plan)
         )  # fmt: skip
         self.levels = [blk.level for blk in self.st_gcn_networks]
         self.edge_importance = register_graph(self, pyramid, self.levels)
+        # Our optional output stages (smoothing, kinematics); absent in published models,
+        # so their state_dict keys stay exactly the published ones.
+        self.output_head = (
+            None if self.architecture.is_published else OutputHead(self.architecture, sk.parents)
+        )
         self.register_buffer("mean_w", torch.zeros(n_classes, width))
         self.register_buffer("mean_w_ready", torch.zeros((), dtype=torch.bool))
 
@@ -209,7 +220,7 @@ class Generator(nn.Module):
         ):
             A = getattr(self, f"A{blk.level}") * importance
             x = blk(x, A, noise[i].to(device=x.device, dtype=x.dtype))
-        return x
+        return x if self.output_head is None else self.output_head(x)
 
     def forward(
         self,
