@@ -19,7 +19,7 @@ import numpy as np
 from kinetic_gan.atomic import atomic_write
 from kinetic_gan.errors import KineticGanError
 
-PROTOCOLS = ("kinetic-gan", "recognition")
+PROTOCOLS = ("kinetic-gan", "recognition", "plausibility")
 RECOGNITION_SAMPLES = 1000  # generated motions per draw, spread over the classes (as ACTOR)
 RECOGNITION_REPEATS = 20
 
@@ -140,7 +140,48 @@ def run_recognition(args, device: str) -> dict[str, object]:
     }
 
 
+def run_plausibility(args, device: str) -> dict[str, object]:
+    """Physical statistics of the real split and the generated set, in metres."""
+    from kinetic_gan.metrics import motion_sets
+    from kinetic_gan.metrics import plausibility as P
+
+    split = args.split or "test"
+    test = motion_sets.open_real(args.real, split, args.frames)
+    train = motion_sets.open_real(args.real, "train", args.frames)
+    fps = float(test.fps)
+    real_m = np.asarray(test.array(normalised=False)).transpose(0, 2, 3, 1)
+    train_m = np.asarray(train.array(normalised=False)).transpose(0, 2, 3, 1)
+    if args.generated.suffix == ".npz":
+        joints = motion_sets.read_npz(args.generated)
+    elif args.generated.suffix == ".safetensors":
+        per_class = args.per_class or max(2, len(real_m) // len(test.class_names))
+        joints = motion_sets.generate_joints(args.generated, per_class, args.seed, device,
+                                             args.truncation)
+    else:
+        raise KineticGanError(f"{args.generated}: expected WEIGHTS.safetensors or FILE.npz")
+    if joints.units != "m":
+        raise KineticGanError(f"{args.generated}: plausibility needs joints in metres")
+    real = P.statistics(real_m, fps, train_m, f"{args.real} ({split})")
+    real.update(speed_w1=P.speed_w1(train_m, real_m, fps),
+                accel_w1=P.accel_w1(train_m, real_m, fps))
+    generated = P.statistics(joints.joints, fps, train_m, str(args.generated))
+    generated.update(speed_w1=P.speed_w1(joints.joints, real_m, fps),
+                     accel_w1=P.accel_w1(joints.joints, real_m, fps))
+    return {"split": split, "truncation": args.truncation, "samples": len(joints.joints),
+            "real": real, "generated": generated,
+            "note": "real speed/accel W1 is train vs test (the noise floor); proportions vs train"}
+
+
 def format_table(results: dict[str, object]) -> str:
+    if results["protocol"] == "plausibility":
+        real, gen = results["real"], results["generated"]
+        lines = [f"{'statistic':<26}  {'real':>10}  {'generated':>10}  {'ratio':>8}"]
+        for key, r in real.items():
+            g = gen[key]
+            ratio = f"{g / r:.2f}" if abs(r) > 1e-12 else "—"
+            lines.append(f"{key:<26}  {r:>10.4f}  {g:>10.4f}  {ratio:>8}")
+        lines.append(f"({results['samples']} generated takes; {results['note']})")
+        return "\n".join(lines)
     if results["protocol"] == "kinetic-gan":
         quirk = " (published quirk)" if results["mmd_published_quirk"] else ""
         rows = [("FID", results["fid"]), (f"MMD-a{quirk}", results["mmd_a"]),
@@ -165,7 +206,8 @@ def run(args: argparse.Namespace) -> int:
         raise KineticGanError("--repeats must be at least 1")
     if args.per_class is not None and args.per_class < 2:
         raise KineticGanError("--per-class must be at least 2")
-    runner = run_kinetic_gan if args.protocol == "kinetic-gan" else run_recognition
+    runner = {"kinetic-gan": run_kinetic_gan, "recognition": run_recognition,
+              "plausibility": run_plausibility}[args.protocol]
     body = runner(args, device)
     results = {
         "protocol": args.protocol,
