@@ -38,6 +38,10 @@ class TrainConfig:
     # --- model ---
     latent_dim: int = 512
     mapping_depth: int = 4
+    # Our generator options (kinetic_gan.nn.output_head; the defaults are the paper's):
+    time_upsample: str = "nearest"  # nearest | linear (no two-frame steps)
+    generator_output: str = "positions"  # positions | kinematic (fixed bone lengths, FK)
+    output_smoothing: float = 0.0  # σ (frames) of a fixed Gaussian on the output; 0 = off
     # --- WGAN-GP ---
     batch_size: int = 32  # global: split evenly across DDP processes
     n_critic: int = 5  # critic updates per generator update
@@ -91,6 +95,7 @@ class TrainConfig:
             raise KineticGanError(
                 "config: class_guidance needs guide_recognizer (a recogniser's weights stem, "
                 "from kinetic-gan train-recognizer on the same dataset)")
+        self.architecture()  # one clear error for a bad time_upsample / output / smoothing
         if self.amp not in ("auto", "bf16", "off"):
             raise KineticGanError(f"config: amp must be auto, bf16 or off, got {self.amp!r}")
         if self.layout not in ("auto", "ntu", "ntu120", "ntu2d", "h36m"):
@@ -108,6 +113,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, typing.Any]:
         return dataclasses.asdict(self)
+
+    def architecture(self):
+        """The generator options as ``nn.output_head.Architecture`` (torch-free import)."""
+        from kinetic_gan.nn.output_head import Architecture
+
+        return Architecture(self.time_upsample, self.generator_output, self.output_smoothing)
 
 
 def packaged_configs() -> list[str]:

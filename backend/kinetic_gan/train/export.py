@@ -144,7 +144,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
     ema_state = state.get("ema") if use_ema else None
     generator = Generator(n_classes=len(data["class_names"]), skeleton=data["skeleton"],
                           frames=config.frames, mapping_depth=config.mapping_depth,
-                          latent_dim=config.latent_dim)
+                          latent_dim=config.latent_dim, architecture=config.architecture())
     generator.load_state_dict(ema_state if ema_state is not None else state["generator"])
     generator.to(torch.device(device)).eval()
 
@@ -175,6 +175,7 @@ def export_run(run_dir: str | Path, out: str | Path, *, checkpoint_file: str | P
         class_names=list(data["class_names"]), frames=config.frames, fps=int(data["fps"]),
         mapping_depth=config.mapping_depth, latent_dim=config.latent_dim,
         normalization=data.get("normalization"),
+        architecture={} if config.architecture().is_published else config.architecture().to_dict(),
         truncation={"space": "w", "samples_per_class": samples, "seed": 0},
         training=training_info(state, config.to_dict(), ema_state is not None, chosen, diff,
                                path, mean_w_seconds, kept_float32 if half else [], max_mib),

@@ -92,13 +92,30 @@ def use_cuda_graphs(config: TrainConfig, device: torch.device, world_size: int) 
     return config.cuda_graphs and device.type == "cuda" and world_size == 1 and not config.compile
 
 
-def build_models(config: TrainConfig, n_classes: int, skeleton: str):
+def build_models(config: TrainConfig, n_classes: int, skeleton: str, dataset=None):
+    """The run's generator and critic; a kinematic generator takes its bone lengths (model
+    units) from ``dataset``, the un-augmented training motions."""
     from kinetic_gan.nn import Critic, Generator
 
     generator = Generator(n_classes=n_classes, skeleton=skeleton, frames=config.frames,
-                          mapping_depth=config.mapping_depth, latent_dim=config.latent_dim)
+                          mapping_depth=config.mapping_depth, latent_dim=config.latent_dim,
+                          architecture=config.architecture())
+    head = generator.output_head
+    if head is not None and head.kinematic is not None:
+        if dataset is None:
+            raise KineticGanError("a kinematic generator needs the training data's bone lengths")
+        head.kinematic.set_bone_lengths(dataset_bone_lengths(dataset))
     critic = Critic(n_classes=n_classes, skeleton=skeleton, frames=config.frames)
     return generator, critic
+
+
+def dataset_bone_lengths(dataset) -> torch.Tensor:
+    """Mean length of every bone over the dataset's motions, in model units."""
+    from kinetic_gan.nn.output_head import bone_lengths
+    from kinetic_gan.skeletons import get_skeleton
+
+    motions = torch.from_numpy(np.asarray(dataset.array(normalised=True), dtype=np.float32))
+    return bone_lengths(motions, get_skeleton(dataset.skeleton).parents)
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.device, *,
@@ -158,7 +175,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
 
     # -- models (identical on every rank: same seed, then rank 0's copy broadcast) ------
     torch.manual_seed(config.seed)
-    generator, critic = build_models(config, len(dataset.class_names), dataset.skeleton)
+    generator, critic = build_models(config, len(dataset.class_names), dataset.skeleton,
+                                     dataset)
     init_info, init_ema = None, None
     if config.init and not resume:
         init_info, init_ema = _warm_start(Path(config.init), generator, critic,
@@ -169,7 +187,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     distributed.broadcast_parameters(ctx, critic)
     ema = EMA(generator, config.ema_beta, config.ema_rampup) if config.ema else None
     if ema is not None and init_ema is not None:
-        ema.model.load_state_dict(init_ema)
+        ema.model.load_state_dict(_with_new_output_head(init_ema, ema.model))
     opt_g = make_optimizer(generator, config, device, capturable=graphs)
     opt_d = make_optimizer(critic, config, device, capturable=graphs)
 
@@ -338,15 +356,18 @@ def _warm_start(path: Path, generator: torch.nn.Module, critic: torch.nn.Module,
     Returns what the models were trained for before (for the model card) and the EMA
     weights, if the source kept them.
     """
-    state = checkpoint.load_models(path)
+    state = _shipped_generator_state(path) if path.suffix == ".safetensors" else \
+        checkpoint.load_models(path)
     trained_on = list(state.get("data", {}).get("class_names", class_names))
     if trained_on != class_names:
         # Same count, other meaning: label 3 would silently change action.
         raise KineticGanError(f"--init {path}: trained on classes {trained_on[:4]}..., this "
                               f"dataset has {class_names[:4]}...; the labels would not match")
     for name, model in (("generator", generator), ("critic", critic)):
+        if name not in state:
+            continue  # a shipped generator brings no critic: this run's fresh one learns
         try:
-            model.load_state_dict(state[name])
+            model.load_state_dict(_with_new_output_head(state[name], model))
         except (RuntimeError, KeyError, TypeError) as exc:
             first = first_line(exc)
             raise KineticGanError(
@@ -354,6 +375,32 @@ def _warm_start(path: Path, generator: torch.nn.Module, critic: torch.nn.Module,
                 f"latent_dim, mapping_depth): {first}") from None
     info = {"source": path.name, **checkpoint.prior_training(state)}
     return info, state.get("ema")
+
+
+def _shipped_generator_state(path: Path) -> dict[str, Any]:
+    """A model from ``weights/`` as a warm start: its generator (also the EMA's start), no
+    critic; the card says how long it trained."""
+    from kinetic_gan.weights import load_generator
+
+    loaded = load_generator(path)
+    training = loaded.card.training
+    tensors = {k: v.float() for k, v in loaded.state_dict().items()}
+    iterations = int(training.get("total_iterations", training.get("iterations", 0)))
+    seconds = float(training.get("total_wall_time_seconds",
+                                 training.get("wall_time_seconds", 0.0)))
+    return {"generator": tensors, "ema": dict(tensors),
+            "data": {"class_names": list(loaded.card.class_names)},
+            "iteration": iterations, "elapsed_seconds": seconds,
+            "init": {"runs": max(0, len(training.get("history", [1])) - 1)}}
+
+
+def _with_new_output_head(tensors: dict[str, torch.Tensor],
+                          model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Warm-starting a kinematic generator from a positions one: the output head's buffers
+    (the dataset's bone lengths) are this run's, everything else the source's."""
+    own = model.state_dict()
+    extra = {k: v for k, v in own.items() if k.startswith("output_head.") and k not in tensors}
+    return {**tensors, **extra}
 
 
 def _check_same_run(state: dict[str, Any], config: TrainConfig, run_dir: Path) -> None:
