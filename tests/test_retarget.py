@@ -239,3 +239,11 @@ def test_bones_the_rig_lacks_are_skipped_with_a_reason():
 def test_bad_joints_raise_one_clear_error(joints, names, message):
     with pytest.raises(rt.RetargetError, match=message):
         rt.retarget(joints, names, RIG, IDENTITY)
+
+
+def test_the_addon_ntu_tree_is_the_backend_one():
+    # Exported .npz files carry the add-on's table, so it must be the true Kinect tree.
+    from kinetic_gan.skeletons import NTU_JOINTS, NTU_PARENTS
+
+    assert body.NTU_JOINTS == NTU_JOINTS
+    assert body.NTU_PARENTS == NTU_PARENTS

@@ -24,6 +24,17 @@ NTU_JOINTS = (
     "SpineShoulder", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight",
 )  # fmt: skip
 
+# Parent of each NTU joint, rooted at SpineBase: the Kinect's own tree, the same table as
+# the backend's ``skeletons.NTU_PARENTS`` (the add-on cannot import it; a test compares).
+NTU_PARENTS = (
+    -1, 0, 20, 2,
+    20, 4, 5, 6,
+    20, 8, 9, 10,
+    0, 12, 13, 14,
+    0, 16, 17, 18,
+    1, 7, 7, 11, 11,
+)  # fmt: skip
+
 # Other skeletons' joint names -> the NTU joint at the same place on the body.
 JOINT_ALIASES = {
     # Human3.6M, 16 joints of the published code ("Foot" is the ankle there).

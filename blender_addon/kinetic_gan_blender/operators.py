@@ -13,7 +13,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import api, bone_map, generation, keyframes, motion_samples, preferences
-from .body import NTU_JOINTS
+from .body import NTU_JOINTS, NTU_PARENTS
 
 
 class UserError(Exception):
@@ -297,7 +297,7 @@ class KGAN_OT_sample_walk(bpy.types.Operator):
         try:
             armature = target_armature(context)
             action = api.animate(
-                armature, motion_samples.walk_cycle(64), NTU_JOINTS, list(range(-1, 24)),
+                armature, motion_samples.walk_cycle(64), NTU_JOINTS, NTU_PARENTS,
                 fps=30, name="test_walk", bone_map=_bone_map_choice(settings),
                 in_place=settings.in_place, snap_to_floor=settings.snap_to_floor,
                 frame_start=settings.frame_start,
