@@ -55,6 +55,10 @@ class TrainConfig:
     # --- class guidance (ours, not the paper's; kinetic_gan.train.guidance) ---
     class_guidance: float = 0.0  # λ of the guide recogniser's cross-entropy; 0 = off
     guide_recognizer: str | None = None  # weights stem from kinetic-gan train-recognizer
+    # --- motion priors (ours; kinetic_gan.train.motion_priors; NTU-25 skeletons) ---
+    hinge_penalty: float = 0.0  # λ of knees/elbows bent the wrong way (mean relu(−sin θ))
+    foot_slide_penalty: float = 0.0  # λ of the horizontal speed (m/s) of feet on the floor
+    floor_penalty: float = 0.0  # λ of the depth (m) of the lowest joint below the floor
     # --- schedule (one iteration = n_critic critic updates + 1 generator update) ---
     iterations: int = 100_000
     max_minutes: float | None = None  # wall-clock budget: checkpoint and exit cleanly
@@ -95,6 +99,9 @@ class TrainConfig:
             raise KineticGanError(
                 "config: class_guidance needs guide_recognizer (a recogniser's weights stem, "
                 "from kinetic-gan train-recognizer on the same dataset)")
+        for key in ("hinge_penalty", "foot_slide_penalty", "floor_penalty"):
+            if getattr(self, key) < 0:
+                raise KineticGanError(f"config: {key} must be >= 0, got {getattr(self, key)}")
         self.architecture()  # one clear error for a bad time_upsample / output / smoothing
         if self.amp not in ("auto", "bf16", "off"):
             raise KineticGanError(f"config: amp must be auto, bf16 or off, got {self.amp!r}")
@@ -119,6 +126,9 @@ class TrainConfig:
         from kinetic_gan.nn.output_head import Architecture
 
         return Architecture(self.time_upsample, self.generator_output, self.output_smoothing)
+
+    def uses_motion_priors(self) -> bool:
+        return max(self.hinge_penalty, self.foot_slide_penalty, self.floor_penalty) > 0
 
 
 def packaged_configs() -> list[str]:

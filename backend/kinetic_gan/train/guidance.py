@@ -32,6 +32,8 @@ from kinetic_gan.errors import KineticGanError
 class ClassGuide:
     """``guide(fake, labels)`` → the mean cross-entropy of a frozen recogniser, times λ."""
 
+    names = ("guide_ce",)  # what it logs (kinetic_gan.train.rundir's column)
+
     def __init__(self, recognizer: nn.Module, weight: float) -> None:
         if weight <= 0:
             raise KineticGanError(f"class guidance: weight must be positive, got {weight}")
@@ -45,7 +47,7 @@ class ClassGuide:
                                                                           torch.Tensor]:
         """(weighted loss to add, the unweighted cross-entropy for the log)."""
         ce = self.cross_entropy(fake, labels)
-        return self.weight * ce, ce.detach()
+        return self.weight * ce, ce.detach().reshape(1)
 
 
 def load_guide(path: str | Path, weight: float, *, class_names: list[str],

@@ -28,6 +28,7 @@ from kinetic_gan.train.config import TrainConfig
 from kinetic_gan.train.cuda_graph import GraphedStep
 from kinetic_gan.train.export import dataset_meta
 from kinetic_gan.train.guidance import load_guide
+from kinetic_gan.train.motion_priors import MotionPriors
 from kinetic_gan.train.step import TrainStep
 from kinetic_gan.train.wgan_gp import EMA
 
@@ -167,11 +168,18 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
         "normalization": dataset.normalization.to_dict(), **dataset_meta(config.data),
     }
 
-    guide = None
+    # Extra generator losses, in the order of rundir.extra_columns (their logged parts).
+    terms = []
     if config.class_guidance > 0:
-        guide = load_guide(config.guide_recognizer, config.class_guidance,
-                           class_names=list(dataset.class_names),
-                           normalization=data_info["normalization"], device=device)
+        terms.append(load_guide(config.guide_recognizer, config.class_guidance,
+                                class_names=list(dataset.class_names),
+                                normalization=data_info["normalization"], device=device))
+    if config.uses_motion_priors():
+        terms.append(MotionPriors(hinge=config.hinge_penalty,
+                                  foot_slide=config.foot_slide_penalty,
+                                  floor=config.floor_penalty, skeleton=dataset.skeleton,
+                                  normalization=data_info["normalization"], fps=dataset.fps))
+    extra_names = rundir.extra_columns(config)
 
     # -- models (identical on every rank: same seed, then rank 0's copy broadcast) ------
     torch.manual_seed(config.seed)
@@ -226,7 +234,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
 
     step = TrainStep(g_forward, generator, critic, opt_g, opt_d, ema,
                      latent_dim=config.latent_dim, lambda_gp=config.lambda_gp, autocast=autocast,
-                     sync_d=sync_d, sync_g=sync_g, after_generator=sync_batch_norm, guide=guide)
+                     sync_d=sync_d, sync_g=sync_g, after_generator=sync_batch_norm, terms=terms)
     run_step = GraphedStep(step, [generator, critic]) if graphs else step
 
     log = rundir.LossLog(run_dir, start_iteration if resume else None, config.tensorboard,
@@ -269,7 +277,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                                     strict=True)
                 if ema is not None:
                     ema.set_iteration(iteration + 1)
-                # critic means (d_loss, gp, w_dist), (g_loss, guide_ce), on the device
+                # critic means (d_loss, gp, w_dist), (g_loss, the terms' parts...), on the device
                 critic_means, generator_losses = run_step(reals, labels)
                 batches_done += config.n_critic
                 iteration += 1
@@ -279,19 +287,23 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                 over = elapsed >= budget or stop.requested
                 stats = torch.cat((critic_means, generator_losses.float(),
                                    torch.tensor([1.0 if over else 0.0], device=device)))
-                stats = distributed.mean_over_ranks(ctx, stats, flag_index=5).tolist()
+                stats = distributed.mean_over_ranks(ctx, stats,
+                                                    flag_index=len(stats) - 1).tolist()
                 last = {"d_loss": stats[0], "gp": stats[1], "w_dist": stats[2], "g_loss": stats[3]}
-                if guide is not None:
-                    last["guide_ce"] = stats[4]
+                extras = dict(zip(extra_names, stats[4:-1], strict=True))
+                last.update(extras)
                 if log is not None:
                     log.write(iteration, stream.epoch_of(batches_done), last["d_loss"],
                               last["g_loss"], last["gp"], last["w_dist"], elapsed_before + elapsed,
-                              last.get("guide_ce"))
+                              extras)
                 bar.update(1)
                 postfix = {"d": f"{last['d_loss']:.3f}", "g": f"{last['g_loss']:.3f}",
                            "w": f"{last['w_dist']:.3f}"}
-                if guide is not None:
-                    postfix["ce"] = f"{last['guide_ce']:.3f}"
+                if "guide_ce" in extras:
+                    postfix["ce"] = f"{extras['guide_ce']:.3f}"
+                if "hinge" in extras:
+                    postfix["prior"] = "/".join(f"{extras[k]:.3g}"
+                                                for k in ("hinge", "foot_slide", "floor"))
                 bar.set_postfix(postfix, refresh=False)
 
                 sample_due = iteration % config.sample_every == 0 and config.samples_per_class
@@ -303,7 +315,7 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                 if iteration % config.checkpoint_every == 0:
                     save_checkpoint()
                     saved_at = iteration
-                if stats[5] > 0:
+                if stats[-1] > 0:
                     break
         if saved_at != iteration:
             save_checkpoint()

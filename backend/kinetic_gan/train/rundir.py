@@ -4,7 +4,8 @@
 RUN/config.toml                 the resolved TrainConfig
 RUN/log.csv                     iteration,epoch,d_loss,g_loss,gp,w_dist,seconds (one row per
                                 generator update, flushed; seconds = training wall time so far;
-                                guided runs add guide_ce, the guide's cross-entropy)
+                                guided runs add guide_ce, the guide's cross-entropy; runs
+                                with motion priors hinge, foot_slide, floor, unweighted)
 RUN/samples/iter_XXXXXXX.npz    samples_per_class per class (generate.save_npz layout, fixed z)
 RUN/samples/iter_XXXXXXX.png    one sample per class (when kinetic_gan.preview is available)
 RUN/checkpoints/...             see checkpoint.py
@@ -28,10 +29,17 @@ from kinetic_gan.train.config import TrainConfig, load_config, to_toml
 
 LOG_HEADER = ("iteration", "epoch", "d_loss", "g_loss", "gp", "w_dist", "seconds")
 GUIDE_COLUMN = "guide_ce"  # only in runs with class guidance
+PRIOR_COLUMNS = ("hinge", "foot_slide", "floor")  # only in runs with motion priors
+
+
+def extra_columns(config: TrainConfig) -> tuple[str, ...]:
+    """The generator terms' logged columns, in the order the training step returns them."""
+    return (((GUIDE_COLUMN,) if config.class_guidance > 0 else ())
+            + (PRIOR_COLUMNS if config.uses_motion_priors() else ()))
 
 
 def log_header(config: TrainConfig) -> tuple[str, ...]:
-    return LOG_HEADER + ((GUIDE_COLUMN,) if config.class_guidance > 0 else ())
+    return LOG_HEADER + extra_columns(config)
 
 
 def create(run_dir: Path, config: TrainConfig) -> None:
@@ -76,18 +84,22 @@ class LossLog:
         self._tb = _tensorboard_writer(run_dir) if tensorboard else None
 
     def write(self, iteration: int, epoch: int, d_loss: float, g_loss: float, gp: float,
-              w_dist: float, seconds: float, guide_ce: float | None = None) -> None:
+              w_dist: float, seconds: float, extras: dict[str, float] | None = None) -> None:
+        """``extras``: the generator terms' values by column (``extra_columns``)."""
+        extras = extras or {}
         cells = {"iteration": iteration, "epoch": epoch, "d_loss": f"{d_loss:.6g}",
                  "g_loss": f"{g_loss:.6g}", "gp": f"{gp:.6g}", "w_dist": f"{w_dist:.6g}",
                  "seconds": f"{seconds:.3f}",
-                 GUIDE_COLUMN: "" if guide_ce is None else f"{guide_ce:.6g}"}
+                 **{name: f"{value:.6g}" for name, value in extras.items()}}
         self._writer.writerow([cells.get(column, "") for column in self._columns])
         self._handle.flush()
         if self._tb is not None:
             scalars = [("loss/critic", d_loss), ("loss/generator", g_loss),
                        ("loss/gradient_penalty", gp), ("wasserstein", w_dist)]
-            if guide_ce is not None:
-                scalars.append(("loss/guide_cross_entropy", guide_ce))
+            if GUIDE_COLUMN in extras:
+                scalars.append(("loss/guide_cross_entropy", extras[GUIDE_COLUMN]))
+            scalars += [(f"prior/{name}", extras[name]) for name in PRIOR_COLUMNS
+                        if name in extras]
             for key, value in scalars:
                 self._tb.add_scalar(key, value, iteration)
 

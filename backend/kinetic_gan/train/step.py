@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kinetic_gan.train.wgan_gp import EMA, Guide, critic_step, generator_step
+from kinetic_gan.train.wgan_gp import EMA, GeneratorTerm, critic_step, generator_step
 
 
 def _no_sync() -> None:
@@ -36,14 +36,14 @@ class TrainStep:
     sync_d: Callable[[], None] = _no_sync
     sync_g: Callable[[], None] = _no_sync
     after_generator: Callable[[], None] = _no_sync  # e.g. average BN statistics over ranks
-    guide: Guide | None = None  # class guidance (kinetic_gan.train.guidance), off by default
+    # Extra generator losses (class guidance, motion priors), none by default.
+    terms: Sequence[GeneratorTerm] = ()
 
     def __call__(self, reals: Sequence[torch.Tensor],
                  labels: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Critic updates on ``reals[k], labels[k]`` for each k, then the generator update
         with the last batch's labels. Returns the mean (d_loss, gp, w_dist) over the critic
-        updates and (g_loss, guide cross-entropy) — the latter 0 without a guide — as device
-        tensors."""
+        updates and (g_loss, each term's logged parts...) as device tensors."""
         totals = None
         for real, label in zip(reals, labels, strict=True):
             losses = critic_step(self.generator, self.critic, self.opt_d, real, label,
@@ -53,12 +53,10 @@ class TrainStep:
             totals = stats if totals is None else totals + stats
         if totals is None:
             raise ValueError("TrainStep: at least one critic batch is needed")
-        g_loss, guide_ce = generator_step(self.generator, self.critic, self.opt_g, labels[-1],
-                                          latent_dim=self.latent_dim, autocast=self.autocast,
-                                          sync_grads=self.sync_g, guide=self.guide)
+        g_loss, logged = generator_step(self.generator, self.critic, self.opt_g, labels[-1],
+                                        latent_dim=self.latent_dim, autocast=self.autocast,
+                                        sync_grads=self.sync_g, terms=self.terms)
         self.after_generator()
         if self.ema is not None:
             self.ema.update(self.trained_generator)
-        if guide_ce is None:
-            guide_ce = torch.zeros((), device=g_loss.device)
-        return totals / len(reals), torch.stack((g_loss, guide_ce))
+        return totals / len(reals), torch.cat((g_loss.reshape(1), logged))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -63,35 +63,38 @@ def critic_step(generator: nn.Module, critic: nn.Module, optimizer: torch.optim.
     return CriticLosses(loss, gp.detach(), w_dist.detach())
 
 
-Guide = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# An extra generator loss (class guidance, motion priors): ``term(fake, labels)`` returns
+# (weighted loss to add, its unweighted parts for the log as a 1-D tensor).
+GeneratorTerm = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 def generator_step(generator: nn.Module, critic: nn.Module, optimizer: torch.optim.Optimizer,
                    labels: torch.Tensor, *, latent_dim: int,
                    autocast: Callable[[], contextlib.AbstractContextManager],
                    sync_grads: Callable[[], None],
-                   guide: Guide | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Returns the adversarial loss −D(G(z)) and, with a ``guide``
-    (:mod:`kinetic_gan.train.guidance`), its unweighted cross-entropy (else ``None``)."""
+                   terms: Sequence[GeneratorTerm] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns the adversarial loss −D(G(z)) and the extra ``terms``' logged parts, one
+    1-D tensor (empty without terms)."""
     z = torch.randn(labels.shape[0], latent_dim, device=labels.device)
     # The critic is a fixed function in this step: skip its weight gradients entirely.
     critic.requires_grad_(False)
-    guide_ce = None
+    parts = [torch.zeros(0, device=labels.device)]
     try:
         with autocast():
             fake = generator(z, labels)
             adversarial = -critic(fake, labels).float().mean()
             loss = adversarial
-            if guide is not None:
-                guided, guide_ce = guide(fake, labels)
-                loss = loss + guided
+            for term in terms:
+                weighted, logged = term(fake, labels)
+                loss = loss + weighted
+                parts.append(logged.float().reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
     finally:
         critic.requires_grad_(True)
     sync_grads()
     optimizer.step()
-    return adversarial.detach(), guide_ce
+    return adversarial.detach(), torch.cat(parts)
 
 
 class EMA:

@@ -1,0 +1,137 @@
+"""Physical priors: optional extra generator losses that penalise what an animator rejects.
+
+The critic judges motion as a whole; on a corpus of a few hundred windows it tolerates
+knees bent backwards and feet that slide, because plenty of real windows have a leg nearly
+straight or a foot sliding a little. These terms add, to the generator's loss only,
+
+    λ_hinge · mean relu(−sin θ)         knees and elbows bent the wrong way
+    λ_foot  · mean w · |v_xz|           horizontal speed (m/s) of feet on the floor
+    λ_floor · mean relu(−y_lowest)      how far (m) the lowest joint sinks below the floor
+
+with θ the signed bend of each hinge (positive = the anatomical way) and w a soft,
+gradient-free contact weight from the foot joint's height. They are the differentiable
+counterparts of ``kinetic_gan.metrics.plausibility``'s hyperextension, foot skating and
+floor penetration, with the same joints, axes and thresholds, so what the metric measures
+is what training pushes down. NTU-25 skeletons only; everything is in metres, y up, the
+floor at y = 0 (our dataset frame), recovered from the model units by the dataset's
+normalisation. Off (all λ = 0) in every published setting; no weight layout changes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.skeletons import get_skeleton
+
+# The contact threshold is the metric's (metrics.plausibility.CONTACT_HEIGHT_M); the soft
+# edge keeps feet just above it from being pushed as hard as feet on the floor.
+CONTACT_HEIGHT_M = 0.05
+CONTACT_SOFTNESS_M = 0.01
+
+_NTU = get_skeleton("ntu")
+_J = {name: i for i, name in enumerate(_NTU.joint_names)}
+KNEES = ((_J["HipLeft"], _J["KneeLeft"], _J["AnkleLeft"]),
+         (_J["HipRight"], _J["KneeRight"], _J["AnkleRight"]))
+ELBOWS = ((_J["ShoulderLeft"], _J["ElbowLeft"], _J["WristLeft"]),
+          (_J["ShoulderRight"], _J["ElbowRight"], _J["WristRight"]))
+FOOT_JOINTS = (_J["AnkleLeft"], _J["FootLeft"], _J["AnkleRight"], _J["FootRight"])
+NAMES = ("hinge", "foot_slide", "floor")
+
+
+def _unit(v: Tensor) -> Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+
+
+def _swing(a: Tensor, b: Tensor, v: Tensor) -> Tensor:
+    """``v`` turned by the shortest rotation taking unit ``a`` to unit ``b`` (Rodrigues)."""
+    axis = torch.linalg.cross(a, b)
+    sin = axis.norm(dim=-1, keepdim=True)
+    cos = (a * b).sum(-1, keepdim=True)
+    k = axis / sin.clamp_min(1e-6)
+    return v * cos + torch.linalg.cross(k, v) * sin + k * (k * v).sum(-1, keepdim=True) * (1 - cos)
+
+
+def _signed_sine(joints: Tensor, limb: tuple[int, int, int], axis: Tensor) -> Tensor:
+    """Sine of a hinge's bend about ``axis``, positive when it bends the anatomical way."""
+    a, b, c = limb
+    upper = joints[:, :, b] - joints[:, :, a]
+    lower = joints[:, :, c] - joints[:, :, b]
+    cross = torch.linalg.cross(upper, lower)
+    norm = (upper.norm(dim=-1) * lower.norm(dim=-1)).clamp_min(1e-6)
+    return (cross * axis).sum(-1) / norm
+
+
+def hinge_sines(joints: Tensor) -> Tensor:
+    """(N, T, 4) signed bend sines of the left/right knee, then the left/right elbow.
+
+    Axes as in ``metrics.plausibility.hinge_angles``: a knee flexes about the hips' right →
+    left axis, an elbow about the shoulders' left → right axis swung with the upper arm.
+    """
+    hips = _unit(joints[:, :, _J["HipLeft"]] - joints[:, :, _J["HipRight"]])
+    left = _unit(joints[:, :, _J["ShoulderLeft"]] - joints[:, :, _J["ShoulderRight"]])
+    up = joints[:, :, _J["SpineShoulder"]] - joints[:, :, _J["SpineBase"]]
+    up = _unit(up - (up * left).sum(-1, keepdim=True) * left)
+    sines = [_signed_sine(joints, knee, hips) for knee in KNEES]
+    for elbow in ELBOWS:
+        upper_arm = _unit(joints[:, :, elbow[1]] - joints[:, :, elbow[0]])
+        sines.append(_signed_sine(joints, elbow, _swing(-up, upper_arm, -left)))
+    return torch.stack(sines, dim=-1)
+
+
+def hinge_penalty(joints: Tensor) -> Tensor:
+    return torch.relu(-hinge_sines(joints)).mean()
+
+
+def foot_slide_penalty(joints: Tensor, fps: float) -> Tensor:
+    """Mean over (take, frame, foot joint) of contact weight × horizontal speed (m/s)."""
+    feet = joints[:, :, FOOT_JOINTS]  # (N, T, 4, 3)
+    step = (feet[:, 1:] - feet[:, :-1])[..., [0, 2]]
+    speed = step.norm(dim=-1) * fps
+    height = torch.minimum(feet[:, 1:, :, 1], feet[:, :-1, :, 1])
+    # Which frames count as contact is a fact about the take, not something to optimise:
+    # without detach the cheapest fix is to lift every foot off the floor.
+    weight = torch.sigmoid((CONTACT_HEIGHT_M - height) / CONTACT_SOFTNESS_M).detach()
+    return (weight * speed).mean()
+
+
+def floor_penalty(joints: Tensor) -> Tensor:
+    return torch.relu(-joints[..., 1].amin(dim=2)).mean()
+
+
+class MotionPriors:
+    """``priors(fake, labels)`` → (weighted sum to add to the generator loss, the three
+    unweighted terms for the log), with ``fake`` in model units, (N, 3, T, V[, 1])."""
+
+    names = NAMES
+
+    def __init__(self, *, hinge: float, foot_slide: float, floor: float, skeleton: str,
+                 normalization: dict[str, float], fps: float) -> None:
+        if get_skeleton(skeleton).name != "ntu":
+            raise KineticGanError(
+                f"motion priors: defined for NTU-25 skeletons (knees, elbows, feet), not "
+                f"{skeleton!r}; set hinge_penalty, foot_slide_penalty and floor_penalty to 0")
+        weights = (hinge, foot_slide, floor)
+        if min(weights) < 0 or max(weights) == 0:
+            raise KineticGanError(f"motion priors: weights must be >= 0, one > 0, got {weights}")
+        self.weights = torch.tensor(weights)
+        lo, hi = float(normalization["min"]), float(normalization["max"])
+        self.scale, self.offset = 0.5 * (hi - lo), 0.5 * (hi - lo) + lo
+        self.fps = float(fps)
+
+    def joints(self, fake: Tensor) -> Tensor:
+        """Model units (N, 3, T, V[, 1]) → metres (N, T, V, 3)."""
+        if fake.dim() == 5:
+            fake = fake[..., 0]
+        if fake.dim() != 4 or fake.shape[1] != 3 or fake.shape[3] != _NTU.num_joints:
+            raise KineticGanError(f"motion priors: expected (N, 3, T, 25), got {tuple(fake.shape)}")
+        return (fake.float() * self.scale + self.offset).permute(0, 2, 3, 1)
+
+    def terms(self, fake: Tensor) -> Tensor:
+        x = self.joints(fake)
+        return torch.stack((hinge_penalty(x), foot_slide_penalty(x, self.fps), floor_penalty(x)))
+
+    def __call__(self, fake: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        terms = self.terms(fake)
+        return (self.weights.to(terms.device) * terms).sum(), terms.detach()

@@ -1,0 +1,149 @@
+"""Motion priors: differentiable twins of the plausibility metric's hinge, foot and floor tests.
+
+Checked against the numpy metric on constructed poses (same sign, same contact rule), by
+gradient descent (the penalty fixes what it measures), and in a tiny training run (the
+terms are logged, and a resumed run keeps its columns).
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from test_train import tiny_config, write_tiny_dataset
+
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.metrics import plausibility
+from kinetic_gan.train import config
+from kinetic_gan.train.loop import train
+from kinetic_gan.train.motion_priors import (
+    MotionPriors,
+    floor_penalty,
+    foot_slide_penalty,
+    hinge_penalty,
+    hinge_sines,
+)
+
+J = {name: i for i, name in enumerate(plausibility._NTU.joint_names)}
+
+
+def standing(frames: int = 8) -> np.ndarray:
+    """A T-posed body facing +z (its left is +x), feet on the floor: (1, T, 25, 3) metres."""
+    pose = np.zeros((25, 3))
+    pose[J["SpineBase"]] = (0, 0.95, 0)
+    pose[J["SpineMid"]] = (0, 1.2, 0)
+    pose[J["SpineShoulder"]] = (0, 1.45, 0)
+    pose[J["Neck"]] = (0, 1.5, 0)
+    pose[J["Head"]] = (0, 1.65, 0)
+    for side, sx in (("Left", 1.0), ("Right", -1.0)):
+        pose[J[f"Shoulder{side}"]] = (0.18 * sx, 1.42, 0)
+        pose[J[f"Elbow{side}"]] = (0.20 * sx, 1.14, 0)
+        pose[J[f"Wrist{side}"]] = (0.20 * sx, 0.90, 0.02)
+        pose[J[f"Hand{side}"]] = (0.20 * sx, 0.84, 0.03)
+        pose[J[f"HandTip{side}"]] = (0.20 * sx, 0.78, 0.03)
+        pose[J[f"Thumb{side}"]] = (0.17 * sx, 0.84, 0.05)
+        pose[J[f"Hip{side}"]] = (0.1 * sx, 0.9, 0)
+        pose[J[f"Knee{side}"]] = (0.1 * sx, 0.5, 0.02)
+        pose[J[f"Ankle{side}"]] = (0.1 * sx, 0.08, 0)
+        pose[J[f"Foot{side}"]] = (0.1 * sx, 0.02, 0.12)
+    return np.repeat(pose[None, None], frames, axis=1)
+
+
+def bend_knee(x: np.ndarray, forward: float) -> np.ndarray:
+    """Move both knees ``forward`` metres along +z (the body's front): flexion when > 0."""
+    out = x.copy()
+    out[:, :, [J["KneeLeft"], J["KneeRight"]], 2] += forward
+    return out
+
+
+def test_hinge_sines_agree_with_the_metrics_signed_angles():
+    rng = np.random.default_rng(0)
+    poses = standing(1).repeat(64, axis=1)
+    poses = poses + rng.normal(0, 0.08, poses.shape)  # random limbs, either way bent
+    knees, elbows = plausibility.hinge_angles(poses)
+    sines = hinge_sines(torch.from_numpy(poses)).numpy()
+    angles = np.concatenate([knees, elbows], axis=-1)
+    clear = np.abs(angles) > 2  # away from straight, where sign is noise
+    assert clear.mean() > 0.8
+    assert (np.sign(sines[clear]) == np.sign(angles[clear])).all()
+
+
+def test_hinge_penalty_is_zero_for_a_flexed_knee_and_positive_for_a_backward_one():
+    flexed = torch.from_numpy(bend_knee(standing(), 0.1))
+    backward = torch.from_numpy(bend_knee(standing(), -0.1))
+    assert hinge_sines(flexed)[..., :2].min() > 0.2
+    assert hinge_sines(backward)[..., :2].max() < -0.2
+    assert hinge_penalty(backward) > 0.1 > hinge_penalty(flexed)
+
+
+def test_foot_slide_counts_feet_on_the_floor_only():
+    fps = 30.0
+    x = standing(16)
+    sliding = x.copy()
+    sliding[..., 0] += np.arange(16)[None, :, None] * (1.0 / fps)  # 1 m/s sideways
+    lifted = sliding.copy()
+    lifted[..., 1] += 0.3  # the same slide 30 cm off the floor: a jump, not a skate
+    on_floor = foot_slide_penalty(torch.from_numpy(sliding), fps).item()
+    # the ankles sit at 8 cm (over the threshold), the toes at 2 cm: half the joints count
+    assert on_floor == pytest.approx(0.5, abs=0.05)
+    assert foot_slide_penalty(torch.from_numpy(lifted), fps).item() < 0.01
+    assert foot_slide_penalty(torch.from_numpy(x), fps).item() == 0.0
+    # the metric counts the same frames as sliding at the same speed
+    skate, share = plausibility.foot_skating(sliding, fps)
+    assert skate == pytest.approx(1.0, abs=1e-6) and share == 1.0
+
+
+def test_floor_penalty_is_the_depth_of_the_lowest_joint():
+    x = standing()
+    x[..., 1] -= 0.05  # toes 3 cm below the floor
+    assert floor_penalty(torch.from_numpy(x)).item() == pytest.approx(0.03, abs=1e-9)
+    assert floor_penalty(torch.from_numpy(standing())).item() == 0.0
+
+
+def test_descending_the_hinge_penalty_straightens_a_backward_knee():
+    x = torch.tensor(bend_knee(standing(), -0.1), requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=0.05)
+    for _ in range(200):
+        optimizer.zero_grad()
+        hinge_penalty(x).backward()
+        optimizer.step()
+    knees, _ = plausibility.hinge_angles(x.detach().numpy())
+    assert (knees > -plausibility.HYPEREXTENSION_DEG).all()
+
+
+def test_priors_read_model_units_through_the_normalisation():
+    norm = {"min": -2.0, "max": 2.0}
+    priors = MotionPriors(hinge=1.0, foot_slide=0.0, floor=10.0, skeleton="ntu",
+                          normalization=norm, fps=30)
+    metres = standing()
+    metres[..., 1] -= 0.05
+    model_units = torch.from_numpy(metres / 2.0).permute(0, 3, 1, 2)  # (N, 3, T, V)
+    loss, logged = priors(model_units.float(), torch.zeros(1, dtype=torch.long))
+    assert logged.shape == (3,) and logged[2].item() == pytest.approx(0.03, abs=1e-6)
+    assert loss.item() == pytest.approx(logged[0].item() + 10 * logged[2].item(), rel=1e-5)
+
+
+def test_priors_refuse_skeletons_without_knees_and_all_zero_weights():
+    norm = {"min": -1.0, "max": 1.0}
+    with pytest.raises(KineticGanError, match="NTU-25"):
+        MotionPriors(hinge=1, foot_slide=0, floor=0, skeleton="h36m", normalization=norm, fps=50)
+    with pytest.raises(KineticGanError, match="one > 0"):
+        MotionPriors(hinge=0, foot_slide=0, floor=0, skeleton="ntu", normalization=norm, fps=30)
+    with pytest.raises(KineticGanError, match="hinge_penalty"):
+        config.from_dict({"hinge_penalty": -1.0})
+
+
+def test_a_run_with_priors_logs_each_term_and_resumes_with_the_same_columns(tmp_path):
+    data = write_tiny_dataset(tmp_path / "data")
+    cfg = tiny_config(data, iterations=4, checkpoint_every=2, sample_every=100,
+                      hinge_penalty=1.0, foot_slide_penalty=0.5, floor_penalty=10.0)
+    summary = train(cfg, tmp_path / "run", progress=False)
+    assert {"hinge", "foot_slide", "floor"} <= set(summary.losses)
+    train(config.replace(cfg, {"iterations": 6}, "test"), tmp_path / "run", resume=True,
+          progress=False)
+    with (tmp_path / "run" / "log.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["iteration"]) for r in rows] == list(range(1, 7))
+    assert all(float(r["hinge"]) >= 0 and r["floor"] != "" for r in rows)
