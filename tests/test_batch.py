@@ -79,7 +79,7 @@ def test_local_generation_renders_exports_and_resumes(tiny_weights, blender_env,
             "--mp4", "--blend", "--bvh", "--npz"]  # fmt: skip
     first = render(blender_env, *args)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    stems = ["walk_s5", "walk_s6", "jump_up_s5", "jump_up_s6"]
+    stems = [f"{a}_s{k}_psi0.70" for a in ("walk", "jump_up") for k in (5, 6)]  # ψ 0.7 default
     for stem in stems:
         for ext in ("mp4", "blend", "bvh", "npz"):
             assert (out / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
@@ -87,12 +87,13 @@ def test_local_generation_renders_exports_and_resumes(tiny_weights, blender_env,
     assert "ETA" in first.stdout and "time by stage: generate" in first.stdout
     assert not list(out.glob(".*.blend")) and not list(out.glob(".*.mp4"))  # no temp files
 
-    assert distinct_frames(out / "walk_s5.mp4") > 1
-    with np.load(out / "jump_up_s6.npz") as take:
+    assert distinct_frames(out / "walk_s5_psi0.70.mp4") > 1
+    with np.load(out / "jump_up_s6_psi0.70.npz") as take:
         assert take["joints"].shape == (1, 32, 25, 3)
         assert str(take["class_names"][0]) == "jump up" and int(take["seed"]) == 6
-    found = check_in_blender(blender_env, out / "walk_s6.blend", out / "walk_s6.bvh")
-    assert found["actions"] == ["walk_s6"]  # each take's file holds its own action
+    walk = "walk_s6_psi0.70"
+    found = check_in_blender(blender_env, out / f"{walk}.blend", out / f"{walk}.bvh")
+    assert found["actions"] == ["walk_s6_psi0.70"]  # each take's file holds its own action
     assert found["bvh_frames"] == 32
     assert found["bvh_bones"] == found["rig_bones"]
 
@@ -111,15 +112,17 @@ def test_live_server_takes_and_a_grid(server, tiny_weights, blender_env, tmp_pat
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for stem in ("walk_s0", "walk_s1", "kicking_something_s0", "kicking_something_s1"):
+        stem += "_psi0.70"
         assert distinct_frames(out / f"{stem}.mp4") > 1
         assert (out / f"{stem}.bvh").read_text().startswith("HIERARCHY")
     # The server path gives the same joints as generating in-process with the same seed.
     from kinetic_gan import load_generator
     from kinetic_gan.generate import generate
 
-    with np.load(out / "walk_s1.npz") as take:
+    with np.load(out / "walk_s1_psi0.70.npz") as take:
         served = take["joints"][0]
-    expected = generate(load_generator(tiny_weights), "walk", count=1, seed=1).joints[0]
+    generator = load_generator(tiny_weights)
+    expected = generate(generator, "walk", count=1, seed=1, truncation=0.7).joints[0]
     np.testing.assert_allclose(served, expected, atol=1e-5)
 
     grid = render(
@@ -132,16 +135,17 @@ def test_live_server_takes_and_a_grid(server, tiny_weights, blender_env, tmp_pat
     assert (out / "grid" / "grid.blend").stat().st_size > 0
 
 
-def test_failed_takes_are_listed_and_the_others_kept(server, blender_env, tmp_path):
+def test_an_unknown_action_is_refused_before_any_take(server, blender_env, tmp_path):
     out = tmp_path / "partial"
     result = render(
         blender_env, "--backend", server, "--actions", "walk,fly", *SMALL, "--out", str(out),
         "--npz",
     )  # fmt: skip
-    assert result.returncode == 1
-    assert "failed takes: fly_s0" in result.stdout
-    assert "unknown action 'fly'" in result.stdout
-    assert (out / "walk_s0.npz").is_file() and not (out / "fly_s0.npz").exists()
+    assert result.returncode == 2
+    assert "error: unknown action 'fly'" in result.stderr
+    assert "the model's actions: walk, jump up, kicking something" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(out.glob("*.npz")) and "takes from" not in result.stdout
 
 
 def test_a_dead_backend_is_one_clear_error(blender_env, tmp_path):
@@ -164,4 +168,5 @@ def test_batch_script_runs_as_blender_would_run_it(tiny_weights, blender_env, tm
         env=blender_env, capture_output=True, text=True, timeout=240, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert (out / "jump_up_s0.bvh").is_file() and (out / "jump_up_s0.npz").is_file()
+    assert (out / "jump_up_s0_psi0.70.bvh").is_file()
+    assert (out / "jump_up_s0_psi0.70.npz").is_file()

@@ -28,6 +28,8 @@ def test_defaults_render_an_mp4_of_every_action_from_the_local_server():
     assert o.exports == frozenset({"mp4"}) and o.engine == "workbench"
     assert o.backend == "tcp://127.0.0.1:5555" and o.resolution == (640, 480)
     assert o.samples == options.DEFAULT_SAMPLES["workbench"]
+    assert o.truncation == 0.7  # the README's default, as in the add-on and the demo
+    assert parse("--truncation", "1").truncation is None  # ψ 1: no truncation
 
 
 def test_switches_and_values_parse():
@@ -181,6 +183,31 @@ def test_progress_lines_carry_an_eta_from_takes_that_did_work():
     assert "[2/4] walk_s1" in out.getvalue() and "ETA 0:20" in out.getvalue()
     p.take_done(progress.TakeResult("run_s0", "run", 0, "failed", 2.0, error="backend down"))
     assert "FAILED: backend down" in out.getvalue()
+
+
+def test_a_long_render_reports_its_frames_with_the_time_left():
+    clock = iter([0.0, 2.0, 32.0, 62.0, 92.0, 122.0])
+    lines = progress.FrameProgress("grid.mp4", lines=4, clock=lambda: next(clock))
+    out = io.StringIO()
+    for done in range(1, 65):
+        lines(done, 64, out)
+    text = out.getvalue().splitlines()
+    assert len(text) == 5  # frame 1, then every quarter
+    assert text[0] == "[grid.mp4] frame 1/64 · 0:02 so far · ETA 2:06"
+    assert text[1].startswith("[grid.mp4] frame 16/64 · 0:32 so far · ETA 1:36")
+    assert text[-1] == "[grid.mp4] frame 64/64 · 2:02 so far"
+
+
+def test_the_grid_video_is_not_counted_as_a_take():
+    results = [progress.TakeResult(f"{a}_s7", a, 7, "done", 0.3) for a in ("walk", "jump")]
+    results.append(progress.TakeResult("grid", "2 takes", 7, "done", 80.0, kind="grid"))
+    assert "2 takes: 2 done, 0 skipped, 0 failed; grid video done" in progress.summary_table(
+        results
+    )
+    out = io.StringIO()
+    p = progress.Progress(2, out)
+    p.take_done(results[0], eta=False)
+    assert "ETA" not in out.getvalue()
 
 
 def test_durations_read_like_a_clock():

@@ -48,9 +48,10 @@ def run(parsed) -> int:
     runner = importlib.import_module(f"{package}.render.runner")
     sources = importlib.import_module(f"{package}.render.sources")
     rigs = importlib.import_module(f"{package}.render.rigs")
+    plan = importlib.import_module(f"{package}.render.plan")
     try:
         return runner.run(options.from_namespace(parsed))
-    except (options.OptionsError, sources.SourceError, rigs.RigError) as exc:
+    except (options.OptionsError, sources.SourceError, rigs.RigError, plan.PlanError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
 

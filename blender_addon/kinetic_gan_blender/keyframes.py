@@ -39,6 +39,17 @@ class _Curves:
             return self._fcurves.new(data_path, index=index, group_name=group)
         return self._fcurves.new(data_path, index=index, action_group=group)
 
+    def ensure(self, data_path: str, index: int, group: str) -> bpy.types.FCurve:
+        return self._fcurves.find(data_path, index=index) or self.new(data_path, index, group)
+
+
+def ensure_fcurve(
+    action: bpy.types.Action, obj: bpy.types.Object, data_path: str, index: int, group: str
+) -> bpy.types.FCurve:
+    """The F-curve of ``obj``'s ``data_path[index]`` in ``action`` (assigned to ``obj``),
+    made if missing: ``Action.fcurve_ensure_for_datablock`` exists only from Blender 4.4."""
+    return _Curves(action, obj).ensure(data_path, index, group)
+
 
 # Dense mocap keys: linear interpolation is exact at every frame and needs no overshoot.
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value

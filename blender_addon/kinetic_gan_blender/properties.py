@@ -84,6 +84,7 @@ class KGAN_Settings(bpy.types.PropertyGroup):
     use_truncation: BoolProperty(
         name="Truncation",
         description="Pull the latent towards the class mean (more typical, less varied)",
+        default=True,  # ψ 0.7, as the README and the demo: clearly the action, still varied
     )
     truncation: FloatProperty(name="ψ", default=0.7, min=0.0, max=1.0, subtype="FACTOR")
     vary_noise: BoolProperty(

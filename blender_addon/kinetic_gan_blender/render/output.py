@@ -12,13 +12,17 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import bpy
 
 from ..atomic import atomic_path
 from .options import BatchOptions
+
+# Told after each frame is written: (frames done, frames in all, the terminal).
+FrameCallback = Callable[[int, int, TextIO], None]
 
 _ENGINE_IDS = {
     "workbench": ("BLENDER_WORKBENCH",),
@@ -67,21 +71,22 @@ def workbench_aa(samples: int) -> str:
 
 
 @contextlib.contextmanager
-def blender_chatter_to(log: Path) -> Iterator[None]:
+def blender_chatter_to(log: Path) -> Iterator[TextIO]:
     """Send what Blender prints on stdout during a render ("Fra:1 …") to ``log``.
 
     Blender writes from C straight to file descriptor 1, so the descriptor itself is
-    redirected; our own progress lines stay on the terminal.
+    redirected; our own progress lines go to the stream this yields, the terminal.
     """
     sys.stdout.flush()
     log.parent.mkdir(parents=True, exist_ok=True)
     saved = os.dup(1)
     try:
-        with open(log, "ab") as sink:
+        with open(log, "ab") as sink, os.fdopen(os.dup(saved), "w") as terminal:
             os.dup2(sink.fileno(), 1)
             try:
-                yield
+                yield terminal
             finally:
+                terminal.flush()
                 sys.stdout.flush()
                 os.dup2(saved, 1)
     finally:
@@ -94,9 +99,24 @@ def _scratch(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="render-", dir=scratch))
 
 
-def _render_animation(scene: bpy.types.Scene, log: Path) -> None:
-    with blender_chatter_to(log):
-        result = bpy.ops.render.render(animation=True, scene=scene.name)
+def _render_animation(
+    scene: bpy.types.Scene, log: Path, on_frame: FrameCallback | None = None
+) -> None:
+    total = scene.frame_end - scene.frame_start + 1
+    with blender_chatter_to(log) as terminal:
+        written = 0
+
+        def frame_written(*_args) -> None:
+            nonlocal written
+            written += 1
+            if on_frame is not None:
+                on_frame(written, total, terminal)
+
+        bpy.app.handlers.render_write.append(frame_written)
+        try:
+            result = bpy.ops.render.render(animation=True, scene=scene.name)
+        finally:
+            bpy.app.handlers.render_write.remove(frame_written)
     if "FINISHED" not in result:
         raise RuntimeError(f"rendering failed (see {log})")
 
@@ -119,14 +139,16 @@ def _image_settings(scene: bpy.types.Scene, video: bool) -> None:
         settings.compression = 30
 
 
-def render_mp4(scene: bpy.types.Scene, target: Path, log: Path) -> Path:
+def render_mp4(
+    scene: bpy.types.Scene, target: Path, log: Path, on_frame: FrameCallback | None = None
+) -> Path:
     """Render the scene's frame range to an H.264 MP4 at ``target``."""
     scratch = _scratch(target.parent)
     try:
         _image_settings(scene, video=True)
         scene.render.use_file_extension = True
         scene.render.filepath = str(scratch / "video.mp4")
-        _render_animation(scene, log)
+        _render_animation(scene, log, on_frame)
         produced = sorted(scratch.glob("*.mp4"))
         if not produced:
             raise RuntimeError(f"Blender wrote no video (see {log})")
@@ -136,7 +158,9 @@ def render_mp4(scene: bpy.types.Scene, target: Path, log: Path) -> Path:
     return target
 
 
-def render_png(scene: bpy.types.Scene, folder: Path, log: Path) -> Path:
+def render_png(
+    scene: bpy.types.Scene, folder: Path, log: Path, on_frame: FrameCallback | None = None
+) -> Path:
     """Render the scene's frame range to ``folder/0001.png`` …, replacing the folder whole."""
     scratch = _scratch(folder.parent)
     frames = scratch / "frames"
@@ -144,7 +168,7 @@ def render_png(scene: bpy.types.Scene, folder: Path, log: Path) -> Path:
         _image_settings(scene, video=False)
         scene.render.use_file_extension = True
         scene.render.filepath = str(frames / "####")
-        _render_animation(scene, log)
+        _render_animation(scene, log, on_frame)
         if not any(frames.glob("*.png")):
             raise RuntimeError(f"Blender wrote no frames (see {log})")
         if folder.exists():

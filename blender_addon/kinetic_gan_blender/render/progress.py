@@ -21,6 +21,7 @@ class TakeResult:
     outputs: list[str] = field(default_factory=list)
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    kind: str = "take"  # or "grid": the one video of every take, not a take itself
 
 
 def format_duration(seconds: float) -> str:
@@ -59,7 +60,8 @@ class Progress:
     def note(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def take_done(self, result: TakeResult) -> None:
+    def take_done(self, result: TakeResult, eta: bool = True) -> None:
+        """``eta=False`` where later stages (a grid render) would make the average lie."""
         self.finished += 1
         if result.status != "skipped":
             self._worked.append(result.seconds)
@@ -71,13 +73,39 @@ class Progress:
             line += "skipped (already complete)"
         else:
             line += f"FAILED: {result.error}"
-        eta = self.eta()
-        if self.finished < self.total and eta is not None:
-            line += f" · ETA {format_duration(eta)}"
+        left = self.eta() if eta else None
+        if self.finished < self.total and left is not None:
+            line += f" · ETA {format_duration(left)}"
         self.note(line)
 
     def elapsed(self) -> float:
         return self.clock() - self._started
+
+
+class FrameProgress:
+    """``[grid] frame 16/64 · 0:20 so far · ETA 1:02`` a few times during one long render.
+
+    Called after each frame is written; the ETA is the rest of the frames at the pace so
+    far (encoding happens as frames are written, so nothing else is left).
+    """
+
+    def __init__(
+        self, label: str, lines: int = 4, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.label = label
+        self.lines = lines
+        self.clock = clock
+        self._started = clock()
+
+    def __call__(self, done: int, total: int, stream: TextIO) -> None:
+        step = max(1, total // self.lines)
+        if done != 1 and done % step and done != total:
+            return
+        spent = self.clock() - self._started
+        line = f"[{self.label}] frame {done}/{total} · {format_duration(spent)} so far"
+        if done < total:
+            line += f" · ETA {format_duration(spent / done * (total - done))}"
+        print(line, file=stream, flush=True)
 
 
 def summary_table(results: Sequence[TakeResult]) -> str:
@@ -98,11 +126,16 @@ def summary_table(results: Sequence[TakeResult]) -> str:
 
     out = [line(headers), line(["-" * w for w in widths])]
     out += [line(row) for row in rows]
-    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
-    out.append(
-        f"{len(results)} takes: {counts['done']} done, {counts['skipped']} skipped, "
+    takes = [r for r in results if r.kind == "take"]
+    counts = {s: sum(r.status == s for r in takes) for s in ("done", "skipped", "failed")}
+    count_line = (
+        f"{len(takes)} takes: {counts['done']} done, {counts['skipped']} skipped, "
         f"{counts['failed']} failed"
     )
+    grids = [r for r in results if r.kind == "grid"]
+    if grids:
+        count_line += f"; grid video {grids[0].status}"
+    out.append(count_line)
     totals = {s: sum(r.timings.get(s, 0.0) for r in results) for s in STAGES}
     spent = sum(totals.values())
     if spent > 0:

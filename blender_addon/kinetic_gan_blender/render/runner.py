@@ -16,11 +16,11 @@ from typing import TextIO
 import bpy
 import numpy as np
 
-from .. import api
+from .. import api, keyframes
 from . import captions, framing, output, rigs
 from .options import BatchOptions
-from .plan import GRID_STEM, DoneMarkers, Take, output_paths, plan_takes
-from .progress import Progress, TakeResult, summary_table
+from .plan import GRID_STEM, DoneMarkers, PlanError, Take, output_paths, plan_takes
+from .progress import FrameProgress, Progress, TakeResult, format_duration, summary_table
 from .sources import LocalSource, Motion, RemoteSource, Source
 
 VIDEO_EXPORTS = ("mp4", "png")
@@ -50,6 +50,7 @@ def run(options: BatchOptions, stream: TextIO | None = None) -> int:
         takes = plan_takes(
             options.actions, source.class_names, options.count, options.seed, options.truncation
         )
+        _refuse_unknown_actions(takes, source.class_names)
         batch = _Batch(options, source, stream)
         results = batch.run_grid(takes) if options.grid else batch.run_takes(takes)
     finally:
@@ -63,6 +64,13 @@ def run(options: BatchOptions, stream: TextIO | None = None) -> int:
         print(f"failed takes: {', '.join(r.stem for r in failed)}", file=stream)
     print(f"outputs in {options.out.resolve()}", file=stream, flush=True)
     return 1 if failed else 0
+
+
+def _refuse_unknown_actions(takes: list[Take], class_names: list[str]) -> None:
+    """A mistyped action is an argument error: say so before the scene or any render starts."""
+    problems = list(dict.fromkeys(t.error for t in takes if t.error))
+    if problems:
+        raise PlanError(f"{'; '.join(problems)} (the model's actions: {', '.join(class_names)})")
 
 
 @dataclass
@@ -175,7 +183,8 @@ class _Batch:
             not self.options.force
             and self.markers.is_complete(GRID_STEM, grid_settings, scene_exports)
         )
-        progress = Progress(len(takes) + (0 if grid_done else 1), self.stream)
+        # Counts the takes only; the grid video, most of the time, reports its own frames.
+        progress = Progress(len(takes), self.stream)
         progress.note(f"{len(takes)} takes from {self.source.model} in a grid → {self.out}")
         shots: list[_Shot] = []
         results: list[TakeResult] = []
@@ -207,14 +216,14 @@ class _Batch:
                 except Exception as exc:
                     result.status, result.error = "failed", _one_line(exc)
             result.seconds = time.monotonic() - started
-            if result.status != "done":
-                progress.take_done(result)
+            # No ETA: the takes' average says nothing about the grid render still to come.
+            progress.take_done(result, eta=grid_done)
         if grid_done or not shots:
-            for shot in shots:
-                progress.take_done(shot.result)
             return results
         started = time.monotonic()
-        grid = TakeResult(GRID_STEM, f"{len(shots)} takes", self.options.seed, "done")
+        grid = TakeResult(
+            GRID_STEM, f"{len(shots)} takes", self.options.seed, "done", kind="grid"
+        )
         try:
             self._lay_out(shots)
             self._film(shots, GRID_STEM, scene_exports)
@@ -224,9 +233,10 @@ class _Batch:
         except Exception as exc:
             grid.status, grid.error = "failed", _one_line(exc)
         grid.seconds = time.monotonic() - started
-        for shot in shots:
-            progress.take_done(shot.result)
-        progress.take_done(grid)
+        if grid.status == "done":
+            progress.note(f"[grid] done in {format_duration(grid.seconds)}")
+        else:
+            progress.note(f"[grid] FAILED: {grid.error}")
         return [*results, grid]
 
     def _lay_out(self, shots: list[_Shot]) -> None:
@@ -282,7 +292,7 @@ class _Batch:
         frames = list(range(start, end + 1))
         lift = framing.ground_lift(rigs.lowest_heights(self.scene, armature, frames))
         z = armature.location.z + lift
-        curve = action.fcurve_ensure_for_datablock(armature, "location", index=2)
+        curve = keyframes.ensure_fcurve(action, armature, "location", 2, "Object Transforms")
         curve.keyframe_points.clear()
         curve.keyframe_points.add(len(frames))
         curve.keyframe_points.foreach_set("co", np.stack([frames, z], axis=1).ravel())
@@ -303,10 +313,14 @@ class _Batch:
         margins = framing.Margins().below_caption(captions.height_share(caption, width, height))
         self.studio.frame(points, caption, margins)
         paths = output_paths(self.out, stem, wanted)
-        if "mp4" in paths:
-            output.render_mp4(self.scene, paths["mp4"], self.log)
-        if "png" in paths:
-            output.render_png(self.scene, paths["png"], self.log)
+        for kind in ("mp4", "png"):
+            if kind not in paths:
+                continue
+            on_frame = None  # one take's render is short; the batch ETA follows each take
+            if len(shots) > 1 or stem == GRID_STEM:
+                on_frame = self._frame_lines(FrameProgress(f"{stem}.{kind}"))
+            render = output.render_mp4 if kind == "mp4" else output.render_png
+            render(self.scene, paths[kind], self.log, on_frame)
         render_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         if "blend" in paths:
@@ -318,6 +332,14 @@ class _Batch:
             shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + export_s / len(
                 shots
             )
+
+    def _frame_lines(self, lines: FrameProgress) -> output.FrameCallback:
+        """Frame lines to the terminal Blender's chatter is diverted from, or to our stream."""
+
+        def on_frame(done: int, total: int, terminal: TextIO) -> None:
+            lines(done, total, terminal if self.stream is sys.stdout else self.stream)
+
+        return on_frame
 
     def _export(self, shot: _Shot, exports: list[str]) -> None:
         t0 = time.perf_counter()
