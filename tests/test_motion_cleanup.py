@@ -100,8 +100,9 @@ def test_module_is_stdlib_and_numpy_only_and_imports_alone(tmp_path):
     roots |= {n.module.split(".")[0] for n in ast.walk(tree)
               if isinstance(n, ast.ImportFrom) and n.module}  # fmt: skip
     assert roots <= {"__future__", "math", "collections", "itertools", "numpy"}
-    copy = tmp_path / "vendored_cleanup.py"
-    copy.write_text(text, encoding="utf-8")
+    from kinetic_gan.commands.addon import vendor_backend_modules
+
+    copy = vendor_backend_modules(tmp_path) / "motion_cleanup.py"  # what the add-on bundles
     spec = importlib.util.spec_from_file_location("vendored_cleanup", copy)
     module = importlib.util.module_from_spec(spec)
     sys.modules["vendored_cleanup"] = module

@@ -1,10 +1,11 @@
 """``kinetic-gan addon build``: the installable Blender extension (.zip).
 
-One source for the wire format: the backend's ``protocol.py`` and ``client.py`` are copied
-into the add-on's ``vendor/`` (gitignored) — by the build, and by the tests before they
-load the add-on. pyzmq wheels for Linux, Windows and macOS are downloaded at build time
-(``pip download``) into the gitignored ``wheels/`` cache and listed in the manifest; offline,
-the build goes on without them and says so. Blender's own extension CLI (shipped in the
+One source for the wire format and the motion cleanup: the backend's ``protocol.py``,
+``client.py`` and ``motion_cleanup.py`` are copied into the add-on's ``vendor/``
+(gitignored) — by the build, and by the tests before they load the add-on. pyzmq wheels
+for Linux, Windows and macOS are downloaded at build time (``pip download``) into the
+gitignored ``wheels/`` cache and listed in the manifest; offline, the build goes on
+without them and says so. Blender's own extension CLI (shipped in the
 ``bpy`` wheel) validates and packs the zip. A second zip, with the package as a folder,
 installs as a legacy add-on in Blender < 4.2 (pyzmq must then be installed by hand).
 """
@@ -26,7 +27,7 @@ from kinetic_gan.errors import KineticGanError
 
 PACKAGE_DIR = Path(kinetic_gan.__file__).resolve().parent
 ADDON_DIR = PACKAGE_DIR.parents[1] / "blender_addon" / "kinetic_gan_blender"
-VENDORED = ("protocol.py", "client.py")
+VENDORED = ("protocol.py", "client.py", "motion_cleanup.py")
 PYZMQ = "pyzmq==27.*"
 # Blender platform -> pip platform tags that pyzmq publishes wheels for (CPython 3.11).
 PLATFORMS: dict[str, tuple[str, ...]] = {
@@ -76,7 +77,7 @@ def addon_dir() -> Path:
 
 
 def vendor_backend_modules(target: Path | None = None) -> Path:
-    """Copy protocol.py and client.py into ``target/vendor`` (default: the add-on source)."""
+    """Copy the ``VENDORED`` modules into ``target/vendor`` (default: the add-on source)."""
     vendor = (target or addon_dir()) / "vendor"
     vendor.mkdir(parents=True, exist_ok=True)
     for name in VENDORED:
@@ -90,7 +91,9 @@ def vendor_backend_modules(target: Path | None = None) -> Path:
         with atomic_write(vendor / name, "w") as handle:
             handle.write(_HEADER.format(name=name) + text)
     with atomic_write(vendor / "__init__.py", "w") as handle:
-        handle.write('"""The backend\'s wire format and client, copied at build time."""\n')
+        handle.write(
+            '"""The backend\'s wire format, client and motion cleanup, copied at build time."""\n'
+        )
     return vendor
 
 
