@@ -162,14 +162,14 @@ def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
     assert settings.busy and job.wait(60)
     operators.apply_generation(bpy.context, job)
     assert not settings.busy
-    assert [t.name for t in settings.takes] == ["walk_s0_0", "walk_s0_1"]
+    assert [t.name for t in settings.takes] == ["walk_s0_psi0.7_0", "walk_s0_psi0.7_1"]
     armature = settings.target
-    assert [t.name for t in armature.animation_data.nla_tracks] == ["walk_s0_0", "walk_s0_1"]
+    assert [t.name for t in armature.animation_data.nla_tracks] == ["walk_s0_psi0.7_0", "walk_s0_psi0.7_1"]
     assert bpy.ops.kinetic_gan.take_apply(index=1) == {"FINISHED"}
-    assert armature.animation_data.action.name == "walk_s0_1"
+    assert armature.animation_data.action.name == "walk_s0_psi0.7_1"
     assert bpy.ops.kinetic_gan.take_delete(index=0) == {"FINISHED"}
-    assert [t.name for t in settings.takes] == ["walk_s0_1"]
-    assert "walk_s0_0" not in bpy.data.actions
+    assert [t.name for t in settings.takes] == ["walk_s0_psi0.7_1"]
+    assert "walk_s0_psi0.7_0" not in bpy.data.actions
 
 
 def test_dead_backend_is_reported_within_the_timeout(bpy, addon):

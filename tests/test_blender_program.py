@@ -75,6 +75,21 @@ def blender_env(tmp_path_factory) -> dict[str, str]:
             "XDG_CACHE_HOME": str(home / "cache")}
 
 
+# Installs and enables the legacy zip in the program's own add-on folder (a temporary
+# user folder), then uses the panel's operators: the built-in character, the test walk.
+ENABLE = """
+import addon_utils, bpy, json, sys
+bpy.ops.preferences.addon_install(filepath=sys.argv[sys.argv.index("--") + 1])
+addon_utils.enable("kinetic_gan_blender", default_set=True)
+bpy.ops.kinetic_gan.add_character()
+bpy.ops.kinetic_gan.sample_walk()
+arm = bpy.data.objects["KGAN_Character"]
+print("CHECK " + json.dumps({"panel": hasattr(bpy.types, "KGAN_PT_main"),
+                             "action": arm.animation_data.action.name,
+                             "fcurves": len(arm.animation_data.action.fcurves)}))
+"""
+
+
 def run_batch(blender, env, *argv: str, timeout: float = 400) -> subprocess.CompletedProcess:
     done = subprocess.run([*blender, "--background", "--python", str(BATCH), "--", *argv],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -108,3 +123,18 @@ def test_the_real_program_renders_a_take(blender, blender_env, shipped_server, t
               "--resolution", "96x64", "--samples", "1", "--mp4", "--out", str(out))
     video = out / "walk_s0_psi0.70.mp4"
     assert video.stat().st_size > 1000
+
+
+def test_the_legacy_zip_installs_and_animates_in_the_real_program(blender, blender_env,
+                                                                  tmp_path):
+    from kinetic_gan.commands.addon import build_addon
+
+    _, legacy = build_addon(tmp_path / "dist", wheels=False, log=lambda _: None)
+    env = {**blender_env, "BLENDER_USER_SCRIPTS": str(tmp_path / "scripts")}
+    done = subprocess.run([*blender, "--background", "--factory-startup", "--python-expr",
+                           ENABLE, "--", str(legacy)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    match = re.search(r"^CHECK (.*)$", done.stdout, re.MULTILINE)
+    assert match, done.stdout[-3000:] + done.stderr[-3000:]
+    found = json.loads(match[1])
+    assert found["panel"] and found["action"].startswith("test_walk") and found["fcurves"] > 20

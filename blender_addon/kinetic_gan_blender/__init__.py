@@ -11,7 +11,7 @@ bl_info = {
     "name": "Kinetic-GAN",
     "author": "Kinetic-GAN Studio developers",
     "version": (0, 1, 0),
-    "blender": (4, 2, 0),
+    "blender": (3, 4, 0),  # the legacy zip; CI runs it in Debian's Blender 3.4
     "location": "3D View > Sidebar > Kinetic-GAN",
     "description": "Generate human actions with Kinetic-GAN and retarget them onto rigs",
     "category": "Animation",
