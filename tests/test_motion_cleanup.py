@@ -368,3 +368,47 @@ def test_damaged_mocap_loses_its_sliding_stretch_and_jitter():
     assert hf["fixed"] < hf["real"] < hf["bad"]
     error = lambda x: np.linalg.norm(x - real, axis=-1).mean()  # noqa: E731
     assert error(fixed) < 0.7 * error(bad)  # closer to the truth than what it was given
+
+
+# --- the commands: raw unless --cleanup -------------------------------------------------
+
+
+def test_generate_is_raw_by_default_and_cleans_with_the_flag(tiny_weights, tmp_path, capsys):
+    from kinetic_gan.cli import main
+
+    argv = ["generate", "--weights", str(tiny_weights), "--action", "walk", "--count", "2",
+            "--seed", "3"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "raw.npz")]) == 0
+    assert main([*argv, "--cleanup", "--out", str(tmp_path / "clean.npz")]) == 0
+    assert "cleanup filter,bones,feet" in capsys.readouterr().out
+    assert main([*argv, "--cleanup", "bones", "--out", str(tmp_path / "bones.npz")]) == 0
+    with (np.load(tmp_path / "raw.npz") as raw, np.load(tmp_path / "clean.npz") as clean,
+          np.load(tmp_path / "bones.npz") as only_bones):  # fmt: skip
+        assert str(raw["cleanup"]) == "none" and str(clean["cleanup"]) == "filter,bones,feet"
+        assert str(only_bones["cleanup"]) == "bones"
+        expected = mc.clean_motion(raw["joints"], float(raw["fps"]))
+        np.testing.assert_allclose(clean["joints"], expected, atol=1e-6)
+        assert clean["joints"].dtype == np.float32
+        assert np.ptp(bones(only_bones["joints"]), axis=1).max() < 1e-5
+
+
+def test_generate_refuses_an_unknown_cleanup_step(tiny_weights, tmp_path, capsys):
+    from kinetic_gan.cli import main
+
+    code = main(["generate", "--weights", str(tiny_weights), "--action", "walk",
+                 "--cleanup", "bones,wobble", "--out", str(tmp_path / "x.npz")])  # fmt: skip
+    assert code == 2
+    assert "error: --cleanup: unknown cleanup step 'wobble'" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_request_is_raw_by_default_and_cleans_with_the_flag(server, tmp_path):
+    from kinetic_gan.cli import main
+    from kinetic_gan.motion_files import load_npz
+
+    argv = ["request", "--address", server, "--action", "walk", "--seed", "4", "--count", "2"]
+    assert main([*argv, "--out", str(tmp_path / "raw.npz")]) == 0
+    assert main([*argv, "--cleanup", "all", "--out", str(tmp_path / "clean.npz")]) == 0
+    raw, clean = load_npz(tmp_path / "raw.npz"), load_npz(tmp_path / "clean.npz")
+    assert (raw.cleanup, clean.cleanup) == ("none", "filter,bones,feet")
+    np.testing.assert_allclose(clean.joints, mc.clean_motion(raw.joints, raw.fps), atol=1e-6)

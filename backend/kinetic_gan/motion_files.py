@@ -2,7 +2,8 @@
 
 ``kinetic-gan generate``, ``kinetic-gan request`` and the add-on all write the same
 ``.npz`` keys: joints (N, T, V, C) float32 metres, labels, class_names, z, fps,
-skeleton, joint_names, parents, units.
+skeleton, joint_names, parents, units, and cleanup (the motion-cleanup steps that ran,
+``none`` for the generator's raw output).
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ class GeneratedSet:
     units: str
     seed: int | None = None
     truncation: float | None = None
+    cleanup: str = "none"  # the motion_cleanup steps that ran, comma-separated
 
 
-def save_npz(path: str | Path, result) -> Path:
-    """Write the ``.npz`` layout shared by ``generate``, ``request`` and the add-on."""
+def save_npz(path: str | Path, result, cleanup: str | None = None) -> Path:
+    """Write the ``.npz`` layout shared by ``generate``, ``request`` and the add-on.
+
+    ``cleanup`` (default: ``result.cleanup``, else ``none``) records the cleanup steps.
+    """
     target = Path(path)
     arrays = {
         "joints": np.asarray(result.joints, dtype=np.float32),
@@ -49,6 +54,7 @@ def save_npz(path: str | Path, result) -> Path:
         "joint_names": np.asarray(list(result.joint_names), dtype=str),
         "parents": np.asarray(list(result.parents), dtype=np.int64),
         "units": np.asarray(str(result.units)),
+        "cleanup": np.asarray(str(cleanup or getattr(result, "cleanup", "none"))),
     }
     with atomic_write(target, "wb") as fh:
         np.savez(fh, **arrays)
@@ -135,6 +141,7 @@ def load_npz(path: str | Path) -> GeneratedSet:
                 joint_names=[str(s) for s in data["joint_names"]] if "joint_names" in data else [],
                 parents=[int(p) for p in data["parents"]] if "parents" in data else [],
                 units=str(data["units"]) if "units" in data.files else "m",
+                cleanup=str(data["cleanup"]) if "cleanup" in data.files else "none",
             )
     except FileNotFoundError:
         raise KineticGanError(f"{p}: file not found") from None

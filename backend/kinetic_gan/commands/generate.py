@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kinetic_gan.commands import cleanup_option
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", required=True, help="NAME.safetensors (with NAME.json beside it)")
@@ -31,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="npz",
         help="npz (metres, (N, T, V, C)) or original ((N, C, T, V, 1) .npy + labels .pkl)",
     )
+    cleanup_option.add_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise KineticGanError(f"--count must be at least 1, got {args.count}")
     check_truncation(args.truncation)
+    steps = cleanup_option.parse(args.cleanup)
     generator = load_generator(args.weights, device=args.device)
     card = generator.card
     if card.units != "m":
@@ -72,11 +76,16 @@ def run(args: argparse.Namespace) -> int:
         for i, action in enumerate(actions)
     ]
     result = concat_sets(sets)
+    result.joints = cleanup_option.apply(
+        result.joints, result.fps, result.skeleton, result.units, steps, str(args.weights)
+    )
+    result.cleanup = cleanup_option.record(steps)
+    cleaned = f", cleanup {result.cleanup}" if steps else ""
     if args.format == "original":
         stem = Path(args.out).with_suffix("") if args.out.endswith(".npy") else Path(args.out)
         data, labels = save_original(stem, result)
-        print(f"wrote {data} and {labels} ({len(result.labels)} samples, seed {seed})")
+        print(f"wrote {data} and {labels} ({len(result.labels)} samples, seed {seed}{cleaned})")
     else:
         path = save_npz(args.out, result)
-        print(f"wrote {path} ({len(result.labels)} samples, seed {seed})")
+        print(f"wrote {path} ({len(result.labels)} samples, seed {seed}{cleaned})")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from kinetic_gan.client import BackendError, Client, CurveKeys
+from kinetic_gan.commands import cleanup_option
 from kinetic_gan.errors import KineticGanError
 
 # Seconds the first question (info) may take: a dead address is reported this fast.
@@ -24,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--info", action="store_true", help="print the server's models and exit")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per try")
     parser.add_argument("--retries", type=int, default=1)
+    cleanup_option.add_argument(parser)
     parser.add_argument("--curve-server-key", metavar="F", help="the server's public key (.key)")
     parser.add_argument(
         "--curve-secret-key", metavar="F", help="this client's key pair (.key_secret)"
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise KineticGanError(f"curve keys: {exc}") from None
     action = _action(args.action)
+    steps = cleanup_option.parse(args.cleanup)
     if not args.info and (action is None or not args.out):
         raise KineticGanError("request: give --action and --out (or --info)")
     try:
@@ -75,10 +78,15 @@ def run(args: argparse.Namespace) -> int:
         raise KineticGanError(_explain(exc, curve_keys is not None)) from None
     from kinetic_gan.motion_files import save_npz
 
-    save_npz(args.out, take)
+    take.joints = cleanup_option.apply(
+        take.joints, take.fps, take.skeleton, take.units, steps, f"model {take.model}"
+    )
+    save_npz(args.out, take, cleanup=cleanup_option.record(steps))
+    cleaned = f", cleanup {cleanup_option.record(steps)}" if steps else ""
     print(
         f"{args.out}: {take.joints.shape[0]} x {take.action!r} from {take.model}, "
         f"seed {take.seed}, {take.joints.shape[1]} frames at {take.fps:g} fps ({take.units})"
+        + cleaned
     )
     return 0
 
