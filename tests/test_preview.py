@@ -106,3 +106,18 @@ def test_bad_input_is_a_clear_error():
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(KineticGanError, match="NaN"):
         list(render_frames(bad, "ntu"))
+
+
+def test_the_command_shows_every_motion_by_default_and_says_when_it_leaves_some_out(
+        tiny_weights, tmp_path, capsys):
+    from kinetic_gan import cli
+
+    npz = tmp_path / "takes.npz"
+    assert cli.main(["generate", "--weights", str(tiny_weights), "--action", "all",
+                     "--count", "3", "--out", str(npz)]) == 0  # 9 motions
+    capsys.readouterr()
+    assert cli.main(["preview", str(npz), "--grid", "--out", str(tmp_path / "all.png")]) == 0
+    assert "(9 motions," in capsys.readouterr().out
+    assert cli.main(["preview", str(npz), "--samples", "4", "--out",
+                     str(tmp_path / "some.png")]) == 0
+    assert "4 of the input's 9 motions" in capsys.readouterr().out

@@ -16,12 +16,16 @@ import numpy as np
 from kinetic_gan.errors import KineticGanError
 
 OUTPUTS = (".gif", ".mp4", ".png")
+# Without --samples: every motion in the input, up to this many (a 4 × 4 grid still reads).
+DEFAULT_MAX_SAMPLES = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="generated .npz, dataset folder or X_data.npy")
     parser.add_argument("--out", required=True, type=Path, help="x.gif, x.mp4 or x.png")
-    parser.add_argument("--samples", type=int, default=4, help="how many motions to show")
+    parser.add_argument("--samples", type=int, default=None,
+                        help=f"how many motions to show (default: all, up to "
+                             f"{DEFAULT_MAX_SAMPLES}; the note says when some are left out)")
     parser.add_argument("--grid", action="store_true", help="arrange samples in a grid, not a row")
     parser.add_argument("--split", default="train", help="split of a dataset folder")
     parser.add_argument("--fps", type=float, help="playback rate (default: the data's)")
@@ -60,10 +64,11 @@ def run(args: argparse.Namespace) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in OUTPUTS:
         raise KineticGanError(f"{args.out}: output must end in {', '.join(OUTPUTS)}")
-    if args.samples < 1:
+    if args.samples is not None and args.samples < 1:
         raise KineticGanError("--samples must be at least 1")
     data = read_joints(args.input, args.split)
-    chosen = pick_samples(data.names, args.samples)
+    total = len(data.names)
+    chosen = pick_samples(data.names, args.samples or DEFAULT_MAX_SAMPLES)
     joints = data.joints[chosen]
     titles = [data.names[i] for i in chosen]
     fps = args.fps or data.fps or 30.0
@@ -75,5 +80,8 @@ def run(args: argparse.Namespace) -> int:
         preview.render_mp4(args.out, joints, data.skeleton, titles, fps, grid=args.grid)
     if data.units == "normalised":
         print("note: the input is in normalised units (its model card has no normalisation)")
-    print(f"wrote {args.out} ({len(chosen)} motions, {joints.shape[1]} frames)")
+    shown = f"{len(chosen)} motions" if len(chosen) == total else (
+        f"{len(chosen)} of the input's {total} motions, one class after another; "
+        f"--samples {total} shows them all")
+    print(f"wrote {args.out} ({shown}, {joints.shape[1]} frames)")
     return 0
