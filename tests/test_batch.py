@@ -121,8 +121,12 @@ def test_live_server_takes_and_a_grid(server, tiny_weights, blender_env, tmp_pat
 
     with np.load(out / "walk_s1_psi0.70.npz") as take:
         served = take["joints"][0]
+    from kinetic_gan.motion_cleanup import clean_motion
+
     generator = load_generator(tiny_weights)
-    expected = generate(generator, "walk", count=1, seed=1, truncation=0.7).joints[0]
+    raw = generate(generator, "walk", count=1, seed=1, truncation=0.7)
+    # Cleanup is on by default in a render: what was animated and saved is the cleaned take.
+    expected = clean_motion(raw.joints[0], raw.fps)
     np.testing.assert_allclose(served, expected, atol=1e-5)
 
     grid = render(
@@ -170,3 +174,48 @@ def test_batch_script_runs_as_blender_would_run_it(tiny_weights, blender_env, tm
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (out / "jump_up_s0_psi0.70.bvh").is_file()
     assert (out / "jump_up_s0_psi0.70.npz").is_file()
+
+
+BARE_RIG_SCRIPT = """
+import sys
+import bpy
+sys.path.insert(0, sys.argv[1])
+from kinetic_gan_blender import api
+bpy.ops.wm.read_homefile(use_empty=True)
+api.build_default_character(bpy.context.scene, name="Bare")
+for obj in [o for o in bpy.data.objects if o.type == "MESH"]:
+    bpy.data.objects.remove(obj)
+bpy.ops.wm.save_as_mainfile(filepath=sys.argv[2])
+"""
+
+
+def test_a_rig_without_a_mesh_renders_bone_proxies(tiny_weights, blender_env, tmp_path):
+    """A bare armature renders as nothing; the batch gives it visible bones instead."""
+    blend = tmp_path / "bare.blend"
+    made = subprocess.run(
+        [sys.executable, "-c", BARE_RIG_SCRIPT, str(ROOT / "blender_addon"), str(blend)],
+        env=blender_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    out = tmp_path / "bare"
+    args = ["--local", "--weights", str(tiny_weights), "--actions", "walk", "--rig",
+            f"{blend}:Bare", *SMALL, "--out", str(out), "--png", "--npz"]  # fmt: skip
+    result = render(blender_env, *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "has no visible mesh: rendering bone proxies" in result.stdout
+    frames = [iio.imread(p)[..., :3].astype(int) for p in
+              sorted((out / "walk_s0_psi0.70_png").glob("*.png"))]  # fmt: skip
+    assert len(frames) == 32
+    blue = [((f[..., 2] - f[..., 0]) > 40).sum() for f in frames]  # the proxies' colour
+    assert min(blue) > 0  # the character is in every frame
+    assert len({f.tobytes() for f in frames}) > 1  # and it moves
+    with np.load(out / "walk_s0_psi0.70.npz") as take:
+        assert str(take["cleanup"]) == "filter,bones,feet"
+        cleaned = take["joints"]
+
+    raw = render(blender_env, *args[:-4], "--out", str(tmp_path / "raw"), "--npz",
+                 "--cleanup", "none")  # fmt: skip
+    assert raw.returncode == 0, raw.stdout[-3000:] + raw.stderr[-3000:]
+    with np.load(tmp_path / "raw" / "walk_s0_psi0.70.npz") as take:
+        assert str(take["cleanup"]) == "none"
+        assert np.abs(take["joints"] - cleaned).max() > 1e-3

@@ -412,3 +412,67 @@ def test_request_is_raw_by_default_and_cleans_with_the_flag(server, tmp_path):
     raw, clean = load_npz(tmp_path / "raw.npz"), load_npz(tmp_path / "clean.npz")
     assert (raw.cleanup, clean.cleanup) == ("none", "filter,bones,feet")
     np.testing.assert_allclose(clean.joints, mc.clean_motion(raw.joints, raw.fps), atol=1e-6)
+
+
+# --- the add-on: the panel's toggles, takes it cannot clean -----------------------------
+
+
+def addon_cleanup():
+    addon = str(Path(__file__).resolve().parents[1] / "blender_addon")
+    if addon not in sys.path:
+        sys.path.insert(0, addon)
+    from kinetic_gan.commands.addon import vendor_backend_modules
+
+    vendor_backend_modules()  # as the build does: the add-on uses its bundled copy
+    from kinetic_gan_blender import cleanup
+
+    return cleanup
+
+
+class PanelSettings:
+    use_cleanup = True
+    cleanup_filter = True
+    cleanup_bones = True
+    cleanup_feet = True
+
+
+class Reply:
+    """What the add-on's client hands over: the client's ``Generation`` fields it needs."""
+
+    def __init__(self, joints, skeleton="ntu", units="m", fps=30.0):
+        self.joints, self.skeleton, self.units, self.fps = joints, skeleton, units, fps
+
+
+def test_panel_toggles_choose_the_steps():
+    cleanup = addon_cleanup()
+    settings = PanelSettings()
+    assert cleanup.steps_from_settings(settings) == mc.STEPS
+    settings.cleanup_filter = False
+    assert cleanup.steps_from_settings(settings) == ("bones", "feet")
+    settings.use_cleanup = False
+    assert cleanup.steps_from_settings(settings) == ()
+    assert tuple(cleanup.SETTING_OF_STEP) == mc.STEPS
+
+
+def test_the_panel_hook_cleans_received_takes_in_place():
+    cleanup = addon_cleanup()
+    rng = np.random.default_rng(5)
+    raw = (np.stack([still(), still()]) + rng.normal(0, 0.01, (2, 40, 25, 3))).astype(np.float32)
+    reply = Reply(raw.copy())
+    assert cleanup.clean_generation(reply, PanelSettings()) == []
+    assert reply.joints.dtype == np.float32 and reply.joints.shape == raw.shape
+    np.testing.assert_allclose(reply.joints, mc.clean_motion(raw, 30.0), atol=1e-6)
+    assert np.ptp(bones(reply.joints), axis=1).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("joints", "skeleton", "units", "why"),
+    [(np.zeros((1, 8, 16, 3)), "h36m", "m", "needs NTU-25 joints; this model gives h36m"),
+     (np.zeros((1, 8, 25, 3)), "ntu", "normalised", "needs joints in metres")],
+)  # fmt: skip
+def test_takes_cleanup_does_not_fit_are_left_raw_with_a_warning(joints, skeleton, units, why):
+    cleanup = addon_cleanup()
+    reply = Reply(joints, skeleton, units)
+    warnings = cleanup.clean_generation(reply, PanelSettings())
+    assert reply.joints is joints
+    assert len(warnings) == 1 and why in warnings[0] and warnings[0].endswith("left raw")

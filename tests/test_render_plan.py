@@ -64,6 +64,18 @@ def test_bad_arguments_name_the_problem(argv, message):
         parse(*argv)
 
 
+def test_cleanup_is_on_by_default_and_parses_steps_in_run_order():
+    from kinetic_gan import motion_cleanup
+
+    assert options.CLEANUP_STEPS == motion_cleanup.STEPS  # the stdlib copy of the names
+    assert parse().cleanup == ("filter", "bones", "feet")
+    assert parse("--cleanup", "none").cleanup == ()
+    assert parse("--cleanup", "feet, Bones").cleanup == ("bones", "feet")
+    assert parse("--cleanup", "all").cleanup == motion_cleanup.STEPS
+    with pytest.raises(options.OptionsError, match="--cleanup: unknown step 'smooth'"):
+        parse("--cleanup", "bones,smooth")
+
+
 def test_rig_from_a_blend_file(tmp_path):
     blend = tmp_path / "hero.blend"
     blend.write_bytes(b"BLENDER")
@@ -238,3 +250,37 @@ def test_the_caption_band_share_grows_with_its_lines():
     assert 0 < one < three < captions.LARGEST_SHARE + 0.05
     tiny = captions.height_share("back  a · b\nfront c · d\nseed 1", 96, 64)
     assert tiny == captions.LARGEST_SHARE  # a thumbnail still leaves room for the picture
+
+
+# ---------------------------------------------------------------- bone proxies
+
+
+def test_bone_proxies_are_closed_octahedra_from_head_to_tail_facing_out():
+    import numpy as np
+
+    from kinetic_gan_blender.render import bone_proxies
+
+    heads = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    tails = np.array([[0.0, 0.0, 1.5], [0.0, 0.0, 0.002]])  # a spine bone and a tiny one
+    # Blender's bone frame: Y along the bone, X and Z across (right-handed).
+    x_axes = np.array([[1.0, 0.0, 0.0]] * 2)
+    z_axes = np.array([[0.0, -1.0, 0.0]] * 2)
+    verts, faces = bone_proxies.octahedra(heads, tails, x_axes, z_axes)
+    assert verts.shape == (12, 3) and len(faces) == 16
+    np.testing.assert_allclose(verts[[0, 5, 6, 11]], [heads[0], tails[0], heads[1], tails[1]])
+    assert {i for f in faces[:8] for i in f} == set(range(6))  # bone 0 owns vertices 0–5
+    edges: dict[tuple[int, int], int] = {}
+    for face in faces:
+        for a, b in zip(face, face[1:] + face[:1], strict=True):
+            edges[(a, b)] = edges.get((a, b), 0) + 1
+    assert all(edges.get((b, a)) == 1 for a, b in edges)  # closed, consistently wound
+    for b in range(2):
+        centre = verts[6 * b : 6 * b + 6].mean(axis=0)
+        for face in faces[8 * b : 8 * b + 8]:
+            p = verts[list(face)]
+            normal = np.cross(p[1] - p[0], p[2] - p[0])
+            assert normal @ (p.mean(axis=0) - centre) > 0  # outwards
+    waist = np.linalg.norm(verts[1] - verts[3]) / 2
+    tiny_waist = np.linalg.norm(verts[7] - verts[9]) / 2
+    assert waist == pytest.approx(0.05)  # 0.1 of 0.5 m
+    assert tiny_waist == pytest.approx(bone_proxies.WAIST_RANGE_M[0])  # still visible

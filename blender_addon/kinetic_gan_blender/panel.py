@@ -87,6 +87,22 @@ class KGAN_PT_options(_Sidebar, bpy.types.Panel):
         col.prop(settings, "push_to_nla")
 
 
+class KGAN_PT_cleanup(_Sidebar, bpy.types.Panel):
+    bl_label = "Cleanup"
+    bl_parent_id = "KGAN_PT_main"
+
+    def draw_header(self, context: bpy.types.Context) -> None:
+        self.layout.prop(context.scene.kinetic_gan, "use_cleanup", text="")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.kinetic_gan
+        col = self.layout.column()
+        col.active = settings.use_cleanup
+        col.prop(settings, "cleanup_filter")
+        col.prop(settings, "cleanup_bones")
+        col.prop(settings, "cleanup_feet")
+
+
 class KGAN_PT_takes(_Sidebar, bpy.types.Panel):
     bl_label = "Takes"
     bl_parent_id = "KGAN_PT_main"
@@ -104,4 +120,6 @@ class KGAN_PT_takes(_Sidebar, bpy.types.Panel):
                 op.index, op.format = settings.active_take, fmt
 
 
-classes = (KGAN_UL_takes, KGAN_PT_main, KGAN_PT_target, KGAN_PT_options, KGAN_PT_takes)
+classes = (
+    KGAN_UL_takes, KGAN_PT_main, KGAN_PT_target, KGAN_PT_cleanup, KGAN_PT_options, KGAN_PT_takes,
+)  # fmt: skip

@@ -101,6 +101,28 @@ class KGAN_Settings(bpy.types.PropertyGroup):
     smoothing: FloatProperty(
         name="Smoothing", description="Gaussian smoothing (frames)", default=0.0, min=0.0, max=8.0
     )
+    # Motion cleanup of each received take (cleanup.py; docs/cleanup.md): on by default,
+    # since raw generated joints stretch, jitter and skate.
+    use_cleanup: BoolProperty(
+        name="Cleanup",
+        description="Clean each take before animating it (NTU-25 models in metres)",
+        default=True,
+    )
+    cleanup_filter: BoolProperty(
+        name="Smooth",
+        description="Zero-phase 6 Hz low-pass: removes frame-to-frame jitter, no lag",
+        default=True,
+    )
+    cleanup_bones: BoolProperty(
+        name="Constant Bones",
+        description="Every bone keeps one length (its median over the take)",
+        default=True,
+    )
+    cleanup_feet: BoolProperty(
+        name="Plant Feet",
+        description="Hold feet still while on the floor (two-bone leg IK, knees forward)",
+        default=True,
+    )
     frame_start: IntProperty(name="Frame Start", default=1)
     match_fps: BoolProperty(
         name="Use Take FPS", description="Set the scene's frame rate to the take's", default=True

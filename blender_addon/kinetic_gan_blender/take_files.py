@@ -22,8 +22,13 @@ def save_joints_npz(
     units: str = "m",
     seed: int | None = None,
     truncation: float | None = None,
+    cleanup: str | None = None,
 ) -> Path:
-    """Write joints (T, V, 3) or (N, T, V, 3) — stored as (N, T, V, 3) float32 — atomically."""
+    """Write joints (T, V, 3) or (N, T, V, 3) — stored as (N, T, V, 3) float32 — atomically.
+
+    ``cleanup``: the motion-cleanup steps the joints went through (``none`` for raw ones),
+    stored as the backend's files store it; left out when not known.
+    """
     joints = np.asarray(joints, dtype=np.float32)
     if joints.ndim == 3:
         joints = joints[None]
@@ -33,9 +38,11 @@ def save_joints_npz(
         raise ValueError("joint_names and parents must have one entry per joint")
     n = joints.shape[0]
     target = Path(path)
+    extra = {} if cleanup is None else {"cleanup": np.asarray(cleanup)}
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         np.savez(
             handle,
+            **extra,
             joints=joints,
             labels=np.asarray(labels if labels is not None else [-1] * n, dtype=np.int64),
             class_names=np.asarray(class_names or [""] * n),

@@ -14,6 +14,8 @@ ENGINES = ("workbench", "eevee", "cycles")
 DEFAULT_BACKEND = "tcp://127.0.0.1:5555"
 DEFAULT_SAMPLES = {"workbench": 5, "eevee": 16, "cycles": 32}
 DEFAULT_TRUNCATION = 0.7  # the add-on's and the demo's: recognised more often, still varied
+# motion_cleanup.STEPS (a test keeps them equal; this module stays stdlib-only).
+CLEANUP_STEPS = ("filter", "bones", "feet")
 
 
 class OptionsError(ValueError):
@@ -57,6 +59,7 @@ class BatchOptions:
     in_place: bool = False
     force: bool = False
     samples: int = 5  # anti-aliasing / light samples per pixel
+    cleanup: tuple[str, ...] = CLEANUP_STEPS  # motion cleanup before animating; () = raw
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the generator in this process (needs --weights and torch) instead of a server",
     )  # fmt: skip
     src.add_argument("--weights", type=Path, default=None, help="FILE.safetensors for --local")
+    src.add_argument(
+        "--cleanup", default="all", metavar="STEPS",
+        help="motion cleanup before animating: all (default), none (the raw output), or some "
+        f"of {','.join(CLEANUP_STEPS)} — constant bones, a 6 Hz zero-phase low-pass, feet "
+        "held during contacts (NTU-25 models in metres; docs/cleanup.md)",
+    )  # fmt: skip
 
     rig = parser.add_argument_group("character")
     rig.add_argument(
@@ -161,6 +170,22 @@ def parse_actions(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(actions))  # drop repeats, keep order
 
 
+def parse_cleanup(text: str) -> tuple[str, ...]:
+    """``all``, ``none`` or a comma-separated subset of the steps, in the order they run."""
+    items = [t.strip().lower() for t in (text or "").split(",") if t.strip()]
+    if items == ["all"]:
+        return CLEANUP_STEPS
+    if items in (["none"], []):
+        return ()
+    unknown = [t for t in items if t not in CLEANUP_STEPS]
+    if unknown:
+        raise OptionsError(
+            f"--cleanup: unknown step {unknown[0]!r} (use all, none, or some of "
+            f"{','.join(CLEANUP_STEPS)})"
+        )
+    return tuple(s for s in CLEANUP_STEPS if s in items)
+
+
 def from_namespace(ns: argparse.Namespace) -> BatchOptions:
     """Validate parsed arguments into :class:`BatchOptions` (raises :class:`OptionsError`)."""
     if ns.count < 1:
@@ -208,6 +233,7 @@ def from_namespace(ns: argparse.Namespace) -> BatchOptions:
         in_place=ns.in_place,
         force=ns.force,
         samples=samples,
+        cleanup=parse_cleanup(getattr(ns, "cleanup", "all")),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-STAGES = ("generate", "retarget+keyframe", "render", "export")
+STAGES = ("generate", "cleanup", "retarget+keyframe", "render", "export")
 
 
 @dataclass

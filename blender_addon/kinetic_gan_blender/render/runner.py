@@ -17,6 +17,7 @@ import bpy
 import numpy as np
 
 from .. import api, keyframes
+from ..cleanup import clean_joints
 from . import captions, framing, output, rigs
 from .options import BatchOptions
 from .plan import GRID_STEM, DoneMarkers, PlanError, Take, output_paths, plan_takes
@@ -100,6 +101,7 @@ class _Batch:
         self.scene = bpy.context.scene
         self.studio = None
         self._columns = 1  # of the grid, once laid out
+        self._notes: set[str] = set()  # said once per batch
 
     # ------------------------------------------------------------------ settings
 
@@ -115,6 +117,7 @@ class _Batch:
             "truncation": take.truncation, "model": self.source.model, "rig": str(o.rig),
             "bone_map": o.bone_map, "in_place": self._in_place, "engine": o.engine,
             "resolution": list(o.resolution), "fps": o.fps, "samples": o.samples,
+            "cleanup": list(o.cleanup),
         }  # fmt: skip
 
     def _stage(self, fps: float) -> None:
@@ -153,7 +156,7 @@ class _Batch:
                     motion = self._generate(take, result)
                     self._stage(motion.fps)
                     if armature is None:
-                        armature = rigs.add_character(self.options.rig, "KGAN_Character")
+                        armature = self._character("KGAN_Character")
                     shot = self._animate(take, motion, armature, result, started)
                     self._film([shot], take.stem, exports)
                     self._export(shot, exports)
@@ -203,7 +206,7 @@ class _Batch:
                 try:
                     motion = self._generate(take, result)
                     self._stage(motion.fps)
-                    armature = rigs.add_character(self.options.rig, f"KGAN_{i:02d}_{take.stem}")
+                    armature = self._character(f"KGAN_{i:02d}_{take.stem}")
                     shot = self._animate(take, motion, armature, result, started)
                     shots.append(shot)
                     if takes_done:
@@ -257,10 +260,32 @@ class _Batch:
 
     # ------------------------------------------------------------------ stages
 
+    def _note_once(self, text: str) -> None:
+        if text not in self._notes:
+            self._notes.add(text)
+            print(text, file=self.stream, flush=True)
+
+    def _character(self, name: str) -> bpy.types.Object:
+        """The rig for a take; one without a visible mesh gets bone proxies to be seen by."""
+        armature = rigs.add_character(self.options.rig, name)
+        if rigs.add_bone_proxies(self.scene, armature) is not None:
+            self._note_once(f"rig {self.options.rig} has no visible mesh: rendering bone proxies")
+        return armature
+
     def _generate(self, take: Take, result: TakeResult) -> Motion:
         t0 = time.perf_counter()
         motion = self.source.generate(take)
         result.timings["generate"] = time.perf_counter() - t0
+        steps = self.options.cleanup
+        if steps:
+            t0 = time.perf_counter()
+            motion.joints, note = clean_joints(
+                motion.joints, motion.fps, motion.skeleton, motion.units, steps
+            )
+            motion.cleanup = "none" if note else ",".join(steps)
+            if note:
+                self._note_once(f"{self.source.model}: {note}")
+            result.timings["cleanup"] = time.perf_counter() - t0
         return motion
 
     def _animate(
@@ -354,7 +379,7 @@ class _Batch:
             api.save_joints_npz(
                 paths["npz"], m.joints, joint_names=m.joint_names, parents=m.parents, fps=m.fps,
                 class_names=[take.action], labels=[m.label], skeleton=m.skeleton, units=m.units,
-                seed=take.seed, truncation=take.truncation,
+                seed=take.seed, truncation=take.truncation, cleanup=m.cleanup,
             )  # fmt: skip
         shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + (
             time.perf_counter() - t0

@@ -27,6 +27,7 @@ class Motion:
     skeleton: str
     units: str
     label: int
+    cleanup: str = "none"  # the motion-cleanup steps the joints went through
 
 
 class Source(Protocol):

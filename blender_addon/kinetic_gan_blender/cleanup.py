@@ -1,0 +1,81 @@
+"""Motion cleanup of received takes, before they are animated (no bpy here).
+
+The math is the backend's ``motion_cleanup.py``, bundled in ``vendor/`` by the add-on
+build; this module picks the steps (the panel's toggles, the batch's ``--cleanup``) and
+applies them to the takes a backend sent. Cleanup fits NTU-25 joints in metres; a take of
+another skeleton, or in normalised units, is left raw with a note saying so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# The panel's toggle for each step (properties.KGAN_Settings), in motion_cleanup.STEPS order.
+SETTING_OF_STEP = {"filter": "cleanup_filter", "bones": "cleanup_bones", "feet": "cleanup_feet"}
+
+
+class CleanupUnavailable(RuntimeError):
+    """The cleanup module is missing: the add-on was not built (vendor/ is empty)."""
+
+
+def cleanup_module():
+    """The motion cleanup: the add-on's bundled copy, else the backend package's."""
+    try:
+        from .vendor import motion_cleanup
+    except ImportError:
+        try:
+            from kinetic_gan import motion_cleanup
+        except ImportError:
+            raise CleanupUnavailable(
+                "motion cleanup is not bundled: build the add-on (kinetic-gan addon build) "
+                "or install the kinetic-gan package"
+            ) from None
+    return motion_cleanup
+
+
+def steps_from_settings(settings: Any) -> tuple[str, ...]:
+    """The steps the panel has on (none when its Cleanup box is off)."""
+    if not getattr(settings, "use_cleanup", False):
+        return ()
+    return tuple(step for step, prop in SETTING_OF_STEP.items() if getattr(settings, prop, False))
+
+
+def why_not(joints: np.ndarray, skeleton: str, units: str) -> str | None:
+    """Why cleanup cannot run on these joints, or None when it can."""
+    if skeleton != "ntu" or tuple(np.shape(joints)[-2:]) != (25, 3):
+        return f"cleanup needs NTU-25 joints; this model gives {skeleton or 'unknown'} joints"
+    if units != "m":
+        return f"cleanup needs joints in metres; this model gives {units!r}"
+    return None
+
+
+def clean_joints(
+    joints: np.ndarray, fps: float, skeleton: str, units: str, steps: tuple[str, ...]
+) -> tuple[np.ndarray, str | None]:
+    """``(cleaned joints, None)``, or ``(joints, why)`` when cleanup does not fit them.
+
+    ``joints`` is one take ``(T, V, 3)`` or several ``(N, T, V, 3)``; the result has the
+    same shape and dtype. Bad input otherwise raises the cleanup's ``CleanupError``
+    (a ``ValueError``) naming the problem.
+    """
+    if not steps:
+        return joints, None
+    reason = why_not(joints, skeleton, units)
+    if reason is not None:
+        return joints, f"{reason}: left raw"
+    return cleanup_module().clean_motion(joints, fps, steps), None
+
+
+def clean_generation(result: Any, settings: Any) -> list[str]:
+    """The panel's hook: clean a finished job's takes in place before they are animated.
+
+    ``result`` is the client's ``Generation`` (``joints`` (N, T, V, 3), ``fps``,
+    ``skeleton``, ``units``); ``settings`` the scene's Kinetic-GAN settings. Returns the
+    warnings to report (empty when cleanup ran or is off).
+    """
+    steps = steps_from_settings(settings)
+    cleaned, note = clean_joints(result.joints, result.fps, result.skeleton, result.units, steps)
+    result.joints = cleaned
+    return [note] if note else []
