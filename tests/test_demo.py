@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kinetic_gan import demo
@@ -18,6 +19,11 @@ def test_the_demo_picks_varied_actions_the_model_has():
     names = ["run", "walk", "spin", "kick", "crawl"]
     assert demo.pick_actions(names, 3) == ["walk", "kick", "run"]
     assert demo.pick_actions(["a", "b"], 6) == ["a", "b"]
+
+
+def test_the_demo_cleans_its_takes_unless_told_not_to():
+    assert demo.parse_args([]).cleanup == "all"
+    assert demo.parse_args(["--cleanup", "none"]).cleanup == "none"
 
 
 def test_missing_weights_is_one_clear_error(tmp_path):
@@ -47,7 +53,11 @@ def test_quick_demo_serves_renders_and_stops(tiny_weights, tmp_path):
     frames = iio.imread(video)
     assert len({f.tobytes() for f in frames}) > 1
     assert iio.imread(gif).shape[0] > 1  # an animated GIF
-    assert len(list(out.glob("*.npz"))) == 2  # two different actions, through the server
+    takes = sorted(out.glob("*.npz"))
+    assert len(takes) == 2  # two different actions, through the server
+    for take in takes:
+        with np.load(take) as data:
+            assert str(data["cleanup"]) == "filter,bones,feet"  # cleaned, as the add-on does
     log = (out / "server.log").read_text()
     assert "listening endpoint=tcp://127.0.0.1:" in log
     assert "op=generate" in log  # the takes came over ZeroMQ

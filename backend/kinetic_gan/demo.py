@@ -5,7 +5,8 @@
 Starts ``kinetic-gan serve`` with the shipped weights on a free loopback port, renders
 several different actions side by side on the built-in character through the ZeroMQ
 path (the add-on's batch renderer, via the bpy module), writes a preview GIF, stops the
-server and prints where the files are. ``--quick`` is the reduced run CI uses.
+server and prints where the files are. ``--quick`` is the reduced run CI uses. The takes are
+cleaned as the add-on cleans them (``--cleanup``, all steps by default; docs/cleanup.md).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--actions", default=None, help="comma-separated actions to show")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--truncation", type=float, default=0.7)
+    parser.add_argument(
+        "--cleanup", default="all", metavar="STEPS",
+        help="motion cleanup before animating: all (default), none, or some of "
+        "filter,bones,feet",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -118,7 +124,7 @@ def render_takes(address: str, out: Path, actions: list[str], args, mode: dict) 
         "--backend", address, "--actions", ",".join(actions), "--count", "1",
         "--seed", str(args.seed), "--truncation", str(args.truncation), "--grid",
         "--mp4", "--npz", "--resolution", mode["resolution"], "--samples", str(mode["samples"]),
-        "--out", str(out), "--timeout", "120",
+        "--out", str(out), "--timeout", "120", "--cleanup", args.cleanup,
     ]  # fmt: skip
     return batch.run(options.build_parser().parse_args(argv))
 
