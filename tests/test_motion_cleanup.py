@@ -334,6 +334,14 @@ def test_a_sliding_foot_is_held_with_exact_legs_and_no_pop():
     assert jump_after < jump_before + 0.03
 
 
+def test_a_planted_foot_in_the_floor_is_lifted_onto_it():
+    take = planted_then_lifted()
+    take[:, [J["KneeLeft"], J["AnkleLeft"], J["FootLeft"]], 1] -= 0.03  # toes 1 cm under
+    out = mc.lock_feet(take, FPS)[0]
+    np.testing.assert_allclose(out[8:22, J["FootLeft"], 1], 0.0, atol=1e-9)
+    np.testing.assert_allclose(bones(out), bones(take), atol=1e-9)
+
+
 # --- real motion ------------------------------------------------------------------------
 
 

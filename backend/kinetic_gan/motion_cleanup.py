@@ -15,9 +15,10 @@ the order that lets each one keep what the one before achieved:
    little; this makes them exact.
 3. ``feet`` — foot contacts are detected (the lower of ankle and foot tip within
    ``CONTACT_HEIGHT_M`` of the floor and slower than ``CONTACT_SPEED_MS`` horizontally),
-   and during each contact the foot is held where it stands (horizontally) by moving the
-   ankle with a two-bone IK of hip–knee–ankle: thigh and shin keep their lengths, the
-   knee bends forward, and the lock fades in and out over ``BLEND_S``.
+   and during each contact the foot is held where it stands (horizontally, and lifted
+   out of the floor if it sinks in) by moving the ankle with a two-bone IK of
+   hip–knee–ankle: thigh and shin keep their lengths, the knee bends forward, and the
+   lock fades in and out over ``BLEND_S``.
 
 Standard library and numpy only: the Blender add-on bundles this very file (``vendor/``),
 so it must not import the ``kinetic_gan`` package. docs/cleanup.md has the measurements.
@@ -341,13 +342,15 @@ def _smoothstep(u: np.ndarray) -> np.ndarray:
 def foot_offsets(
     joints: np.ndarray, contacts: np.ndarray, fps: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """How far each foot must move horizontally to stay planted: ``(N, T, 2, 3)`` offsets
-    and ``(N, T, 2)`` weights in [0, 1] (1 during a contact, fading out around it).
+    """How far each foot must move to stay planted: ``(N, T, 2, 3)`` offsets and
+    ``(N, T, 2)`` weights in [0, 1] (1 during a contact, fading out around it).
 
     A contact holds the foot on its *contact joint* — of ankle and tip, the one lower in
     most of its frames (toes for a pivot on the ball of the foot) — at that joint's mean
-    position over the contact, so the foot moves as little as it can. Before and after,
-    the edge frame's offset is faded out over ``BLEND_S``.
+    horizontal position over the contact, so the foot moves as little as it can; its
+    height stays, except that a foot sunk into the floor is lifted onto it (a longer
+    leg, once bones are made constant, often reaches below y = 0). Before and after, the
+    edge frame's offset is faded out over ``BLEND_S``.
     """
     n_takes, frames = joints.shape[:2]
     blend = max(1, round(BLEND_S * fps))
@@ -362,6 +365,8 @@ def foot_offsets(
                 contact = span[:, tip if tip_lower else ankle]
                 delta = np.zeros((frames, 3))
                 delta[start:stop, [0, 2]] = contact[:, [0, 2]].mean(axis=0) - contact[:, [0, 2]]
+                lowest = np.minimum(span[:, ankle, 1], span[:, tip, 1])
+                delta[start:stop, 1] = np.maximum(0.0, -lowest)  # out of the floor
                 delta[:start] = delta[start]
                 delta[stop:] = delta[stop - 1]
                 before = _smoothstep((t - (start - blend - 1)) / (blend + 1))
