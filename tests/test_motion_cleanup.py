@@ -484,3 +484,11 @@ def test_takes_cleanup_does_not_fit_are_left_raw_with_a_warning(joints, skeleton
     warnings = cleanup.clean_generation(reply, PanelSettings())
     assert reply.joints is joints
     assert len(warnings) == 1 and why in warnings[0] and warnings[0].endswith("left raw")
+
+
+def test_the_panel_hook_reports_joints_it_refuses_instead_of_raising():
+    cleanup = addon_cleanup()
+    joints = np.full((1, 8, 25, 3), np.nan, dtype=np.float32)
+    reply = Reply(joints)
+    (warning,) = cleanup.clean_generation(reply, PanelSettings())
+    assert "NaN" in warning and warning.endswith("left raw") and reply.joints is joints

@@ -73,9 +73,15 @@ def clean_generation(result: Any, settings: Any) -> list[str]:
 
     ``result`` is the client's ``Generation`` (``joints`` (N, T, V, 3), ``fps``,
     ``skeleton``, ``units``); ``settings`` the scene's Kinetic-GAN settings. Returns the
-    warnings to report (empty when cleanup ran or is off).
+    warnings to report (empty when cleanup ran or is off). Joints the cleanup refuses
+    (NaN, a bad frame rate) are left raw with the reason as the warning, never a traceback.
     """
     steps = steps_from_settings(settings)
-    cleaned, note = clean_joints(result.joints, result.fps, result.skeleton, result.units, steps)
+    try:
+        cleaned, note = clean_joints(
+            result.joints, result.fps, result.skeleton, result.units, steps
+        )
+    except (ValueError, CleanupUnavailable) as exc:
+        return [f"{exc}: left raw"]
     result.joints = cleaned
     return [note] if note else []
