@@ -160,11 +160,23 @@ def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
     settings.push_to_nla = True
     job = operators.start_generation(bpy.context)
     assert settings.busy and job.wait(60)
+    raw = job.result.joints.copy()
     operators.apply_generation(bpy.context, job)
     assert not settings.busy
-    assert [t.name for t in settings.takes] == ["walk_s0_psi0.7_0", "walk_s0_psi0.7_1"]
+    # Cleanup is on by default: the (untrained, stretching) takes got constant bone lengths.
+    from kinetic_gan_blender.body import NTU_PARENTS
+
+    def bone_spread(joints):
+        bones = [(c, p) for c, p in enumerate(NTU_PARENTS) if p >= 0]
+        lengths = np.stack([np.linalg.norm(joints[:, :, c] - joints[:, :, p], axis=-1)
+                            for c, p in bones], axis=-1)
+        return float(lengths.std(axis=1).max())
+
+    assert bone_spread(job.result.joints) < 1e-4 < bone_spread(raw)
+    names = ["walk_s0_psi0.7_0", "walk_s0_psi0.7_1"]
+    assert [t.name for t in settings.takes] == names
     armature = settings.target
-    assert [t.name for t in armature.animation_data.nla_tracks] == ["walk_s0_psi0.7_0", "walk_s0_psi0.7_1"]
+    assert [t.name for t in armature.animation_data.nla_tracks] == names
     assert bpy.ops.kinetic_gan.take_apply(index=1) == {"FINISHED"}
     assert armature.animation_data.action.name == "walk_s0_psi0.7_1"
     assert bpy.ops.kinetic_gan.take_delete(index=0) == {"FINISHED"}

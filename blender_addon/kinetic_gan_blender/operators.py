@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from . import api, bone_map, generation, keyframes, motion_samples, preferences
+from . import api, bone_map, cleanup, generation, keyframes, motion_samples, preferences
 from .body import NTU_JOINTS, NTU_PARENTS
 
 
@@ -141,6 +141,8 @@ def apply_generation(context: bpy.types.Context, job: generation.GenerationJob) 
         warnings = [f"model {result.model!r} has no metric calibration: units are {result.units}"]
     else:
         warnings = []
+    # The panel's Cleanup toggles (on by default): cleaned in place, or left raw with why.
+    warnings += cleanup.clean_generation(result, settings)
     armature = target_armature(context)
     if settings.match_fps:
         context.scene.render.fps, context.scene.render.fps_base = round(result.fps), 1.0
