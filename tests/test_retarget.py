@@ -119,9 +119,11 @@ def test_knee_hinge_follows_the_leg_plane():
     points = rt.dataset_to_blender(joints)
     hip, knee, ankle = (points[:, J[n]] for n in ("HipLeft", "KneeLeft", "AnkleLeft"))
     hinge = np.cross(knee - hip, ankle - knee)
-    bent = np.linalg.norm(hinge, axis=-1) / (
-        np.linalg.norm(knee - hip, axis=-1) * np.linalg.norm(ankle - knee, axis=-1)
-    ) > 0.35
+    bent = (
+        np.linalg.norm(hinge, axis=-1)
+        / (np.linalg.norm(knee - hip, axis=-1) * np.linalg.norm(ankle - knee, axis=-1))
+        > 0.35
+    )
     assert bent.sum() > 4
     hinge = hinge[bent] / np.linalg.norm(hinge[bent], axis=-1, keepdims=True)
     # The default rig's knee hinge is its X axis (the shin bends backwards, towards +Y).
@@ -247,3 +249,154 @@ def test_the_addon_ntu_tree_is_the_backend_one():
 
     assert body.NTU_JOINTS == NTU_JOINTS
     assert body.NTU_PARENTS == NTU_PARENTS
+
+
+def with_bone_pointing(rig: rt.RigRest, bone: str, direction, length: float) -> rt.RigRest:
+    """The same rig with one bone's tail (and so its axes) turned to ``direction``."""
+    b = rig.index(bone)
+    y = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+    helper = np.array([0.0, -1.0, 0.0]) if abs(y[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    z = np.cross(helper, y)
+    z /= np.linalg.norm(z)
+    matrices, tails = rig.matrices.copy(), rig.tails.copy()
+    matrices[b] = np.stack([np.cross(y, z), y, z], axis=1)
+    tails[b] = rig.heads[b] + length * y
+    return rt.RigRest(rig.bone_names, rig.parents, rig.heads, tails, matrices)
+
+
+@pytest.mark.parametrize(
+    "direction", [(0.0, 0.37, -0.93), (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, -0.6, 0.8)]
+)
+def test_a_root_bone_pointing_anywhere_is_aimed_by_its_rest_relation_to_the_joints(direction):
+    # Blender's BVH importer gives Mixamo's Hips a 1.2 cm tail pointing down and back.
+    rig = with_bone_pointing(RIG, "hips", direction, 0.012)
+    joints = walk(32)
+    take = rt.retarget(joints, NAMES, rig, IDENTITY)
+    rotations = {n: take.rotations[:, k] for k, n in enumerate(take.bone_names)}
+    _, heads, tails = rt.forward_kinematics(rig, rotations, {"hips": take.root_location})
+    points = rt.dataset_to_blender(joints)
+
+    def angle(got, want):
+        cos = np.sum(got * want, -1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(want, axis=-1)
+        return np.degrees(np.arccos(np.clip(cos, -1, 1))).max()
+
+    spine, hips = RIG.index("spine"), RIG.index("hips")
+    pelvis_up = heads[:, spine] - heads[:, hips]
+    assert angle(pelvis_up, points[:, J["SpineMid"]] - points[:, J["SpineBase"]]) < 1.0
+    hip_line = heads[:, RIG.index("thigh.L")] - heads[:, RIG.index("thigh.R")]
+    assert angle(hip_line, points[:, J["HipLeft"]] - points[:, J["HipRight"]]) < 2.0
+    for bone in body.CANONICAL_BONES:
+        if bone.name != "hips":
+            b = RIG.index(bone.name)
+            want = points[:, J[bone.tail]] - points[:, J[bone.head[0]]]
+            assert angle(tails[:, b] - heads[:, b], want) < 2.0, bone.name
+
+
+def test_a_bone_that_stops_short_of_its_joint_still_points_at_it():
+    # Rigify's deform bones are half limbs: the thigh ends halfway to the knee.
+    b = RIG.index("thigh.L")
+    tails = RIG.tails.copy()
+    tails[b] = (RIG.heads[b] + RIG.tails[b]) / 2
+    half = rt.RigRest(RIG.bone_names, RIG.parents, RIG.heads, tails, RIG.matrices)
+    joints = walk(16)
+    assert rt.retarget(joints, NAMES, half, IDENTITY).scale == pytest.approx(
+        rt.retarget(joints, NAMES, RIG, IDENTITY).scale  # leg length is measured joint to joint
+    )
+
+
+def test_unmapped_bones_between_mapped_ones_are_keyed_at_rest():
+    partial = {k: v for k, v in IDENTITY.items() if k not in ("spine", "forearm.L")}
+    take = rt.retarget(walk(8), NAMES, RIG, partial)
+    # Between driven bones (the solver assumes them at rest): keyed at rest. The root and
+    # the leaves below the last driven bone are the artist's.
+    assert set(take.rest_bones) == {"spine", "forearm.L"}
+    hidden = rt.RigRest(RIG.bone_names, RIG.parents, RIG.heads, RIG.tails, RIG.matrices,
+                        posable=tuple(n != "spine" for n in RIG.bone_names))  # fmt: skip
+    assert rt.retarget(walk(8), NAMES, hidden, partial).rest_bones == ("forearm.L",)
+
+
+def with_copy_of(rig: rt.RigRest, copied: str, child: str) -> rt.RigRest:
+    """The rig with a bone that copies ``copied`` (its sibling) inserted as ``child``'s parent."""
+    b, c = rig.index(copied), rig.index(child)
+    order = [*range(b + 1), -1, *range(b + 1, len(rig.bone_names))]  # -1: the copy
+    new_index = {old: k for k, old in enumerate(order)}
+    copy = order.index(-1)
+    parents = [rig.parents[b] if old < 0 else rig.parents[old] for old in order]
+    parents = [new_index[p] if p >= 0 else -1 for p in parents]
+    parents[new_index[c]] = copy
+    pick = [b if old < 0 else old for old in order]
+    follows = tuple(new_index[b] if old < 0 else -1 for old in order)
+    names = tuple(f"copy-{copied}" if old < 0 else rig.bone_names[old] for old in order)
+    return rt.RigRest(names, tuple(parents), rig.heads[pick], rig.tails[pick],
+                      rig.matrices[pick], follows)  # fmt: skip
+
+
+def test_a_bone_copying_another_follows_it():
+    # Rigify's ORG-shoulder copies the shoulder control, and the upper arm hangs below it.
+    rig = with_copy_of(RIG, "shoulder.L", "upper_arm.L")
+    joints = walk(16)
+    take = rt.retarget(joints, NAMES, rig, IDENTITY)
+    plain = rt.retarget(joints, NAMES, RIG, IDENTITY)
+    k, j = take.bone_names.index("upper_arm.L"), plain.bone_names.index("upper_arm.L")
+    assert np.allclose(take.rotations[:, k], plain.rotations[:, j], atol=1e-9)
+    with pytest.raises(rt.RetargetError, match="copied bones must come first"):
+        rt.RigRest(RIG.bone_names[:2], (-1, 0), RIG.heads[:2], RIG.tails[:2], RIG.matrices[:2],
+                   (1, -1))  # fmt: skip
+
+
+def test_feet_are_grounded_by_the_rigs_own_legs():
+    # A rig whose hips sit 8 cm higher over its legs than the performer's: grounding the
+    # performer's feet would leave its feet 8 cm in the air.
+    lifted = RIG.heads.copy(), RIG.tails.copy()
+    legs = {"thigh", "shin", "foot"}
+    for k, name in enumerate(RIG.bone_names):
+        if name.split(".")[0] not in legs:
+            lifted[0][k, 2] += 0.08
+            lifted[1][k, 2] += 0.08
+    for k, name in enumerate(RIG.bone_names):
+        if name.startswith("thigh"):
+            lifted[0][k, 2] += 0.08  # the thigh starts at the lifted hip
+    rig = rt.RigRest(RIG.bone_names, RIG.parents, *lifted, RIG.matrices)
+    joints = walk(64)
+    take = rt.retarget(joints, NAMES, rig, IDENTITY)
+    rotations = {n: take.rotations[:, k] for k, n in enumerate(take.bone_names)}
+    _, heads, tails = rt.forward_kinematics(rig, rotations, {"hips": take.root_location})
+    feet = [rig.index("foot.L"), rig.index("foot.R")]
+    lowest = np.minimum(heads[:, feet, 2], tails[:, feet, 2]).min(axis=1)
+    floor = min(rig.tails[feet, 2].min(), rig.heads[feet, 2].min())
+    assert np.percentile(lowest, 5) == pytest.approx(floor, abs=0.01)
+    assert lowest.min() > floor - 1e-6
+
+
+@pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
+def test_euler_keys_round_trip_and_stay_continuous(order):
+    from kinetic_gan_blender.rotations import (
+        continuous_euler,
+        euler_from_matrix,
+        matrix_from_euler,
+        matrix_from_quaternion,
+    )
+
+    take = rt.retarget(walk(48), NAMES, RIG, IDENTITY)
+    m = matrix_from_quaternion(take.rotations)
+    angles = continuous_euler(euler_from_matrix(m, order), order)
+    assert np.allclose(matrix_from_euler(angles, order), m, atol=1e-9)
+    assert np.abs(np.diff(angles, axis=0)).max() < np.radians(60)  # no 2π jumps
+    # A slow spin through several turns about each axis stays one smooth curve.
+    spin = np.linspace(0, 6 * np.pi, 200)
+    for axis in range(3):
+        e = np.zeros((200, 3))
+        e[:, axis] = spin
+        e[:, (axis + 1) % 3] = 0.3
+        back = continuous_euler(euler_from_matrix(matrix_from_euler(e, order), order), order)
+        assert np.allclose(matrix_from_euler(back, order), matrix_from_euler(e, order), atol=1e-9)
+        assert np.abs(np.diff(back, axis=0)).max() < 0.2
+
+
+def test_axis_angle_keys_follow_the_quaternions():
+    from kinetic_gan_blender.rotations import axis_angle_from_quaternion
+
+    q = rt.retarget(walk(16), NAMES, RIG, IDENTITY).rotations
+    aa = axis_angle_from_quaternion(q)
+    back = np.concatenate([np.cos(aa[..., :1] / 2), np.sin(aa[..., :1] / 2) * aa[..., 1:]], -1)
+    assert np.allclose(back, q, atol=1e-9)

@@ -1,24 +1,28 @@
 """Joint positions → root translation + per-bone local rotations for any rig (numpy only).
 
 The input is a take in the *dataset frame* (right-handed, Y up, metres, the subject facing
-−Z). It is turned into Blender's frame by the proper rotation (x, y, z) → (−x, z, y), scaled
-from the performer's leg length to the rig's, optionally smoothed and put on the floor.
+−Z). It is turned into Blender's frame by the proper rotation (x, y, z) → (−x, z, y), then
+into the armature's own axes, scaled from the performer's leg length to the rig's (both
+measured between joints), optionally smoothed, and put on the floor by the rig's own feet.
 
-Each driven bone is aimed in armature space in two steps:
-  1. *swing* — the smallest rotation taking the bone's axis, as its parent carries it, onto
+Each driven bone is aimed along its *segment* — from its head to the rig's position of its
+tail joint (``retarget_plan`` reads those off the rig; a bone need not point at the joint
+it leads to). The segment's *aim frame* is posed in armature space in two steps:
+  1. *swing* — the smallest rotation taking the segment, as its parent carries it, onto
      the direction from its head joint to its tail joint;
   2. *twist* — about that axis, so a reference (the hips' left-right line for the spine, the
      limb's hinge plane for arms and legs) lands where the data has it. A reference that is
      ill-defined in a frame (a straight arm has no elbow plane) fades out, and the next one,
      or no twist at all, takes over — so limbs never spin.
-The armature-space rotation is then expressed in the bone's own rest frame, which is why
-rigs with any bone rolls and axis conventions get the same world pose.
+The bone follows its aim frame by the fixed rest offset between the two, and its rotation
+is then expressed in its own rest frame, which is why rigs with any bone rolls and axis
+conventions get the same world pose.
 
 How it is computed, fast (a take is re-keyed at every Generate click): the rig-only work is
 planned once per rig (``retarget_plan``). Blending twists is done on X axes rather than
-angles — each reference alone fixes the bone's X axis; the weighted sum of those axes plus
-the unclaimed weight times the swung X axis, normalised, is the blended twist — so every
-reference of every bone is evaluated for all frames in one pass, and a bone whose
+angles — each reference alone fixes the aim frame's X axis; the weighted sum of those axes
+plus the unclaimed weight times the swung X axis, normalised, is the blended twist — so
+every reference of every bone is evaluated for all frames in one pass, and a bone whose
 references claim all of its twist needs nothing from its parent. Only the others are posed
 level by level down the hierarchy, all bones of a level at once.
 """
@@ -29,6 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import grounding
+from .filters import median, smooth, smoothstep
 from .retarget_plan import Plan, plan_for
 from .rotations import (
     EPS,
@@ -61,11 +67,25 @@ class RigRest:
     heads: np.ndarray  # (B, 3)
     tails: np.ndarray  # (B, 3)
     matrices: np.ndarray  # (B, 3, 3) rest rotations, columns = bone X, Y, Z axes
+    # Bone whose posed transform each bone copies (a full Copy Transforms constraint, as
+    # Rigify's ORG bones copy its controls), -1 for none; empty: none anywhere.
+    follows: tuple[int, ...] = ()
+    # Whether an artist can pose each bone (hidden helper bones are not keyed); empty: all.
+    posable: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
-        for i, p in enumerate(self.parents):
-            if p >= i:
-                raise RetargetError(f"rig bone {self.bone_names[i]!r}: parents must come first")
+        count = len(self.bone_names)
+        if not self.follows:
+            object.__setattr__(self, "follows", (-1,) * count)
+        if not self.posable:
+            object.__setattr__(self, "posable", (True,) * count)
+        if not len(self.parents) == len(self.follows) == len(self.posable) == count:
+            raise RetargetError("rig rest: one parent, follow and posable flag per bone")
+        for i, (p, f) in enumerate(zip(self.parents, self.follows, strict=True)):
+            if p >= i or f >= i:
+                raise RetargetError(
+                    f"rig bone {self.bone_names[i]!r}: parents and copied bones must come first"
+                )
 
     @classmethod
     def default_character(cls) -> RigRest:
@@ -89,31 +109,14 @@ class Retargeted:
     scale: float  # performer → rig
     skipped: list[str] = field(default_factory=list)  # canonical bones left at rest, with why
     world_rotations: np.ndarray | None = None  # (T, B, 3, 3) armature space, all rig bones
+    rest_bones: tuple[str, ...] = ()  # undriven bones between driven ones, keyed at rest
 
 
 def dataset_to_blender(points: np.ndarray) -> np.ndarray:
     return np.asarray(points, dtype=np.float64) @ DATASET_TO_BLENDER.T
 
 
-def smooth(points: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Gaussian smoothing along time (axis 0); edges padded with the edge frame."""
-    if sigma_frames <= 0 or points.shape[0] < 2:
-        return points
-    radius = max(1, int(np.ceil(3 * sigma_frames)))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
-    taps /= taps.sum()
-    padded = np.concatenate(
-        [np.repeat(points[:1], radius, 0), points, np.repeat(points[-1:], radius, 0)]
-    )
-    out = np.zeros_like(points)
-    for k, w in enumerate(taps):
-        out += w * padded[k : k + points.shape[0]]
-    return out
-
-
-def _smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    t = np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+__all__ = ["RetargetError", "Retargeted", "RigRest", "dataset_to_blender", "retarget", "smooth"]
 
 
 def retarget(
@@ -125,12 +128,17 @@ def retarget(
     in_place: bool = False,
     snap_to_floor: bool = True,
     smoothing: float = 0.0,
+    fps: float = 30.0,
+    world_to_armature: np.ndarray | None = None,
 ) -> Retargeted:
     """Retarget one take, ``joints`` (T, V, 3) in the dataset frame, onto ``rig``.
 
     ``mapping``: canonical bone name → rig bone name (see ``bone_map.BoneMap.resolve``).
-    ``smoothing``: Gaussian sigma in frames. ``snap_to_floor``: the take's lowest foot
-    point meets the rig's, and no frame sinks below it.
+    ``smoothing``: Gaussian sigma in frames. ``snap_to_floor``: the rig's own feet are put
+    where the performer plants theirs (see ``grounding``); otherwise the take's floor is
+    put at the rig's lowest rest foot point. ``fps``: the take's frame rate (foot speeds).
+    ``world_to_armature``: the rotation from Blender's world axes to the armature's (the
+    transpose of the armature object's rotation), for rigs imported lying down.
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[-1] != 3 or joints.shape[0] < 1:
@@ -139,26 +147,30 @@ def retarget(
         raise RetargetError(f"joints have {joints.shape[1]} joints but {len(joint_names)} names")
     if not np.all(np.isfinite(joints)):
         raise RetargetError("joints contain NaN or infinite values")
-    plan = plan_for(rig, mapping, tuple(joint_names))
+    to_armature = np.eye(3) if world_to_armature is None else np.asarray(world_to_armature)
+    plan = plan_for(rig, mapping, tuple(joint_names), to_armature[:, 2])
     if "SpineBase" not in plan.joint_index:
         raise RetargetError("the motion has no root joint (SpineBase / Hip)")
 
-    points = smooth(dataset_to_blender(joints), smoothing)
+    points = smooth(dataset_to_blender(joints) @ to_armature.T, smoothing)
     # Component-first copy, (3, V, T): picking joints copies whole blocks, and x, y, z of
     # many vectors are each one contiguous array for the arithmetic.
     by_axis = np.ascontiguousarray(points.transpose(2, 1, 0))
     scale = _performer_scale(by_axis, plan)
     by_axis *= scale
     points *= scale
+
+    direction, aimed, twist_x, free = _aim(by_axis, plan)
+    world, local = _pose(plan, len(rig.bone_names), direction, aimed, twist_x, free)
     root_location = None
     if plan.root is not None:
         # Only differences of points are used from here on, so the root's path is applied
         # to its location key alone, not to every joint.
-        target = _root_path(points, plan, rig.heads[plan.root], in_place, snap_to_floor)
+        target = grounding.root_path(
+            points, plan, world, rig.heads[plan.root], scale=scale, fps=fps,
+            in_place=in_place, snap_to_floor=snap_to_floor,
+        )  # fmt: skip
         root_location = (target - rig.heads[plan.root]) @ rig.matrices[plan.root]
-
-    direction, aimed, twist_x, free = _aim(by_axis, plan)
-    world, local = _pose(plan, len(rig.bone_names), direction, aimed, twist_x, free)
     rotations = np.swapaxes(quaternion_from_matrix(local[plan.output_order]), 0, 1)
     return Retargeted(
         bone_names=tuple(rig.bone_names[b] for b in plan.driver_bones[plan.output_order]),
@@ -168,34 +180,19 @@ def retarget(
         scale=scale,
         skipped=list(plan.skipped),
         world_rotations=np.swapaxes(world, 0, 1),
+        rest_bones=tuple(rig.bone_names[b] for b in plan.rest_bones),
     )
 
 
 def _performer_scale(by_axis: np.ndarray, plan: Plan) -> float:
-    """Rig size over performer size, from the legs (else the whole driven chain)."""
-    for drivers, rig_len in plan.scale_drivers:
-        bones = by_axis[:, plan.driver_tails[drivers]] - by_axis[:, plan.driver_heads[drivers]]
-        data_len = float(_median(_norm(bones)).sum())
-        if rig_len > 1e-6 and data_len > 1e-6:
-            return rig_len / data_len
+    """Rig size over performer size, from the legs (else every driven segment), both
+    measured between joints."""
+    heads, tails, rig_len = plan.legs
+    segments = by_axis[:, tails] - by_axis[:, heads]
+    data_len = float(median(_norm(segments)).sum())
+    if rig_len > 1e-9 and data_len > 1e-9:
+        return rig_len / data_len
     return 1.0
-
-
-# np.median / np.percentile spend 20–60 µs in Python per call; on these short rows a sort
-# does the same job (numpy's default "linear" percentile) in a few.
-def _median(rows: np.ndarray) -> np.ndarray:
-    ordered, mid = np.sort(rows, axis=-1), rows.shape[-1] // 2
-    return (
-        ordered[..., mid] if rows.shape[-1] % 2 else (ordered[..., mid - 1] + ordered[..., mid]) / 2
-    )
-
-
-def _percentile(values: np.ndarray, percent: float) -> float:
-    ordered = np.sort(values)
-    position = percent / 100 * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
 
 
 # Vectors stored component-first, (3, ...): each of x, y, z is one contiguous block, so
@@ -245,12 +242,12 @@ def _aim(by_axis: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
             lower = by_axis[:, refs.third] - second[:, refs.planes]
             normal = _cross(upper, lower)
             sine = _norm(normal) / np.maximum(_norm(upper) * _norm(lower), 1e-12)
-            hinge[refs.planes] = _smoothstep(sine, *_HINGE_FADE)
+            hinge[refs.planes] = smoothstep(sine, *_HINGE_FADE)
             target[:, refs.planes] = normal
         axis = direction[:, refs.owner]
         perpendicular, perpendicular_len = _normalize(target - _dot(target, axis) * axis)
         fraction = perpendicular_len / np.maximum(_norm(target), 1e-12)
-        claim = hinge * _smoothstep(fraction, *_PERPENDICULAR_FADE)
+        claim = hinge * smoothstep(fraction, *_PERPENDICULAR_FADE)
         # The X axis of the frame whose Y is the bone and which puts the rest reference
         # (rest_x, 0, rest_z) onto the data's: x = rest_x·p − rest_z·(p × y).
         x_axis = refs.rest_x[:, None] * perpendicular - refs.rest_z[:, None] * _cross(
@@ -277,16 +274,18 @@ def _pose(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Armature-space rotations, one depth of the hierarchy at a time (bone-major stacks).
 
-    Each driven bone is *swung* — the smallest rotation taking its axis, as its parent
-    carries it, onto ``direction`` — then twisted about that axis so its X axis lies along
-    ``twist_x + free · swung X``; undriven bones and frames without a direction just follow
-    the parent. Returns ``world`` (B, T, 3, 3) for every rig bone and, for the driven ones
-    in plan order, ``local`` (D, T, 3, 3): Blender's pose basis, the rotation left once the
-    parent's carry is taken out.
+    Each driven bone's aim frame is *swung* — the smallest rotation taking its segment, as
+    the parent carries it, onto ``direction`` — then twisted about that axis so its X axis
+    lies along ``twist_x + free · swung X``; the bone follows by its aim offset. Undriven
+    bones and frames without a direction just follow the parent (or the bone whose
+    transform they copy). Returns ``world`` (B, T, 3, 3) for every rig bone and, for the
+    driven ones in plan order, ``local`` (D, T, 3, 3): Blender's pose basis, the rotation
+    left once the parent's carry is taken out.
     """
     frames = direction.shape[1]
     world = np.empty((bones, frames, 3, 3))
     local = np.empty((*direction.shape, 3))
+    offsets = plan.aim_offsets[:, None]  # (D, 1, 3, 3)
     # A bone aimed in every frame whose references claim its whole twist in every frame
     # (the usual case for most of the body) does not depend on its parent: pose all of
     # those at once, and walk the hierarchy only for the rest.
@@ -294,7 +293,7 @@ def _pose(
     alone = aimed.all(axis=1) & ~free.any(axis=1) & (x_len > 0).all(axis=1)
     if alone.any():
         x, y = twist_x[alone] / x_len[alone][..., None], direction[alone]
-        world[plan.driver_bones[alone]] = _frames(x, y)
+        world[plan.driver_bones[alone]] = _frames(x, y) @ offsets[alone]
     for level in plan.levels:
         size = len(level.bones)
         if level.is_root:
@@ -307,13 +306,18 @@ def _pose(
         count = driven.stop - driven.start
         if count < size:
             world[level.bones[count:]] = carry[count:]
+            copies = np.flatnonzero(level.follows[count:] >= 0) + count
+            if len(copies):
+                world[level.bones[copies]] = world[level.follows[copies]]
         if not count:
             continue
         carry = carry[:count]
         todo = np.flatnonzero(~alone[driven])
         if len(todo):
             world[level.bones[todo]] = _swing_and_twist(
-                carry[todo], *(v[driven][todo] for v in (direction, aimed, twist_x, free))
+                carry[todo],
+                offsets[driven][todo],
+                *(v[driven][todo] for v in (direction, aimed, twist_x, free)),
             )
         local[driven] = np.swapaxes(carry, -1, -2) @ world[level.bones[:count]]
     return world, local
@@ -327,10 +331,16 @@ def _frames(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _swing_and_twist(
-    carry: np.ndarray, y: np.ndarray, aimed: np.ndarray, twist_x: np.ndarray, free: np.ndarray
+    carry: np.ndarray,
+    offset: np.ndarray,
+    y: np.ndarray,
+    aimed: np.ndarray,
+    twist_x: np.ndarray,
+    free: np.ndarray,
 ) -> np.ndarray:
     """Poses (K, T, 3, 3) of bones that need their parent's ``carry`` (K, T, 3, 3)."""
-    swung_x = swing_perpendicular(carry[..., 0], carry[..., 1], y)
+    carried_aim = carry @ np.swapaxes(offset, -1, -2)
+    swung_x = swing_perpendicular(carried_aim[..., 0], carried_aim[..., 1], y)
     x = twist_x + free[..., None] * swung_x
     x_len = norm(x)
     if x_len.all():
@@ -338,29 +348,10 @@ def _swing_and_twist(
     else:  # the references' votes and "no twist" cancelled out: keep the swing
         has_x = x_len > 0
         x = np.where(has_x[..., None], x / np.where(has_x, x_len, 1.0)[..., None], swung_x)
-    pose = _frames(x, y)
+    pose = _frames(x, y) @ offset
     if not aimed.all():
         pose[~aimed] = carry[~aimed]
     return pose
-
-
-def _root_path(
-    points: np.ndarray,
-    plan: Plan,
-    rest_head: np.ndarray,
-    in_place: bool,
-    snap_to_floor: bool,
-) -> np.ndarray:
-    """Where the root joint goes, (T, 3): starting over the rig's root, feet on its floor."""
-    root = points[:, plan.joint_index["SpineBase"]]
-    target = root.copy()
-    target[:, :2] = rest_head[:2] if in_place else root[:, :2] - root[0, :2] + rest_head[:2]
-    if snap_to_floor and len(plan.foot_columns):
-        lowest = points[:, plan.foot_columns, 2].min(axis=1)
-        # One shift for the whole take keeps jumps; frames still dipping below get lifted.
-        floor = _percentile(lowest, 5)
-        target[:, 2] += plan.rig_floor - floor + np.maximum(floor - lowest, 0.0)
-    return target
 
 
 def forward_kinematics(

@@ -123,3 +123,91 @@ def continuous_quaternions(q: np.ndarray) -> np.ndarray:
     same = dot(q[1:], q[:-1]) >= 0
     flips = np.cumprod(np.where(same, 1.0, -1.0), axis=0)
     return np.concatenate([q[:1], q[1:] * flips[..., None]], axis=0)
+
+
+# Blender's Euler orders: the letters name the axes in the order they are applied, so
+# "XYZ" is the matrix Rz · Ry · Rx; angles are always stored as (x, y, z).
+EULER_ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
+
+
+def _euler_axes(order: str) -> tuple[int, int, int, float]:
+    if order not in EULER_ORDERS:
+        raise ValueError(f"unknown Euler order {order!r} (one of {', '.join(EULER_ORDERS)})")
+    i, j, k = ("XYZ".index(c) for c in order)
+    # Even permutations of XYZ keep the textbook signs, odd ones flip them.
+    parity = 1.0 if (j - i) % 3 == 1 else -1.0
+    return i, j, k, parity
+
+
+def matrix_from_euler(angles: np.ndarray, order: str) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of Blender Euler angles (..., 3), radians, (x, y, z)."""
+    angles = np.asarray(angles, dtype=np.float64)
+    result = np.broadcast_to(np.eye(3), (*angles.shape[:-1], 3, 3)).copy()
+    for axis in ("XYZ".index(c) for c in order):
+        c, s = np.cos(angles[..., axis]), np.sin(angles[..., axis])
+        step = np.zeros_like(result)
+        a, b = [n for n in range(3) if n != axis]
+        step[..., axis, axis] = 1.0
+        step[..., a, a], step[..., b, b] = c, c
+        step[..., a, b], step[..., b, a] = -s, s
+        if axis == 1:  # about Y the sine signs are the other way round (z × x = y)
+            step[..., a, b], step[..., b, a] = s, -s
+        result = step @ result
+    return result
+
+
+def euler_from_matrix(m: np.ndarray, order: str) -> np.ndarray:
+    """Blender Euler angles (..., 3) of rotation matrices (..., 3, 3); the middle angle in
+    [-90°, 90°]. At gimbal lock the last axis takes no rotation."""
+    i, j, k, parity = _euler_axes(order)
+    m = np.asarray(m, dtype=np.float64)
+    cos_j = np.hypot(m[..., i, i], m[..., j, i])
+    locked = cos_j < 1e-9
+    angles = np.empty((*m.shape[:-2], 3))
+    angles[..., j] = np.arctan2(-parity * m[..., k, i], cos_j)
+    angles[..., i] = np.where(
+        locked,
+        np.arctan2(-parity * m[..., j, k], m[..., j, j]),
+        np.arctan2(parity * m[..., k, j], m[..., k, k]),
+    )
+    angles[..., k] = np.where(locked, 0.0, np.arctan2(parity * m[..., j, i], m[..., i, i]))
+    return angles
+
+
+def continuous_euler(angles: np.ndarray, order: str) -> np.ndarray:
+    """Euler angles (T, ..., 3) made continuous along axis 0, as F-curves need them.
+
+    Each frame takes, of the two angle triples that give its rotation (and every 2π shift
+    of either), the one closest to the previous frame — Blender's "compatible Euler" — so
+    no curve jumps by a turn where the rotation itself moves a little.
+    """
+    i, j, k, _ = _euler_axes(order)
+    angles = np.array(angles, dtype=np.float64)
+    other = angles.copy()
+    other[..., i] += np.pi
+    other[..., j] = np.pi - other[..., j]
+    other[..., k] += np.pi
+    turn = 2 * np.pi
+    for t in range(1, len(angles)):
+        previous = angles[t - 1]
+        first = angles[t] + turn * np.round((previous - angles[t]) / turn)
+        second = other[t] + turn * np.round((previous - other[t]) / turn)
+        closer = np.abs(second - previous).sum(-1) < np.abs(first - previous).sum(-1)
+        angles[t] = np.where(closer[..., None], second, first)
+    return angles
+
+
+def axis_angle_from_quaternion(q: np.ndarray) -> np.ndarray:
+    """Blender axis-angle (..., 4) = (angle, x, y, z) of quaternions (w, x, y, z).
+
+    A continuous quaternion track gives a continuous angle (it may exceed π); where the
+    angle is ~0 the axis is undefined and Y is used, as Blender's default axis.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    q = q / norm(q)[..., None]
+    sine = norm(q[..., 1:])
+    angle = 2.0 * np.arctan2(sine, q[..., 0])
+    axis = np.where(
+        (sine > 1e-12)[..., None], q[..., 1:] / np.maximum(sine, 1e-12)[..., None], [0, 1, 0]
+    )
+    return np.concatenate([angle[..., None], axis], axis=-1)
