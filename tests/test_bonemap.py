@@ -12,11 +12,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
 from kinetic_gan_blender import body
 from kinetic_gan_blender.bone_map import (
+    CORE_BONES,
     PRESETS,
     BoneMap,
     BoneMapError,
     best_preset,
+    check,
+    choose,
     load_bone_map,
+    name_key,
+    rank_presets,
 )
 
 
@@ -42,6 +47,8 @@ def test_best_preset_recognises_rigs():
     assert best_preset([b.name for b in body.CANONICAL_BONES]) == "default"
     assert best_preset(["mixamorig:Hips", "mixamorig:LeftUpLeg", "mixamorig:Spine1"]) == "mixamo"
     assert best_preset(["DEF-spine", "DEF-thigh.L"]) == "rigify"
+    assert best_preset(["torso", "thigh_fk.L", "upper_arm_fk.L", "DEF-spine"]) == "rigify"
+    assert best_preset(["Hips", "Chest2", "LeftCollar", "LeftShoulder", "LeftHip"]) == "mocapbank"
     assert best_preset(["spine", "spine.002", "thigh.L", "f_middle.01.L"]) == "metarig"
     assert best_preset(["Bone", "Bone.001"]) is None
 
@@ -61,6 +68,11 @@ def test_saved_maps_round_trip(tmp_path):
         ('{"format": "kinetic-gan-bone-map/1", "bones": {}}', "non-empty"),
         ('{"format": "kinetic-gan-bone-map/1", "bones": {"tail": "x"}}', "unknown canonical"),
         ('{"format": "kinetic-gan-bone-map/1", "bones": {"hips": 3}}', "needs a bone name"),
+        ('{"format": "kinetic-gan-bone-map/1", "bones": {"hips": "a"}, "at_rest": "b"}', "at_rest"),
+        (
+            '{"format": "kinetic-gan-bone-map/1", "bones": {"hips": "a"}, "switches": {"b": 1}}',
+            "switches",
+        ),
     ],
 )
 def test_bad_files_give_one_clear_error(tmp_path, content, message):
@@ -73,6 +85,85 @@ def test_bad_files_give_one_clear_error(tmp_path, content, message):
 def test_missing_files_and_useless_maps_are_errors(tmp_path):
     with pytest.raises(BoneMapError, match="no such bone map"):
         load_bone_map(tmp_path / "absent.json")
-    with pytest.raises(BoneMapError, match="matches no bone"):
-        load_bone_map("mixamo").resolve(["Bone"])
+    with pytest.raises(BoneMapError, match="no bone-map preset fits"):
+        choose(["Bone", "Bone.001"])
     assert json.loads((Path(load_bone_map("h36m").source)).read_text())["name"] == "h36m"
+
+
+@pytest.mark.parametrize(
+    ("names", "key"),
+    [
+        (
+            [
+                "thigh.L",
+                "Thigh_L",
+                "thigh_l",
+                "L_Thigh",
+                "LeftThigh",
+                "thigh_left",
+                "ThighLeft",
+                "mixamorig:Thigh.L",
+                "L Thigh",
+            ],
+            ("L", "thigh"),
+        ),
+        (["mixamorig:RightUpLeg", "right_up_leg", "RIGHT-UP-LEG", "UpLeg.R"], ("R", "upleg")),
+        (["DEF-spine.001", "def_spine_001"], ("", "defspine001")),
+        (["Hips", "hips", "HIPS"], ("", "hips")),
+    ],
+)
+def test_names_match_whatever_their_case_separators_and_side_spelling(names, key):
+    assert {name_key(n) for n in names} == {key}
+
+
+def test_a_rig_with_other_spellings_resolves_through_name_keys():
+    rig = ["hips", "spine_02", "LeftUpLeg", "left_leg", "RightUpLeg", "right_leg",
+           "left_arm", "LeftForeArm", "RightArm", "right_fore_arm"]  # fmt: skip
+    resolved = load_bone_map("mixamo").resolve(rig)
+    assert resolved.mapping["hips"] == "hips"
+    assert resolved.mapping["shin.L"] == "left_leg"
+    assert resolved.mapping["forearm.R"] == "right_fore_arm"
+    assert not resolved.missing_core
+
+
+def test_auto_scores_presets_by_coverage_and_reports_it():
+    mocapbank = ["Hips", "Chest", "Chest2", "LeftCollar", "LeftShoulder", "LeftElbow",
+                 "LeftWrist", "RightCollar", "RightShoulder", "RightElbow", "RightWrist",
+                 "Neck", "Head", "LeftHip", "LeftKnee", "LeftAnkle", "RightHip", "RightKnee",
+                 "RightAnkle"]  # fmt: skip
+    ranked = rank_presets(mocapbank)
+    assert ranked[0].map_name == "mocapbank" and ranked[0].coverage == 1.0
+    # Bone names alone would let Mixamo's map read MocapBank's upper arm as a clavicle:
+    # it finds 5 of its 22 bones and no legs, so it ranks below and would be refused.
+    mixamo = next(r for r in ranked if r.map_name == "mixamo")
+    assert mixamo.mapping["shoulder.L"] == "LeftShoulder" and "thigh.L" in mixamo.missing_core
+    chosen, resolution = choose(mocapbank)
+    assert chosen.name == "mocapbank" and resolution.summary() == "'mocapbank' finds 18 of 18 bones"
+
+
+def test_a_map_without_the_core_bones_is_refused_naming_them():
+    resolution = load_bone_map("mixamo").resolve(["mixamorig:Hips", "mixamorig:LeftArm"])
+    assert set(resolution.missing_core) == set(CORE_BONES) - {"hips", "upper_arm.L"}
+    with pytest.raises(BoneMapError) as error:
+        check(resolution)
+    message = str(error.value)
+    assert "finds 2 of 22 bones" in message and "thigh.L (no 'LeftUpLeg')" in message
+    assert "Save Bone Map" in message and message.count("\n") == 0
+
+
+def test_overridden_candidates_give_way_to_free_ones():
+    rig = ["torso", "DEF-spine", "thigh_fk.L", "DEF-thigh.L"]
+    bones = load_bone_map("rigify").resolve(rig, overridden={"DEF-spine", "DEF-thigh.L"})
+    assert bones.mapping["hips"] == "torso" and bones.mapping["thigh.L"] == "thigh_fk.L"
+    # With only overridden candidates the map still uses them (animate then warns).
+    only_def = load_bone_map("rigify").resolve(["DEF-spine"], overridden={"DEF-spine"})
+    assert only_def.mapping["hips"] == "DEF-spine"
+
+
+def test_rest_bones_and_switches_round_trip(tmp_path):
+    original = BoneMap("ctl", {"hips": ("torso",)}, "", at_rest=("chest",),
+                       switches={"thigh_parent.L": {"IK_FK": 1.0}})  # fmt: skip
+    original.save(tmp_path / "ctl.json")
+    again = load_bone_map(tmp_path / "ctl.json")
+    assert again.at_rest == ("chest",) and again.switches == {"thigh_parent.L": {"IK_FK": 1.0}}
+    assert load_bone_map("rigify").switches["upper_arm_parent.L"] == {"IK_FK": 1.0}
