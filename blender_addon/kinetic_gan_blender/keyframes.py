@@ -10,6 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from . import rotations
 from .retarget import Retargeted
 
 LAYERED_ACTIONS = "slots" in bpy.types.Action.bl_rna.properties
@@ -64,29 +65,32 @@ def write_action(
     *,
     frame_start: float = 1.0,
     frame_step: float = 1.0,
+    rest_bones: tuple[str, ...] = (),
+    switches: dict[str, dict[str, float]] | None = None,
 ) -> bpy.types.Action:
     """A new Action named ``name`` (Blender may add a suffix), assigned to ``armature``.
 
     Rotation keys for ``take.bone_names`` and location keys for ``take.root_bone``; key i
-    sits at ``frame_start + i * frame_step``.
+    sits at ``frame_start + i * frame_step``. Every bone is keyed in its own rotation mode
+    (Euler curves kept continuous), so the rig's other actions still play as made.
+    ``rest_bones`` get one rest key (rotation and location) and ``switches`` — custom
+    properties of pose bones, such as Rigify's IK/FK sliders — one key of their value, so
+    the take carries the settings it was solved for.
     """
     action = bpy.data.actions.new(name)
     curves = _Curves(action, armature)
     frames = take.rotations.shape[0]
     times = frame_start + frame_step * np.arange(frames, dtype=np.float64)
     channels: list[tuple[str, str, int]] = []  # (bone, data path, array index) per F-curve
-    values = [take.rotations.reshape(frames, -1)]  # columns: bone-major, then w, x, y, z
+    values: list[np.ndarray] = []  # (frames, columns) blocks, in channel order
     pose_bones = armature.pose.bones
-    for bone in take.bone_names:
-        pose_bone = pose_bones[bone]
-        if pose_bone.rotation_mode != "QUATERNION":  # setting it costs an update even if equal
-            pose_bone.rotation_mode = "QUATERNION"
-        path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].rotation_quaternion'
-        channels += [(bone, path, axis) for axis in range(4)]
+    for k, bone in enumerate(take.bone_names):
+        path, keys = _rotation_keys(pose_bones[bone], take.rotations[:, k])
+        channels += [(bone, path, axis) for axis in range(keys.shape[1])]
+        values.append(keys)
     if take.root_bone is not None and take.root_location is not None:
         bone = take.root_bone
-        path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].location'
-        channels += [(bone, path, axis) for axis in range(3)]
+        channels += [(bone, _bone_path(bone, "location"), axis) for axis in range(3)]
         values.append(take.root_location)
     # Every curve's (frame, value) pairs, interleaved as foreach_set wants them, in one block.
     co = np.empty((len(channels), frames, 2), dtype=np.float32)
@@ -104,9 +108,55 @@ def write_action(
             points.handles_recalc()  # keys are already in time order
         else:
             fcurve.update()
+    held = [(bone, path, axis, value)
+            for bone in rest_bones if bone in pose_bones
+            for path, axis, value in _rest_channels(pose_bones[bone])]  # fmt: skip
+    for bone, props in (switches or {}).items():
+        if bone in pose_bones:
+            for prop, value in props.items():
+                if prop in pose_bones[bone]:
+                    pose_bones[bone][prop] = value
+                    held.append((bone, f"{_bone_path(bone)}[{_quoted(prop)}]", 0, value))
+    for bone, path, axis, value in held:
+        curves.new(path, axis, bone).keyframe_points.insert(times[0], value, options={"FAST"})
     action.frame_range = (times[0], max(times[-1], times[0] + 1))
     action.use_fake_user = True  # takes survive while unassigned (the takes list swaps them)
     return action
+
+
+def _quoted(text: str) -> str:
+    return f'"{bpy.utils.escape_identifier(text)}"'
+
+
+def _bone_path(bone: str, prop: str = "") -> str:
+    path = f"pose.bones[{_quoted(bone)}]"
+    return f"{path}.{prop}" if prop else path
+
+
+def _rotation_keys(pose_bone: bpy.types.PoseBone, quaternions: np.ndarray):
+    """The data path and (T, n) key values of rotations in the bone's own rotation mode."""
+    mode = pose_bone.rotation_mode
+    if mode == "QUATERNION":
+        return _bone_path(pose_bone.name, "rotation_quaternion"), quaternions
+    if mode == "AXIS_ANGLE":
+        axis_angles = rotations.axis_angle_from_quaternion(quaternions)
+        return _bone_path(pose_bone.name, "rotation_axis_angle"), axis_angles
+    angles = rotations.euler_from_matrix(rotations.matrix_from_quaternion(quaternions), mode)
+    return _bone_path(pose_bone.name, "rotation_euler"), rotations.continuous_euler(angles, mode)
+
+
+def _rest_channels(pose_bone: bpy.types.PoseBone) -> list[tuple[str, int, float]]:
+    """(data path, index, value) of a pose bone's rest rotation and location."""
+    mode = pose_bone.rotation_mode
+    if mode == "QUATERNION":
+        rest = ("rotation_quaternion", (1.0, 0.0, 0.0, 0.0))
+    elif mode == "AXIS_ANGLE":
+        rest = ("rotation_axis_angle", (0.0, 0.0, 1.0, 0.0))
+    else:
+        rest = ("rotation_euler", (0.0, 0.0, 0.0))
+    name = pose_bone.name
+    channels = [(_bone_path(name, rest[0]), i, v) for i, v in enumerate(rest[1])]
+    return channels + [(_bone_path(name, "location"), i, 0.0) for i in range(3)]
 
 
 def assign_action(armature: bpy.types.Object, action: bpy.types.Action) -> None:

@@ -100,15 +100,24 @@ def _material(name: str, color: tuple[float, float, float, float]) -> bpy.types.
 
 
 def rig_rest(armature: bpy.types.Object) -> RigRest:
-    """Any armature's rest pose as retargeting needs it (armature space)."""
+    """Any armature's rest pose as retargeting needs it (armature space).
+
+    Besides the bones' rest frames it records which bones copy another's posed transform
+    (a full, world-space Copy Transforms, as Rigify's ORG bones copy its controls: read
+    from the evaluated rig, so driven influences such as the IK/FK switches count) and
+    which bones an artist can pose (in a visible bone collection, or in none).
+    """
     bones = armature.data.bones
     count = len(bones)
-    order = _parents_first(list(bones))
+    follows_by_name = _copied_bones(armature)
+    order = _parents_first(list(bones), follows_by_name)
     names = tuple(bones[i].name for i in order)
     position = {name: k for k, name in enumerate(names)}
     parents = tuple(
         position[bones[i].parent.name] if bones[i].parent is not None else -1 for i in order
     )
+    follows = tuple(position.get(follows_by_name.get(n, ""), -1) for n in names)
+    posable = tuple(_is_posable(bones[i]) for i in order)
     # Three bulk reads instead of a Python loop over the bones (this runs for every take).
     heads, tails, matrices = np.empty(3 * count), np.empty(3 * count), np.empty(16 * count)
     bones.foreach_get("head_local", heads)
@@ -117,20 +126,96 @@ def rig_rest(armature: bpy.types.Object) -> RigRest:
     heads = heads.reshape(-1, 3)[order]
     tails = tails.reshape(-1, 3)[order]
     mats = np.swapaxes(matrices.reshape(-1, 4, 4), 1, 2)[order, :3, :3]
-    return RigRest(names, parents, heads, tails, np.ascontiguousarray(mats))
+    return RigRest(names, parents, heads, tails, np.ascontiguousarray(mats), follows, posable)
 
 
-def _parents_first(bones: list) -> list[int]:
+# Constraints that replace (not merely limit) a bone's rotation, when they have influence.
+_OVERRIDING = frozenset({
+    "COPY_TRANSFORMS", "COPY_ROTATION", "CHILD_OF", "ARMATURE", "DAMPED_TRACK",
+    "LOCKED_TRACK", "TRACK_TO", "STRETCH_TO", "IK", "SPLINE_IK", "TRANSFORM", "ACTION",
+})  # fmt: skip
+
+
+def _active_constraints(armature: bpy.types.Object):
+    """(pose bone name, constraint) for every constraint that acts, as evaluated."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    evaluated = armature.evaluated_get(depsgraph)
+    for pose_bone in evaluated.pose.bones:
+        for constraint in pose_bone.constraints:
+            if constraint.enabled and not constraint.mute and constraint.influence > 1e-6:
+                yield pose_bone, constraint
+
+
+def _copied_bones(armature: bpy.types.Object) -> dict[str, str]:
+    """Bone → the bone of the same rig whose world transform it ends up copying."""
+    copies: dict[str, str] = {}
+    for pose_bone, c in _active_constraints(armature):
+        if c.type == "COPY_TRANSFORMS":
+            whole = (
+                c.influence > 0.999
+                and c.target == armature
+                and c.subtarget
+                and c.owner_space == c.target_space == "WORLD"
+                and c.mix_mode == "REPLACE"
+            )
+            if whole:
+                copies[pose_bone.name] = c.subtarget
+            else:
+                copies.pop(pose_bone.name, None)  # a later partial copy: no longer exact
+        elif c.type in _OVERRIDING:
+            copies.pop(pose_bone.name, None)
+    return copies
+
+
+def overridden_bones(armature: bpy.types.Object) -> set[str]:
+    """Bones whose rotation a constraint replaces: keys on them would not show.
+
+    A bone's own overriding constraints, and the bones an IK constraint's chain bends.
+    """
+    overridden: set[str] = set()
+    bones = armature.data.bones
+    for pose_bone, c in _active_constraints(armature):
+        if c.type not in _OVERRIDING:
+            continue
+        overridden.add(pose_bone.name)
+        if c.type in ("IK", "SPLINE_IK"):
+            chain = c.chain_count or len(bones)  # 0: the whole way to the root
+            bone = bones[pose_bone.name].parent
+            for _ in range(chain - 1):
+                if bone is None:
+                    break
+                overridden.add(bone.name)
+                bone = bone.parent
+    return overridden
+
+
+def _is_posable(bone: bpy.types.Bone) -> bool:
+    collections = getattr(bone, "collections", None)  # Blender 4.0+
+    if collections is None or not len(collections):
+        return not bone.hide
+    return any(c.is_visible for c in collections) and not bone.hide
+
+
+def _parents_first(bones: list, follows: dict[str, str]) -> list[int]:
+    """Bone indices, every bone after its parent and after the bone it copies."""
     index = {b.name: i for i, b in enumerate(bones)}
     order: list[int] = []
     seen: set[int] = set()
+    visiting: set[int] = set()
 
     def visit(i: int) -> None:
         if i in seen:
             return
+        visiting.add(i)
         parent = bones[i].parent
         if parent is not None:
             visit(index[parent.name])
+        copied = index.get(follows.get(bones[i].name, ""))
+        if copied is not None and copied not in visiting:
+            visit(copied)
+        elif copied is not None:
+            follows.pop(bones[i].name)  # a copy cycle: Blender cannot solve it either
+        visiting.discard(i)
         seen.add(i)
         order.append(i)
 
