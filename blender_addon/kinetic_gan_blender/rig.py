@@ -153,7 +153,8 @@ def _copied_bones(armature: bpy.types.Object) -> dict[str, str]:
         if c.type == "COPY_TRANSFORMS":
             whole = (
                 c.influence > 0.999
-                and c.target == armature
+                and c.target is not None
+                and c.target.original == armature  # the evaluated rig's target is its copy
                 and c.subtarget
                 and c.owner_space == c.target_space == "WORLD"
                 and c.mix_mode == "REPLACE"
