@@ -49,14 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
 
 
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def _generated_draw(args, real, normalization, per_class: int, device: str):
     """A function r → the r-th generated MotionSet, in the same units as ``real``."""
     from kinetic_gan.metrics import motion_sets
@@ -201,7 +193,9 @@ def format_table(results: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    device = _device(args.device)
+    from kinetic_gan.devices import resolve_device
+
+    device = str(resolve_device(args.device))
     if args.repeats is not None and args.repeats < 1:
         raise KineticGanError("--repeats must be at least 1")
     if args.per_class is not None and args.per_class < 2:

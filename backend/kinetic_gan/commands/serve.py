@@ -80,16 +80,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
 
 
-def _device(choice: str) -> str:
-    import torch
-
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise KineticGanError("--device cuda: no CUDA device is available")
-    return choice
-
-
 def _check_limits(args: argparse.Namespace) -> None:
     for flag, value in (
         ("--max-batch", args.max_batch),
@@ -111,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     _check_security(args)  # refuse before spending seconds on loading models
     from kinetic_gan import load_generator
     from kinetic_gan.batcher import GeneratorRunner
+    from kinetic_gan.devices import resolve_device
     from kinetic_gan.server import Dispatcher, ServeConfig, Server
 
     config = ServeConfig(
@@ -120,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         max_pending=args.max_pending,
         max_client_pending=args.max_client_pending,
     )
-    device = _device(args.device)
+    device = resolve_device(args.device)
     runners = [GeneratorRunner(load_generator(path, device=device)) for path in args.weights]
     dispatcher = Dispatcher(runners, config)
     # Only now face clients: a worker that said READY must be able to answer heartbeats.

@@ -111,16 +111,15 @@ def train(
 
 def run(args: argparse.Namespace) -> int:
     from kinetic_gan.data import Augment, open_dataset
+    from kinetic_gan.devices import resolve_device
     from kinetic_gan.metrics.recognizer import Recognizer, RecognizerCard, save_recognizer
-
-    from .evaluate import _device
 
     channels, strides = _ints(args.channels, "channels"), _ints(args.strides, "strides")
     if len(channels) != len(strides):
         raise KineticGanError("--channels and --strides must list the same number of blocks")
     if args.epochs < 1 or args.batch_size < 2:
         raise KineticGanError("--epochs must be ≥ 1 and --batch-size ≥ 2")
-    device = _device(args.device)
+    device = str(resolve_device(args.device))
     probe = open_dataset(args.data, split="train", frames=args.frames)
     # Only 3-D NTU skeletons support the full augmentation; others get time warping.
     augment = None
