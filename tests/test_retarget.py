@@ -400,3 +400,21 @@ def test_axis_angle_keys_follow_the_quaternions():
     aa = axis_angle_from_quaternion(q)
     back = np.concatenate([np.cos(aa[..., :1] / 2), np.sin(aa[..., :1] / 2) * aa[..., 1:]], -1)
     assert np.allclose(back, q, atol=1e-9)
+
+
+def test_an_armature_lying_on_its_back_is_posed_in_the_world_as_one_standing():
+    # FBX imports often keep Y-up bones under an object turned 90° about X.
+    a = np.radians(-90)
+    to_armature = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    lying = rt.RigRest(RIG.bone_names, RIG.parents, RIG.heads @ to_armature.T,
+                       RIG.tails @ to_armature.T, to_armature @ RIG.matrices)  # fmt: skip
+    joints = walk(24)
+
+    def world_heads(rig, take, back):
+        rotations = {n: take.rotations[:, k] for k, n in enumerate(take.bone_names)}
+        _, heads, _ = rt.forward_kinematics(rig, rotations, {"hips": take.root_location})
+        return heads @ back
+
+    standing = world_heads(RIG, rt.retarget(joints, NAMES, RIG, IDENTITY), np.eye(3))
+    take = rt.retarget(joints, NAMES, lying, IDENTITY, world_to_armature=to_armature)
+    assert np.allclose(world_heads(lying, take, to_armature), standing, atol=1e-6)

@@ -87,6 +87,7 @@ def animate(
         in_place=in_place,
         snap_to_floor=snap_to_floor,
         smoothing=smoothing,
+        fps=fps,
         world_to_armature=to_world.T,
     )
     render = bpy.context.scene.render
