@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from kinetic_gan.generate import sample_inputs, synthesize
-from kinetic_gan.weights import load_generator, random_generator_weights
+from kinetic_gan.testing import random_generator_weights
+from kinetic_gan.weights import load_generator
 
 REFERENCE = {"batch1_ms": 4.50, "batch256_sps": 1555.0, "trunc_batch1_ms": 247.0}
 

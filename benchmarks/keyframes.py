@@ -107,7 +107,7 @@ def timed(fn, repeats: int) -> float:
 def end_to_end(bpy, repeats: int) -> None:
     from kinetic_gan.commands.addon import vendor_backend_modules
     from kinetic_gan.demo import serving
-    from kinetic_gan.weights import random_generator_weights
+    from kinetic_gan.testing import random_generator_weights
     from kinetic_gan_blender import operators
 
     vendor_backend_modules()

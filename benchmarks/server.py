@@ -114,7 +114,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights
         if weights is None:
-            from kinetic_gan.weights import random_generator_weights
+            from kinetic_gan.testing import random_generator_weights
 
             weights = random_generator_weights(Path(tmp) / "bench.safetensors", 15, frames=64)
         base = generator_latency_ms(weights, args.requests)

@@ -29,7 +29,7 @@ def original_fixtures() -> Path:
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
     """An untrained 3-class NTU generator (T=32) with a metres scale, for tools and tests."""
-    from kinetic_gan.weights import random_generator_weights
+    from kinetic_gan.testing import random_generator_weights
 
     path = tmp_path_factory.mktemp("weights") / "tiny"
     return random_generator_weights(

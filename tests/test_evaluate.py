@@ -15,7 +15,7 @@ from kinetic_gan.cli import main
 from kinetic_gan.generate import concat_sets, generate, save_npz
 from kinetic_gan.metrics.fid import FidInceptionV3
 from kinetic_gan.skeletons import get_skeleton
-from kinetic_gan.weights import random_generator_weights
+from kinetic_gan.testing import random_generator_weights
 
 CLASSES = ["walk", "wave", "jump"]
 NORM = {"min": -1.0, "max": 2.0}

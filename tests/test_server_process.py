@@ -80,7 +80,7 @@ def serve(tmp: Path, name: str, *args: str, env: dict | None = None) -> tuple[Pr
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
-    from kinetic_gan.weights import random_generator_weights
+    from kinetic_gan.testing import random_generator_weights
 
     folder = tmp_path_factory.mktemp("weights")
     random_generator_weights(

@@ -10,11 +10,11 @@ import torch
 
 from kinetic_gan.cli import main
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.testing import random_generator_weights
 from kinetic_gan.weights import (
     ModelCard,
     inspect_published,
     load_generator,
-    random_generator_weights,
     save_generator,
 )
 
