@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kinetic_gan.generate import sample_inputs, synthesize
+from kinetic_gan.generate import sample_inputs
 from kinetic_gan.nn import Generator
-from kinetic_gan.nn.fast import FastGenerator, fast_generator
+from kinetic_gan.nn.fast import FastGenerator
 from kinetic_gan.weights import load_generator
 
 
@@ -47,16 +47,42 @@ def test_fast_path_matches_modules(skeleton, frames):
             torch.testing.assert_close(out, ref.permute(0, 2, 3, 1), atol=2e-6, rtol=1e-5)
 
 
-def test_loaded_generators_use_it_and_training_ones_do_not(tiny_weights):
+def test_calling_a_loaded_generator_runs_the_folded_form(tiny_weights, monkeypatch):
     g = load_generator(tiny_weights)
-    assert fast_generator(g) is not None
-    assert "_fast" not in str(list(g.state_dict()))  # never saved with the weights
     inputs = sample_inputs(g, [1, 2], seed=3)
-    fast_out = synthesize(g, inputs, 0.7)
-    g.train()
-    assert fast_generator(g) is None
-    g.eval()
-    g.__dict__.pop("_fast")
-    torch.testing.assert_close(
-        torch.from_numpy(fast_out), torch.from_numpy(synthesize(g, inputs, 0.7)), atol=1e-5, rtol=0
-    )
+    with torch.no_grad():
+        ref = g.module(inputs.z, inputs.labels, noise=inputs.noise, truncation=0.7)
+    for step in ("forward", "mapping", "synthesis"):  # the module form must not run
+        monkeypatch.setattr(g.module, step, _refuse)
+    out = g(inputs.z, inputs.labels, truncation=0.7, noise=inputs.noise)
+    assert out.shape == ref.shape and not out.requires_grad
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+    # Nothing is hung on the module, and nothing folded is saved with the weights.
+    assert not hasattr(g.module, "card") and "_fast" not in vars(g.module)
+    assert list(g.state_dict()) == list(g.module.state_dict())
+
+
+def test_a_module_in_training_mode_runs_its_own_form(tiny_weights):
+    g = load_generator(tiny_weights)
+    inputs = sample_inputs(g, [0, 2], seed=4)
+    g.module.train()  # batch norm now uses batch statistics, which only the module form has
+    with torch.no_grad():
+        ref = g.module(inputs.z, inputs.labels, noise=inputs.noise)
+    torch.testing.assert_close(g(inputs.z, inputs.labels, noise=inputs.noise), ref)
+
+
+def test_weights_changed_through_the_module_are_folded_again(tiny_weights):
+    g = load_generator(tiny_weights)
+    inputs = sample_inputs(g, [0, 2], seed=4)
+    before = g(inputs.z, inputs.labels, noise=inputs.noise)
+    with torch.no_grad():  # as a fine-tuning step would: in place, in eval mode
+        for block in g.module.st_gcn_networks:
+            block.noise.weight.fill_(0.3)
+        ref = g.module(inputs.z, inputs.labels, noise=inputs.noise)
+    out = g(inputs.z, inputs.labels, noise=inputs.noise)
+    assert not torch.allclose(out, before)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("the module form ran")

@@ -49,8 +49,8 @@ def test_truncation_one_is_none_and_zero_is_class_mean(gen):
     np.testing.assert_array_equal(synthesize(gen, inputs, 1.0), plain)
     zero = synthesize(gen, inputs, 0.0)
     with torch.no_grad():
-        w = gen.mean_w[[label, label]]
-        mean_pose = gen.synthesis(w, inputs.noise)
+        w = gen.module.mean_w[[label, label]]
+        mean_pose = gen.module.synthesis(w, inputs.noise)
     expected = (mean_pose.permute(0, 2, 3, 1).numpy() + 1) * 0.5 * 3.5 - 1.5
     np.testing.assert_allclose(zero, expected, atol=1e-5)
 
@@ -64,13 +64,10 @@ def test_batched_requests_equal_single_requests(gen):
 
 
 def test_vary_noise_keeps_z_and_changes_the_sample(tiny_weights):
-    from kinetic_gan.nn.fast import attach_fast_generator
-
     gen = load_generator(tiny_weights)
     with torch.no_grad():  # untrained noise weights are zero: give the noise some effect
-        for block in gen.st_gcn_networks:
+        for block in gen.module.st_gcn_networks:
             block.noise.weight.fill_(0.1)
-    attach_fast_generator(gen)
     res = generate(gen, "walk", count=3, seed=4, vary_noise=True)
     assert np.all(res.z == res.z[0])
     assert not np.allclose(res.joints[0], res.joints[1])

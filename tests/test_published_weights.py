@@ -107,7 +107,7 @@ def test_converted_checkpoints_load_and_match(original_fixtures, manifest, tmp_p
     assert g.card.n_classes == cfg["n_classes"] and g.card.mapping_depth == cfg["mlp_depth"]
     assert g.card.units == "normalised"
     io = torch.load(original_fixtures / f"{name}.io.pt", weights_only=True)
-    _check_generator_output(g, io)
+    _check_generator_output(g.module, io)
     c = load_critic(crit)
     with torch.no_grad():
         real = c(io["critic_input"], io["labels"])

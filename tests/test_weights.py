@@ -10,8 +10,10 @@ import torch
 
 from kinetic_gan.cli import main
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.nn import Generator
 from kinetic_gan.testing import random_generator_weights
 from kinetic_gan.weights import (
+    LoadedGenerator,
     ModelCard,
     inspect_published,
     load_generator,
@@ -28,11 +30,41 @@ def _copy(tiny_weights, tmp_path):
 
 def test_round_trip_fp16_keeps_outputs_close(tiny_weights, tmp_path):
     g = load_generator(tiny_weights)
-    half = save_generator(tmp_path / "half", g, g.card, dtype=torch.float16)
+    half = save_generator(tmp_path / "half", g.module, g.card, dtype=torch.float16)
     assert half.stat().st_size < tiny_weights.stat().st_size * 0.6
     g16 = load_generator(half)
-    assert g16.mean_w.dtype == torch.float32  # stored half, computed in float32
-    assert bool(g16.mean_w_ready)
+    assert g16.module.mean_w.dtype == torch.float32  # stored half, computed in float32
+    assert bool(g16.module.mean_w_ready)
+
+
+def test_loading_gives_the_card_and_the_module_in_eval_mode(tiny_weights):
+    import kinetic_gan
+
+    g = kinetic_gan.load_generator(tiny_weights)
+    assert isinstance(g, LoadedGenerator) and isinstance(g.module, Generator)
+    assert not g.module.training and g.card.class_names == ["walk", "jump up", "kicking something"]
+    assert g.latent_dim == g.card.latent_dim == g.module.latent_dim
+    assert g.to("cpu") is g and g.device == torch.device("cpu")
+    assert g.state_dict().keys() == g.module.state_dict().keys()
+
+
+def test_old_imports_of_the_weights_module_still_work():
+    from kinetic_gan import devices, testing, weights
+
+    assert weights.random_generator_weights is testing.random_generator_weights
+    assert weights.resolve_device is devices.resolve_device
+    for name in weights.__all__:
+        assert getattr(weights, name) is not None
+
+
+def test_a_shipped_generator_warm_starts_training(tiny_weights):
+    """train/loop.py reads a LoadedGenerator's card and state_dict() for ``--init W``."""
+    from kinetic_gan.train.loop import _shipped_generator_state
+
+    state = _shipped_generator_state(tiny_weights)
+    module = load_generator(tiny_weights).module
+    assert state["generator"].keys() == module.state_dict().keys()
+    assert state["data"]["class_names"] == ["walk", "jump up", "kicking something"]
 
 
 def test_missing_file(tmp_path):

@@ -17,9 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: importing the batcher never imports torch
+    from kinetic_gan.weights import LoadedGenerator
 
 # A client counts as active for this long after its last request.
 ACTIVE_CLIENT_S = 0.25
@@ -61,7 +64,7 @@ class Runner(Protocol):
 class GeneratorRunner:
     """A loaded generator behind the batcher: one ``synthesize`` call for a batch of jobs."""
 
-    def __init__(self, generator: Any) -> None:
+    def __init__(self, generator: LoadedGenerator) -> None:
         self.generator = generator
         self.card = generator.card
 

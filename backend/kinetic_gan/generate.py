@@ -12,6 +12,7 @@ import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,8 +20,10 @@ import torch
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.motion_files import GeneratedSet, load_npz, save_npz, save_original
 from kinetic_gan.nn import Generator
-from kinetic_gan.nn.fast import fast_generator
 from kinetic_gan.protocol import parse_action
+
+if TYPE_CHECKING:  # only annotations: generating needs no weights files of its own
+    from kinetic_gan.weights import LoadedGenerator
 
 MAX_SEED = 2**63 - 1
 __all__ = [
@@ -106,7 +109,10 @@ def new_seed() -> int:
 
 
 def sample_inputs(
-    generator: Generator, labels: Sequence[int], seed: int, vary_noise: bool = False
+    generator: LoadedGenerator | Generator,
+    labels: Sequence[int],
+    seed: int,
+    vary_noise: bool = False,
 ) -> Inputs:
     """Draw z and noise for ``labels``, reproducibly from ``seed``.
 
@@ -127,37 +133,6 @@ def sample_inputs(
     return Inputs(z, torch.as_tensor(list(labels), dtype=torch.long), noise)
 
 
-@torch.inference_mode()
-def synthesize_normalised(
-    generator: Generator, inputs: Inputs, truncation: float | Sequence[float | None] | None = None
-) -> torch.Tensor:
-    """Run the generator; returns (N, C, T, V) in [-1, 1] on the generator's device.
-
-    ``truncation`` is one ψ for the batch or one per sample (``None`` = no truncation),
-    so that requests with different ψ can share a device call.
-    """
-    device = generator.mean_w.device
-    labels = inputs.labels.to(device)
-    w = generator.mapping(inputs.z.to(device), labels)
-    psi = _psi_column(truncation, len(inputs), device)
-    if psi is not None:
-        w = generator.truncate(w, labels, psi)
-    return generator.synthesis(w, [n.to(device) for n in inputs.noise])
-
-
-def _psi_column(truncation, n: int, device: torch.device) -> torch.Tensor | None:
-    if truncation is None:
-        return None
-    if isinstance(truncation, (int, float)):
-        return None if truncation == 1.0 else torch.full((n, 1), float(truncation), device=device)
-    values = [1.0 if t is None else float(t) for t in truncation]
-    if len(values) != n:
-        raise ValueError(f"{len(values)} truncation values for {n} samples")
-    if all(v == 1.0 for v in values):
-        return None
-    return torch.tensor(values, device=device).view(n, 1)
-
-
 def to_joints(x: torch.Tensor, card, layout: str = "NCTV") -> np.ndarray:
     """Normalised model output → (N, T, V, C) float32 in metres when the card knows the scale."""
     if layout == "NCTV":
@@ -171,23 +146,22 @@ def to_joints(x: torch.Tensor, card, layout: str = "NCTV") -> np.ndarray:
 
 
 @torch.inference_mode()
-def synthesize(generator: Generator, inputs: Inputs, truncation=None) -> np.ndarray:
-    """Joints (N, T, V, C) for ``inputs``: the folded fast path when the generator has one."""
-    fast = fast_generator(generator)
-    if fast is None:
-        return to_joints(synthesize_normalised(generator, inputs, truncation), generator.card)
-    device = generator.mean_w.device
-    labels = inputs.labels.to(device)
-    psi = _psi_column(truncation, len(inputs), device)
-    if psi is not None and not bool(generator.mean_w_ready):
-        raise RuntimeError("truncation needs the cached mean w: call compute_mean_w() first")
-    noise = [n.to(device) for n in inputs.noise]
-    x = fast(inputs.z.to(device), labels, noise, psi)
-    return to_joints(x, generator.card, layout="NTVC")
+def synthesize(
+    generator: LoadedGenerator,
+    inputs: Inputs,
+    truncation: float | Sequence[float | None] | None = None,
+) -> np.ndarray:
+    """Joints (N, T, V, C) for ``inputs``, through the folded form.
+
+    ``truncation`` is one ψ for the batch or one per sample (``None`` = no truncation),
+    so that requests with different ψ can share a device call.
+    """
+    x = generator(inputs.z, inputs.labels, truncation=truncation, noise=inputs.noise)
+    return to_joints(x, generator.card)
 
 
 def generate(
-    generator: Generator,
+    generator: LoadedGenerator,
     action: str | int,
     count: int = 1,
     seed: int | None = None,

@@ -12,8 +12,9 @@ training and weight compatibility need. For generation the same maths collapses:
 * batch norm (eval) folds into the temporal convolution and the residual weights;
 * the temporal convolution becomes one matmul over three stacked, shifted frames.
 
-Outputs equal the module form up to float32 rounding. Build it from a generator whose
-weights will not change (``load_generator`` does); rebuild after changing weights.
+Outputs equal the module form up to float32 rounding. It is a snapshot of the weights it
+was built from: ``LoadedGenerator`` (weights/loaded.py) builds one and rebuilds it when
+they change.
 """
 
 from __future__ import annotations
@@ -162,23 +163,3 @@ def _cpu(blk: SynthesisBlock) -> SynthesisBlock:
     """Fold on the CPU in float32 whatever device the generator lives on."""
     return copy.deepcopy(blk).float().cpu()
 
-
-def fast_generator(generator: Generator) -> FastGenerator | None:
-    """The folded form cached on a loaded (frozen, eval-mode) generator, else ``None``.
-
-    Only generators from ``load_generator`` carry one; a generator being trained keeps
-    using its module form, so the cache can never go stale.
-    """
-    fast = generator.__dict__.get("_fast")
-    if fast is None or generator.training:
-        return None
-    device = generator.mean_w.device
-    if fast.mean_w.device != device:
-        fast = fast.to(device)
-        generator.__dict__["_fast"] = fast
-    return fast
-
-
-def attach_fast_generator(generator: Generator) -> None:
-    # Stored outside _modules so it never appears in the generator's state_dict.
-    generator.__dict__["_fast"] = FastGenerator(generator).eval()

@@ -1,8 +1,8 @@
 """Weights on disk: ``NAME.safetensors`` (tensors) + ``NAME.json`` (the model card).
 
 A package rather than one module because the jobs are separate: ``card`` (the model card
-and the file naming), ``io`` (tensors in and out, checked against the card) and
-``published`` (converting the published ``.pth`` checkpoints).
+and the file naming), ``io`` (tensors in and out, checked against the card), ``loaded``
+(what loading returns) and ``published`` (converting the published ``.pth`` checkpoints).
 Callers import from ``kinetic_gan.weights`` as before; the names below are its public face.
 
 Test fixtures moved to ``kinetic_gan.testing``; ``random_generator_weights`` is still found
@@ -32,6 +32,7 @@ from kinetic_gan.weights.io import (
     save_critic,
     save_generator,
 )
+from kinetic_gan.weights.loaded import LoadedCritic, LoadedGenerator
 from kinetic_gan.weights.published import (
     PUBLISHED_SOURCE,
     PublishedLayout,
@@ -44,6 +45,8 @@ from kinetic_gan.weights.published import (
 __all__ = [
     "FORMAT",
     "PUBLISHED_SOURCE",
+    "LoadedCritic",
+    "LoadedGenerator",
     "ModelCard",
     "PublishedLayout",
     "available_weights",

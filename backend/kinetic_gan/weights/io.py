@@ -18,9 +18,9 @@ from kinetic_gan.atomic import atomic_path
 from kinetic_gan.devices import resolve_device
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.nn import Critic, Generator
-from kinetic_gan.nn.fast import attach_fast_generator
 from kinetic_gan.nn.output_head import Architecture
 from kinetic_gan.weights.card import FORMAT, ModelCard, read_card, weights_path, write_card
+from kinetic_gan.weights.loaded import LoadedCritic, LoadedGenerator
 
 # -- generator ----------------------------------------------------------------------------
 
@@ -67,18 +67,17 @@ def save_generator(
     return target
 
 
-def load_generator(path: str | Path, device: str | torch.device | None = "cpu") -> Generator:
-    """Load ``NAME.safetensors`` + ``NAME.json``: the generator in eval mode, with ``.card``."""
+def load_generator(path: str | Path, device: str | torch.device | None = "cpu") -> LoadedGenerator:
+    """Load ``NAME.safetensors`` + ``NAME.json``: the card and the generator in eval mode."""
     target = weights_path(path)
     card = read_card(target)
     if card.kind != "generator":
         raise KineticGanError(f"{target}: holds a {card.kind}, not a generator")
     generator = build_generator(card)
     load_into(generator, _load_tensors(target), target)
-    generator.card = card
-    generator = generator.to(resolve_device(device)).eval()
-    attach_fast_generator(generator)
-    return generator
+    loaded = LoadedGenerator(card, generator.to(resolve_device(device)).eval())
+    loaded.folded()  # fold now, so that the first call costs no more than the others
+    return loaded
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -123,12 +122,11 @@ def save_critic(path: str | Path, critic: Critic, card: ModelCard) -> Path:
     return target
 
 
-def load_critic(path: str | Path, device: str | torch.device | None = "cpu") -> Critic:
+def load_critic(path: str | Path, device: str | torch.device | None = "cpu") -> LoadedCritic:
     target = weights_path(path)
     card = read_card(target)
     if card.kind != "critic":
         raise KineticGanError(f"{target}: holds a {card.kind}, not a critic")
     critic = Critic(card.n_classes, card.skeleton, card.frames)
     load_into(critic, _load_tensors(target), target)
-    critic.card = card
-    return critic.to(resolve_device(device)).eval()
+    return LoadedCritic(card, critic.to(resolve_device(device)).eval())
