@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-from kinetic_gan.errors import KineticGanError
+from kinetic_gan.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -36,23 +36,11 @@ class Distributed:
         return self.world_size > 1
 
 
-def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
-    if preference == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(preference)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise KineticGanError(f"device {preference!r}: CUDA is not available here")
-        if device.index is None:
-            device = torch.device(f"cuda:{local_rank}")
-    return device
-
-
 def init(device_preference: str = "auto") -> Distributed:
     """Join the process group torchrun describes in the environment, if any."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_preference, local_rank)
+    device = resolve_device(device_preference, local_rank)  # kinetic_gan.devices: one rule
     if world_size <= 1:
         return Distributed(device=device)
     if device.type == "cuda":
