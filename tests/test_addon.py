@@ -231,6 +231,19 @@ def test_takes_export_to_bvh_fbx_and_npz(bpy, addon, tmp_path):
         operators._take(bpy.context, 5)
 
 
+def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_path):
+    from kinetic_gan_blender import api, bone_map
+
+    assert bpy.ops.kinetic_gan.sample_walk() == {"FINISHED"}  # builds the character
+    armature = bpy.context.scene.kinetic_gan.target
+    path = tmp_path / "my_rig.json"
+    assert bpy.ops.kinetic_gan.bone_map_save(filepath=str(path)) == {"FINISHED"}
+    saved = bone_map.load_bone_map(str(path))
+    stored = api.stored_bone_map(armature)
+    assert stored is not None and stored.bones == saved.bones and len(saved.bones) > 15
+    assert not list(tmp_path.glob(".*"))  # written atomically
+
+
 def test_extension_builds_without_wheels(tmp_path):
     from kinetic_gan.commands.addon import build_addon
 

@@ -6,6 +6,7 @@ that tests call directly; the modal operator only polls a timer and forwards Esc
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -409,7 +410,8 @@ def export_take(take, fmt: str, filepath: str) -> Path:
 
 
 class KGAN_OT_bone_map_save(bpy.types.Operator):
-    """Save the bone map as the target rig resolves it, as JSON to edit and reuse"""
+    """Save the bone map as the target rig resolves it: as JSON to edit and reuse, and on the
+    rig itself, where Auto finds it next time"""
 
     bl_idname = "kinetic_gan.bone_map_save"
     bl_label = "Save Bone Map"
@@ -423,18 +425,20 @@ class KGAN_OT_bone_map_save(bpy.types.Operator):
         settings = settings_of(context)
         try:
             armature = target_armature(context)
-            names = [b.name for b in armature.data.bones]
-            choice = _bone_map_choice(settings) or bone_map.best_preset(names) or "default"
-            resolved = bone_map.load_bone_map(choice).resolve(names)
-            saved = bone_map.BoneMap(
-                Path(self.filepath).stem, {k: (v,) for k, v in resolved.mapping.items()},
-                f"Resolved from {choice} for {armature.name}",
+            # As animate resolves it: constraint-overridden bones avoided, the core checked.
+            chosen, resolved = api.resolve_bone_map(armature, _bone_map_choice(settings))
+            saved = dataclasses.replace(
+                chosen, name=Path(self.filepath).stem,
+                bones={k: (v,) for k, v in resolved.mapping.items()},
+                description=f"Resolved from {chosen.name} for {armature.name}",
             )  # fmt: skip
             saved.save(bpy.path.abspath(self.filepath))
+            api.store_bone_map(armature, saved)
         except (UserError, OSError, bone_map.BoneMapError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Saved {len(resolved.mapping)} bones to {self.filepath}")
+        self.report({"INFO"}, f"Saved {len(resolved.mapping)} bones to {self.filepath} and "
+                              f"on {armature.name}")
         return {"FINISHED"}
 
 

@@ -50,12 +50,10 @@ def _fill_classes(self: KGAN_Settings, _context: bpy.types.Context) -> None:
     operators.refresh_classes(self)
 
 
+_PRESET_LABELS = {"h36m": "H36M", "mocapbank": "MocapBank"}
 _BONE_MAP_ITEMS = (
-    [("AUTO", "Auto", "The preset that finds most of the rig's bones")]
-    + [
-        (p.upper(), p.capitalize() if p != "h36m" else "H36M", f"The {p} bone names")
-        for p in PRESETS
-    ]
+    [("AUTO", "Auto", "The bone map saved on the rig, else the best-fitting preset")]
+    + [(p.upper(), _PRESET_LABELS.get(p, p.capitalize()), f"The {p} bone names") for p in PRESETS]
     + [("FILE", "File…", "A bone-map JSON file")]
 )
 
