@@ -87,6 +87,8 @@ def test_packaged_configs_cover_every_published_setting():
             10.0, 5, 2e-4, 0.5, 0.999, 32)
     dm = config.load_config("deepmimic15")
     assert dm.augment and dm.ema and dm.mapping_depth == 4
+    assert (dm.generator_output, dm.time_upsample) == ("kinematic", "linear")
+    assert dm.uses_motion_priors() and dm.augment_bone_jitter == 0
 
 
 def test_overrides_are_typed_and_unknown_keys_are_named():
