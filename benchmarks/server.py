@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kinetic_gan.client import Client
+from kinetic_gan.serve.client import Client
 
 
 def percentile(values: list[float], q: float) -> float:

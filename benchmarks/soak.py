@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import zmq
 
-from kinetic_gan import protocol
-from kinetic_gan.client import BackendError, Client
 from kinetic_gan.memory import resident_mib
+from kinetic_gan.serve import protocol
+from kinetic_gan.serve.client import BackendError, Client
 
 START_S = 120.0
 

@@ -252,7 +252,8 @@ def test_extension_builds_without_wheels(tmp_path):
     with zipfile.ZipFile(extension) as z:
         names = set(z.namelist())
         manifest = z.read("blender_manifest.toml").decode()
-    assert {"__init__.py", "retarget.py", "vendor/client.py", "vendor/protocol.py"} <= names
+    bundled = {"vendor/serve/client.py", "vendor/serve/protocol.py", "vendor/motion_cleanup.py"}
+    assert {"__init__.py", "retarget.py", *bundled} <= names
     assert "bone_maps/mixamo.json" in names and not any(n.startswith("wheels/") for n in names)
     assert 'id = "kinetic_gan"' in manifest and "wheels" not in manifest.split("[")[0]
     assert any("without pyzmq wheels" in m for m in messages)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from kinetic_gan import protocol
-from kinetic_gan.protocol import GenerateRequest, ProtocolError
+from kinetic_gan.serve import protocol
+from kinetic_gan.serve.protocol import GenerateRequest, ProtocolError
 
 
 def header_frame(**fields) -> bytes:

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 import zmq
 
-from kinetic_gan import protocol
-from kinetic_gan.batcher import Job, take_batch
-from kinetic_gan.broker import PROTOCOL, READY, REPLY, REQUEST, Broker, BrokerConfig
-from kinetic_gan.client import BackendError, Client
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.serve import protocol
+from kinetic_gan.serve.batcher import Job, take_batch
+from kinetic_gan.serve.broker import Broker, BrokerConfig
+from kinetic_gan.serve.client import BackendError, Client
+from kinetic_gan.serve.worker_protocol import PROTOCOL, READY, REPLY, REQUEST
 from tests.test_server_loop import LiveServer, SeededRunner
 
 UNICODE_DIGITS = ["²", "①", "٣"]
@@ -99,7 +100,7 @@ def sink_identity(live):
 
 
 def test_a_client_over_its_quota_is_busy_and_another_still_gets_in():
-    from kinetic_gan.server import Dispatcher, ServeConfig
+    from kinetic_gan.serve.server import Dispatcher, ServeConfig
 
     config = ServeConfig(max_count=16, max_pending=32, max_client_pending=16)
     dispatcher = Dispatcher([SeededRunner()], config)
@@ -275,7 +276,7 @@ def test_the_broker_takes_a_reply_only_from_the_worker_it_sent_the_request_to():
 
 
 def test_curve_domains_keep_worker_keys_apart(tmp_path):
-    from kinetic_gan import curve
+    from kinetic_gan.serve import curve
 
     for folder in ("keys", "clients", "workers"):
         (tmp_path / folder).mkdir(mode=0o755)
@@ -302,7 +303,7 @@ def test_curve_domains_keep_worker_keys_apart(tmp_path):
 
 
 def test_keygen_secret_is_0600_and_loose_keys_are_refused(tmp_path):
-    from kinetic_gan import curve
+    from kinetic_gan.serve import curve
 
     _, secret = curve.write_keypair(tmp_path, "server")
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600

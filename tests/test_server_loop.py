@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import zmq
 
-from kinetic_gan import protocol
-from kinetic_gan.batcher import Batcher, Job, take_batch
-from kinetic_gan.client import BackendError, Client
 from kinetic_gan.errors import KineticGanError
-from kinetic_gan.server import Dispatcher, RouterTransport, ServeConfig, Server
+from kinetic_gan.serve import protocol
+from kinetic_gan.serve.batcher import Batcher, Job, take_batch
+from kinetic_gan.serve.client import BackendError, Client
+from kinetic_gan.serve.server import Dispatcher, RouterTransport, ServeConfig, Server
 
 FRAMES, JOINTS = 8, 4
 

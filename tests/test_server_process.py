@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import zmq
 
-from kinetic_gan import protocol
-from kinetic_gan.client import BackendError, Client, CurveKeys
+from kinetic_gan.serve import protocol
+from kinetic_gan.serve.client import BackendError, Client, CurveKeys
 
 CLASSES = ["walk", "jump up", "sit down", "wave"]
 FRAMES = 32  # the smallest pyramid keeps CPU generation quick; the code path is the same
@@ -388,7 +388,7 @@ def test_refuses_a_public_bind_without_keys(weights):
 
 
 def test_curve_admits_only_authorised_clients(weights, tmp_path):
-    from kinetic_gan import curve
+    from kinetic_gan.serve import curve
 
     keys, allowed = tmp_path / "keys", tmp_path / "allowed"
     allowed.mkdir()

@@ -20,7 +20,7 @@ import torch
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.motion_files import GeneratedSet, load_npz, save_npz, save_original
 from kinetic_gan.nn import Generator
-from kinetic_gan.protocol import parse_action
+from kinetic_gan.serve.protocol import parse_action
 
 if TYPE_CHECKING:  # only annotations: generating needs no weights files of its own
     from kinetic_gan.weights import LoadedGenerator

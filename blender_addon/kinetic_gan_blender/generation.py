@@ -23,7 +23,7 @@ class Request:
     vary_noise: bool = False
     model: str | None = None
     timeout_s: float = 2.0
-    curve: Any = None  # vendor.client.CurveKeys or None
+    curve: Any = None  # vendor.serve.client.CurveKeys or None
 
 
 def unreachable_message(address: str) -> str:
@@ -63,7 +63,7 @@ class GenerationJob:
         return self
 
     def _run(self) -> None:
-        from .vendor.client import Client
+        from .vendor.serve.client import Client
 
         req = self.request
         try:
@@ -100,7 +100,7 @@ class GenerationJob:
 
 def fetch_info(address: str, timeout_s: float, curve: Any = None) -> dict:
     """The server's ``info`` (blocking, one short request): models, classes, fps."""
-    from .vendor.client import Client
+    from .vendor.serve.client import Client
 
     with Client(address, timeout_s=timeout_s, retries=0, curve=curve) as c:
         return c.info()

@@ -40,7 +40,7 @@ def _curve(context: bpy.types.Context):
     prefs = preferences.get(context)
     if prefs is None or not (prefs.server_public_key and prefs.client_secret_key):
         return None
-    from .vendor.client import CurveKeys
+    from .vendor.serve.client import CurveKeys
 
     try:
         return CurveKeys.from_files(

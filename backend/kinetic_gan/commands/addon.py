@@ -1,8 +1,9 @@
 """``kinetic-gan addon build``: the installable Blender extension (.zip).
 
-One source for the wire format and the motion cleanup: the backend's ``protocol.py``,
-``client.py`` and ``motion_cleanup.py`` are copied into the add-on's ``vendor/``
-(gitignored) — by the build, and by the tests before they load the add-on. pyzmq wheels
+One source for the wire format and the motion cleanup: the backend's ``serve/protocol.py``,
+``serve/client.py`` and ``motion_cleanup.py`` are copied into the add-on's ``vendor/``
+(gitignored), in the same folders, so their relative imports work there unchanged — by the
+build, and by the tests before they load the add-on. pyzmq wheels
 for Linux, Windows and macOS are downloaded at build time (``pip download``) into the
 gitignored ``wheels/`` cache and listed in the manifest; offline, the build goes on
 without them and says so. Blender's own extension CLI (shipped in the
@@ -13,13 +14,14 @@ installs as a legacy add-on in Blender < 4.2 (pyzmq must then be installed by ha
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import kinetic_gan
 from kinetic_gan.atomic import atomic_path, atomic_write
@@ -27,7 +29,9 @@ from kinetic_gan.errors import KineticGanError
 
 PACKAGE_DIR = Path(kinetic_gan.__file__).resolve().parent
 ADDON_DIR = PACKAGE_DIR.parents[1] / "blender_addon" / "kinetic_gan_blender"
-VENDORED = ("protocol.py", "client.py", "motion_cleanup.py")
+# The modules the add-on bundles, by their path in the package. vendor/ mirrors those paths,
+# so a copy's relative import (``from . import protocol``) means what it means here.
+VENDORED = ("serve/protocol.py", "serve/client.py", "motion_cleanup.py")
 PYZMQ = "pyzmq==27.*"
 # Blender platform -> pip platform tags that pyzmq publishes wheels for (CPython 3.11).
 PLATFORMS: dict[str, tuple[str, ...]] = {
@@ -79,22 +83,71 @@ def addon_dir() -> Path:
 def vendor_backend_modules(target: Path | None = None) -> Path:
     """Copy the ``VENDORED`` modules into ``target/vendor`` (default: the add-on source)."""
     vendor = (target or addon_dir()) / "vendor"
-    vendor.mkdir(parents=True, exist_ok=True)
-    for name in VENDORED:
-        text = (PACKAGE_DIR / name).read_text(encoding="utf-8")
-        absolute = re.search(r"^\s*(from|import)\s+kinetic_gan\b", text, re.MULTILINE)
-        if absolute:
-            raise KineticGanError(
-                f"{name}: imports the kinetic_gan package ({absolute.group(0).strip()}); "
-                "the add-on can only bundle stdlib/numpy/pyzmq modules"
-            )
-        with atomic_write(vendor / name, "w") as handle:
-            handle.write(_HEADER.format(name=name) + text)
-    with atomic_write(vendor / "__init__.py", "w") as handle:
-        handle.write(
-            '"""The backend\'s wire format, client and motion cleanup, copied at build time."""\n'
-        )
+    texts = {name: _vendorable(name) for name in VENDORED}
+    written = {vendor / "__init__.py"}
+    for name, text in texts.items():
+        written.add(_write(vendor / name, _HEADER.format(name=name) + text))
+    for package in sorted({PurePosixPath(n).parent for n in VENDORED} - {PurePosixPath(".")}):
+        init = vendor / package / "__init__.py"
+        if init not in written:  # a package none of whose own code is bundled
+            written.add(_write(init, f'"""Copies of backend/kinetic_gan/{package}/ modules."""\n'))
+    _write(
+        vendor / "__init__.py",
+        '"""The backend\'s wire format, client and motion cleanup, copied at build time."""\n',
+    )
+    _remove_stale(vendor, written)
     return vendor
+
+
+def _vendorable(name: str) -> str:
+    """The text of package module ``name``, refused if its copy could not import."""
+    text = (PACKAGE_DIR / name).read_text(encoding="utf-8")
+    absolute = re.search(r"^\s*(from|import)\s+kinetic_gan\b", text, re.MULTILINE)
+    if absolute:
+        raise KineticGanError(
+            f"{name}: imports the kinetic_gan package ({absolute.group(0).strip()}); "
+            "the add-on can only bundle stdlib/numpy/pyzmq modules"
+        )
+    for module in _relative_imports(name, text):
+        if f"{module}.py" not in VENDORED and f"{module}/__init__.py" not in VENDORED:
+            raise KineticGanError(
+                f"{name}: imports {module.replace('/', '.')}, which the add-on does not bundle"
+            )
+    return text
+
+
+def _relative_imports(name: str, text: str) -> list[str]:
+    """Package paths (``serve/protocol``) of the modules ``name`` imports relatively."""
+    here = PurePosixPath(name).parent.parts
+    found = []
+    for node in ast.walk(ast.parse(text, filename=name)):
+        if not isinstance(node, ast.ImportFrom) or not node.level:
+            continue
+        if node.level - 1 > len(here):
+            raise KineticGanError(f"{name}: a relative import reaches above the package")
+        base = here[: len(here) - (node.level - 1)]
+        if node.module:
+            found.append("/".join((*base, *node.module.split("."))))
+        else:  # ``from . import protocol``: each name is a module
+            found += ["/".join((*base, alias.name)) for alias in node.names]
+    return found
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "w") as handle:
+        handle.write(text)
+    return path
+
+
+def _remove_stale(vendor: Path, keep: set[Path]) -> None:
+    """Delete copies of modules no longer bundled (moved or dropped), and emptied folders."""
+    for path in sorted(vendor.rglob("*.py"), reverse=True):
+        if path not in keep:
+            path.unlink(missing_ok=True)
+    for folder in sorted((p for p in vendor.rglob("*") if p.is_dir()), reverse=True):
+        if folder.name != "__pycache__" and not any(folder.glob("*.py")):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def download_wheels(dest: Path, platforms: list[str], log=_print_err) -> dict[str, list[Path]]:

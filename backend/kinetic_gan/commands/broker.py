@@ -9,9 +9,9 @@ import threading
 
 import zmq
 
-from kinetic_gan import curve, protocol
-from kinetic_gan.broker import REPLIES_PER_CLIENT, Broker, BrokerConfig
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.serve import curve, protocol
+from kinetic_gan.serve.broker import REPLIES_PER_CLIENT, Broker, BrokerConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

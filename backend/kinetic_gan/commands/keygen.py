@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kinetic_gan import curve
+from kinetic_gan.serve import curve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

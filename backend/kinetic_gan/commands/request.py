@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinetic_gan.client import BackendError, Client, CurveKeys
 from kinetic_gan.commands import cleanup_option
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.serve.client import BackendError, Client, CurveKeys
 
 # Seconds the first question (info) may take: a dead address is reported this fast.
 PROBE_S = 4.0
@@ -111,7 +111,7 @@ def _explain(exc: BackendError, has_keys: bool) -> str:
 def _action(text: str | None) -> str | int | None:
     if text is None:
         return None
-    from kinetic_gan.protocol import parse_action
+    from kinetic_gan.serve.protocol import parse_action
 
     return parse_action(text)
 

@@ -9,8 +9,8 @@ import threading
 
 import zmq
 
-from kinetic_gan import curve
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.serve import curve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
     _check_limits(args)
     _check_security(args)  # refuse before spending seconds on loading models
     from kinetic_gan import load_generator
-    from kinetic_gan.batcher import GeneratorRunner
     from kinetic_gan.devices import resolve_device
-    from kinetic_gan.server import Dispatcher, ServeConfig, Server
+    from kinetic_gan.serve.batcher import GeneratorRunner
+    from kinetic_gan.serve.server import Dispatcher, ServeConfig, Server
 
     config = ServeConfig(
         max_batch=args.max_batch,
@@ -159,7 +159,7 @@ def _curve_server(args: argparse.Namespace, context: zmq.Context) -> curve.Curve
 
 
 def _transport(args: argparse.Namespace, context: zmq.Context, config, curve_server):
-    from kinetic_gan.server import RouterTransport, WorkerTransport
+    from kinetic_gan.serve.server import RouterTransport, WorkerTransport
 
     if not args.connect:
         return RouterTransport(context, args.bind, config, curve_server)

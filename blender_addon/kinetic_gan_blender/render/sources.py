@@ -42,10 +42,10 @@ class Source(Protocol):
 def client_module():
     """The protocol client: the add-on's bundled copy, else the backend package's."""
     try:
-        from ..vendor import client
+        from ..vendor.serve import client
     except ImportError:
         try:
-            from kinetic_gan import client
+            from kinetic_gan.serve import client
         except ImportError:
             raise SourceError(
                 "no ZeroMQ client: build the add-on (kinetic-gan addon build) or install "

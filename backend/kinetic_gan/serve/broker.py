@@ -2,17 +2,8 @@
 
 Clients connect to the *frontend* (a ROUTER) and speak the ordinary protocol: to them the
 broker is a server. Workers (``kinetic-gan serve --connect``) connect to the *backend*
-(another ROUTER) and speak the small worker protocol below. The broker never parses a
-request beyond its id (to answer "busy"); workers do all the checking.
-
-Worker protocol (every message starts with ``PROTOCOL``, then a one-byte kind):
-
-    worker -> broker  READY      capacity        (requests it will hold at once)
-                      HEARTBEAT  capacity
-                      REPLY      seq  reply frames...
-                      DISCONNECT capacity        (draining: send it nothing new)
-    broker -> worker  HEARTBEAT
-                      REQUEST    seq  client-id  request frames...
+(another ROUTER) and speak the small worker protocol of ``worker_protocol.py``. The broker
+never parses a request beyond its id (to answer "busy"); workers do all the checking.
 
 A worker silent for ``liveness`` heartbeats is dropped and its in-flight requests go back to
 the head of the queue for another worker, so a killed worker loses no request. A reply is
@@ -35,15 +26,21 @@ from dataclasses import dataclass, field
 
 import zmq
 
-from kinetic_gan import protocol
 from kinetic_gan.memory import release_free_memory
+from kinetic_gan.serve import protocol
+from kinetic_gan.serve.worker_protocol import (
+    DISCONNECT,
+    HEARTBEAT,
+    HEARTBEAT_S,
+    LIVENESS,
+    PROTOCOL,
+    READY,
+    REPLY,
+    REQUEST,
+)
 
 log = logging.getLogger("kinetic_gan.broker")
 
-PROTOCOL = b"KGW1"
-READY, HEARTBEAT, REQUEST, REPLY, DISCONNECT = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"
-HEARTBEAT_S = 1.0
-LIVENESS = 3
 # Unread replies queued for one client (ZMQ_SNDHWM) before further ones are dropped.
 REPLIES_PER_CLIENT = 4
 

@@ -1,9 +1,9 @@
 """The generation server: a socket thread that answers requests, a batcher that generates.
 
 The socket thread never runs the generator: ``ping``, ``info`` and every error are answered
-at once, and ``generate`` jobs go to the :class:`~kinetic_gan.batcher.Batcher`, whose finished
-work comes back through a pipe the socket thread polls. So a slow batch delays no ping and no
-malformed message can stop the loop.
+at once, and ``generate`` jobs go to the :class:`~kinetic_gan.serve.batcher.Batcher`, whose
+finished work comes back through a pipe the socket thread polls. So a slow batch delays no
+ping and no malformed message can stop the loop.
 
 Two ways to face clients (a *transport*): bound as a ROUTER (a stand-alone server), or
 connected as a DEALER worker to a ``kinetic-gan broker`` with heartbeats (Paranoid Pirate).
@@ -25,12 +25,12 @@ from typing import Any
 
 import zmq
 
-from kinetic_gan import broker as wp  # the worker protocol is defined beside the broker
-from kinetic_gan import protocol
-from kinetic_gan.batcher import Batcher, GeneratorRunner, Job, Output
-from kinetic_gan.curve import CurveServer
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.memory import release_free_memory
+from kinetic_gan.serve import protocol
+from kinetic_gan.serve import worker_protocol as wp
+from kinetic_gan.serve.batcher import Batcher, GeneratorRunner, Job, Output
+from kinetic_gan.serve.curve import CurveServer
 
 log = logging.getLogger("kinetic_gan.server")
 
