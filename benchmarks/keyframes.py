@@ -105,12 +105,10 @@ def timed(fn, repeats: int) -> float:
 
 
 def end_to_end(bpy, repeats: int) -> None:
-    from kinetic_gan.commands.addon import vendor_backend_modules
     from kinetic_gan.demo import serving
     from kinetic_gan.testing import random_generator_weights
     from kinetic_gan_blender import operators
 
-    vendor_backend_modules()
     with tempfile.TemporaryDirectory() as tmp:
         weights = random_generator_weights(
             Path(tmp) / "bench", n_classes=3, frames=64, class_names=["walk", "run", "jump"],
@@ -151,6 +149,9 @@ def main() -> int:
     )
     parser.add_argument("--no-server", action="store_true", help="skip the end-to-end figure")
     args = parser.parse_args()
+    from kinetic_gan.commands.addon import vendor_backend_modules
+
+    vendor_backend_modules()  # as the build does: the add-on imports the backend's records
     home = tempfile.mkdtemp(prefix="kgan-bench-")
     os.environ.setdefault("BLENDER_USER_RESOURCES", home)
     os.environ.setdefault("XDG_CACHE_HOME", home)

@@ -508,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="name each take's worst bone")
     parser.add_argument("--stills", type=Path, default=None, help="folder for one PNG per rig")
     args = parser.parse_args(argv)
+    from kinetic_gan.commands.addon import vendor_backend_modules
+
+    vendor_backend_modules()  # as the build does: the add-on imports the backend's records
     home = tempfile.mkdtemp(prefix="kgan-rigs-")
     os.environ.setdefault("BLENDER_USER_RESOURCES", str(Path(home) / "resources"))
     import bpy

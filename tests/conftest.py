@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the published reference fixtures live."""
+"""Shared test set-up: the add-on's vendored modules, the published reference fixtures."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KINETIC_GAN_SHARED", ROOT.parent / "shared"))
 ORIGINAL_FIXTURES = SHARED / "fixtures" / "original"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The add-on imports the backend's records from its vendor/ (made by the build), and
+    # test modules import add-on modules as they are collected: copy them first.
+    from kinetic_gan.commands.addon import vendor_backend_modules
+
+    vendor_backend_modules()
 
 
 @pytest.fixture(scope="session")

@@ -98,19 +98,25 @@ def test_module_is_stdlib_and_numpy_only_and_imports_alone(tmp_path):
     roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
              for a in n.names}  # fmt: skip
     roots |= {n.module.split(".")[0] for n in ast.walk(tree)
-              if isinstance(n, ast.ImportFrom) and n.module}  # fmt: skip
+              if isinstance(n, ast.ImportFrom) and n.module and not n.level}  # fmt: skip
     assert roots <= {"__future__", "math", "collections", "itertools", "numpy"}
+    relative = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+    assert relative == {"records.joint_tables"}  # bundled beside it
     from kinetic_gan.commands.addon import vendor_backend_modules
 
-    copy = vendor_backend_modules(tmp_path) / "motion_cleanup.py"  # what the add-on bundles
-    spec = importlib.util.spec_from_file_location("vendored_cleanup", copy)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["vendored_cleanup"] = module
+    vendor = vendor_backend_modules(tmp_path)  # what the add-on bundles
+    spec = importlib.util.spec_from_file_location(
+        "vendored", vendor / "__init__.py", submodule_search_locations=[str(vendor)]
+    )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["vendored"] = package
     try:
-        spec.loader.exec_module(module)
+        spec.loader.exec_module(package)
+        module = importlib.import_module("vendored.motion_cleanup")
         assert module.clean_motion(still(), FPS).shape == (40, 25, 3)
     finally:
-        del sys.modules["vendored_cleanup"]
+        for name in [n for n in sys.modules if n == "vendored" or n.startswith("vendored.")]:
+            del sys.modules[name]
 
 
 @pytest.mark.parametrize(

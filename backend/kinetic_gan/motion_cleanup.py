@@ -21,7 +21,8 @@ the order that lets each one keep what the one before achieved:
    lock fades in and out over ``BLEND_S``.
 
 Standard library and numpy only: the Blender add-on bundles this very file (``vendor/``),
-so it must not import the ``kinetic_gan`` package. docs/cleanup.md has the measurements.
+with the ``records`` package it takes NTU's joint tree from, so it must not import the
+``kinetic_gan`` package. docs/cleanup.md has the measurements.
 """
 
 from __future__ import annotations
@@ -32,16 +33,9 @@ from itertools import pairwise
 
 import numpy as np
 
-# NTU RGB+D 25-joint parents, rooted at SpineBase; kept equal to skeletons.NTU_PARENTS
-# by a test (this file travels alone into the add-on, so it cannot import that module).
-NTU_PARENTS = (
-    -1, 0, 20, 2,
-    20, 4, 5, 6,
-    20, 8, 9, 10,
-    0, 12, 13, 14,
-    0, 16, 17, 18,
-    1, 7, 7, 11, 11,
-)  # fmt: skip
+# Relative, so that the add-on's copy finds the records copied beside it (vendor/records/).
+from .records.joint_tables import NTU_PARENTS
+
 NUM_JOINTS = len(NTU_PARENTS)
 BONE_CHILDREN = tuple(c for c, p in enumerate(NTU_PARENTS) if p >= 0)  # bone order
 HIP_LEFT, HIP_RIGHT = 12, 16

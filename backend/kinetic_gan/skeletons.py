@@ -21,25 +21,7 @@ from functools import cache
 import numpy as np
 
 from kinetic_gan.errors import KineticGanError
-
-NTU_JOINTS = (
-    "SpineBase", "SpineMid", "Neck", "Head",
-    "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
-    "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
-    "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
-    "HipRight", "KneeRight", "AnkleRight", "FootRight",
-    "SpineShoulder", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight",
-)  # fmt: skip
-
-# Parent of each NTU joint, rooted at SpineBase (the Kinect's own hierarchy).
-NTU_PARENTS = (
-    -1, 0, 20, 2,
-    20, 4, 5, 6,
-    20, 8, 9, 10,
-    0, 12, 13, 14,
-    0, 16, 17, 18,
-    1, 7, 7, 11, 11,
-)  # fmt: skip
+from kinetic_gan.records.joint_tables import H36M_JOINTS, H36M_PARENTS, NTU_JOINTS, NTU_PARENTS
 
 # Joints each coarser NTU level keeps (by name), finest first. The centre of every
 # level is SpineShoulder, which survives up to the single-node top.
@@ -50,26 +32,6 @@ NTU_LEVELS = (
     ("SpineShoulder",),
 )  # fmt: skip
 
-# Human3.6M, the 16-joint order of the published code.
-H36M_JOINTS = (
-    "Hip",
-    "RightHip",
-    "RightKnee",
-    "RightFoot",
-    "LeftHip",
-    "LeftKnee",
-    "LeftFoot",
-    "Spine",
-    "Thorax",
-    "Head",
-    "LeftShoulder",
-    "LeftElbow",
-    "LeftWrist",
-    "RightShoulder",
-    "RightElbow",
-    "RightWrist",
-)
-H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 8, 10, 11, 8, 13, 14)
 H36M_LEVELS = (
     ("Hip", "RightKnee", "LeftKnee", "Thorax", "Head", "LeftElbow", "RightElbow"),
     ("Hip", "Thorax"),

@@ -6,34 +6,17 @@ usable one wins, weighted by how well it is defined in the frame (a straight arm
 elbow plane, so the hand's thumb takes over). A bone map (``bone_map.py``) says which rig
 bone plays each canonical bone.
 
-Joint names are NTU RGB+D's; Human3.6M names are aliases of the same joints. The add-on
-cannot import the backend, so the server's ``info`` sends joint names and we match by name.
+Joint names are NTU RGB+D's; Human3.6M names are aliases of the same joints. The server's
+``info`` sends joint names and we match by name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# NTU RGB+D 25-joint order (what the backend sends for the "ntu" skeleton).
-NTU_JOINTS = (
-    "SpineBase", "SpineMid", "Neck", "Head",
-    "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
-    "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
-    "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
-    "HipRight", "KneeRight", "AnkleRight", "FootRight",
-    "SpineShoulder", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight",
-)  # fmt: skip
-
-# Parent of each NTU joint, rooted at SpineBase: the Kinect's own tree, the same table as
-# the backend's ``skeletons.NTU_PARENTS`` (the add-on cannot import it; a test compares).
-NTU_PARENTS = (
-    -1, 0, 20, 2,
-    20, 4, 5, 6,
-    20, 8, 9, 10,
-    0, 12, 13, 14,
-    0, 16, 17, 18,
-    1, 7, 7, 11, 11,
-)  # fmt: skip
+# NTU RGB+D's 25 joints and their tree (what the backend sends for the "ntu" skeleton) are
+# the backend's own tables, bundled in vendor/ by the build; the body's users take them here.
+from .vendor.records.joint_tables import NTU_JOINTS, NTU_PARENTS  # noqa: F401
 
 # Other skeletons' joint names -> the NTU joint at the same place on the body.
 JOINT_ALIASES = {

@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from mathutils import Vector
 
+    from kinetic_gan.commands.addon import vendor_backend_modules
+
+    vendor_backend_modules()  # as the build does: the add-on imports the backend's records
     from kinetic_gan_blender import api, body, motion_samples
 
     bpy.ops.wm.read_homefile(use_empty=True)

@@ -1,9 +1,10 @@
 """``kinetic-gan addon build``: the installable Blender extension (.zip).
 
-One source for the wire format and the motion cleanup: the backend's ``serve/protocol.py``,
-``serve/client.py`` and ``motion_cleanup.py`` are copied into the add-on's ``vendor/``
-(gitignored), in the same folders, so their relative imports work there unchanged — by the
-build, and by the tests before they load the add-on. pyzmq wheels
+One source for the shared records, the wire format and the motion cleanup: the backend's
+``records/``, ``serve/protocol.py``, ``serve/client.py`` and ``motion_cleanup.py`` are
+copied into the add-on's ``vendor/`` (gitignored), in the same folders, so their relative
+imports work there unchanged — by the build, and by the tests before they load the add-on
+(``tests/conftest.py``). pyzmq wheels
 for Linux, Windows and macOS are downloaded at build time (``pip download``) into the
 gitignored ``wheels/`` cache and listed in the manifest; offline, the build goes on
 without them and says so. Blender's own extension CLI (shipped in the
@@ -31,7 +32,13 @@ PACKAGE_DIR = Path(kinetic_gan.__file__).resolve().parent
 ADDON_DIR = PACKAGE_DIR.parents[1] / "blender_addon" / "kinetic_gan_blender"
 # The modules the add-on bundles, by their path in the package. vendor/ mirrors those paths,
 # so a copy's relative import (``from . import protocol``) means what it means here.
-VENDORED = ("serve/protocol.py", "serve/client.py", "motion_cleanup.py")
+VENDORED = (
+    "records/__init__.py",
+    "records/joint_tables.py",
+    "serve/protocol.py",
+    "serve/client.py",
+    "motion_cleanup.py",
+)
 PYZMQ = "pyzmq==27.*"
 # Blender platform -> pip platform tags that pyzmq publishes wheels for (CPython 3.11).
 PLATFORMS: dict[str, tuple[str, ...]] = {
@@ -93,7 +100,8 @@ def vendor_backend_modules(target: Path | None = None) -> Path:
             written.add(_write(init, f'"""Copies of backend/kinetic_gan/{package}/ modules."""\n'))
     _write(
         vendor / "__init__.py",
-        '"""The backend\'s wire format, client and motion cleanup, copied at build time."""\n',
+        '"""The backend\'s shared records, wire format, client and motion cleanup, copied '
+        'at build time."""\n',
     )
     _remove_stale(vendor, written)
     return vendor

@@ -1,0 +1,7 @@
+"""The records every part shares, each defined once: standard library and numpy only.
+
+- ``joint_tables``: joint names and parents of the NTU-25 and H36M-16 skeletons.
+
+The Blender add-on bundles this package (``vendor/records/``), so nothing here imports the
+``kinetic_gan`` package: modules import each other relatively.
+"""
