@@ -451,7 +451,7 @@ class PanelSettings:
 
 
 class Reply:
-    """What the add-on's client hands over: the client's ``Generation`` fields it needs."""
+    """What the add-on's client hands over: the ``GeneratedSet`` fields cleanup needs."""
 
     def __init__(self, joints, skeleton="ntu", units="m", fps=30.0):
         self.joints, self.skeleton, self.units, self.fps = joints, skeleton, units, fps

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from kinetic_gan.records.request import GenerateRequest
 from kinetic_gan.serve import protocol
-from kinetic_gan.serve.protocol import GenerateRequest, ProtocolError
+from kinetic_gan.serve.protocol import ProtocolError
 
 
 def header_frame(**fields) -> bytes:

@@ -16,6 +16,7 @@ import pytest
 import zmq
 
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.records.request import parse_action
 from kinetic_gan.serve import protocol
 from kinetic_gan.serve.batcher import Job, take_batch
 from kinetic_gan.serve.broker import Broker, BrokerConfig
@@ -38,8 +39,8 @@ def live():
 
 @pytest.mark.parametrize("text", UNICODE_DIGITS)
 def test_unicode_digits_are_names_not_indices(text):
-    assert protocol.parse_action(text) == text
-    assert protocol.parse_action(" 3 ") == 3
+    assert parse_action(text) == text
+    assert parse_action(" 3 ") == 3
 
 
 def test_resolve_action_refuses_unicode_digits_with_one_line():
@@ -209,7 +210,8 @@ def test_blender_job_reports_a_bad_reply_in_one_line_and_creates_nothing():
     generation = importlib.import_module("kinetic_gan_blender.generation")
     server = FakeServer(lambda header: generate_reply(header, n=1000))
     try:
-        request = generation.Request(address=server.address, action="walk", timeout_s=5)
+        walk = generation.GenerateRequest(action="walk")
+        request = generation.Request(address=server.address, generate=walk, timeout_s=5)
         job = generation.GenerationJob(request).start()
         assert job.wait(30)
         assert job.result is None and "unusable reply" in job.error and "\n" not in job.error

@@ -32,7 +32,8 @@ def test_the_vendored_modules_import_without_the_backend(tmp_path):
 
 
 def test_a_module_whose_import_is_not_bundled_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(addon, "VENDORED", ("serve/client.py",))  # without its protocol.py
+    without_protocol = tuple(n for n in addon.VENDORED if n != "serve/protocol.py")
+    monkeypatch.setattr(addon, "VENDORED", without_protocol)
     with pytest.raises(KineticGanError, match=r"serve/client\.py: imports serve\.protocol"):
         addon.vendor_backend_modules(tmp_path)
 

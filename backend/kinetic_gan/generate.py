@@ -8,6 +8,7 @@ on the CPU so every device sees the same numbers), ``Inputs.cat`` merges request
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from collections.abc import Sequence
@@ -18,14 +19,14 @@ import numpy as np
 import torch
 
 from kinetic_gan.errors import KineticGanError
-from kinetic_gan.motion_files import GeneratedSet, load_npz, save_npz, save_original
+from kinetic_gan.motion_files import load_npz, save_npz, save_original
 from kinetic_gan.nn import Generator
-from kinetic_gan.serve.protocol import parse_action
+from kinetic_gan.records.request import MAX_SEED, parse_action
+from kinetic_gan.records.takes import GeneratedSet
 
 if TYPE_CHECKING:  # only annotations: generating needs no weights files of its own
     from kinetic_gan.weights import LoadedGenerator
 
-MAX_SEED = 2**63 - 1
 __all__ = [
     "GeneratedSet",
     "Inputs",
@@ -201,8 +202,10 @@ def generate(
         joint_names=card.joint_names,
         parents=card.parents,
         units=card.units,
+        model=card.name,
         seed=seed,
         truncation=psi,
+        vary_noise=vary_noise,
     )
 
 
@@ -211,17 +214,15 @@ def _chunks(count: int, size: int) -> list[int]:
 
 
 def concat_sets(sets: Sequence[GeneratedSet]) -> GeneratedSet:
+    """One set of all the takes in ``sets`` (of one model), in order."""
     first = sets[0]
-    return GeneratedSet(
+    # Sets drawn from different seeds (the CLI's seed + i per action) have no one seed.
+    seeds = {s.seed for s in sets}
+    return dataclasses.replace(
+        first,
         joints=np.concatenate([s.joints for s in sets]),
         labels=np.concatenate([s.labels for s in sets]),
         class_names=[n for s in sets for n in s.class_names],
         z=np.concatenate([s.z for s in sets]),
-        fps=first.fps,
-        skeleton=first.skeleton,
-        joint_names=first.joint_names,
-        parents=first.parents,
-        units=first.units,
-        seed=first.seed,
-        truncation=first.truncation,
+        seed=first.seed if len(seeds) == 1 else None,
     )

@@ -71,10 +71,11 @@ def clean_joints(
 def clean_generation(result: Any, settings: Any) -> list[str]:
     """The panel's hook: clean a finished job's takes in place before they are animated.
 
-    ``result`` is the client's ``Generation`` (``joints`` (N, T, V, 3), ``fps``,
-    ``skeleton``, ``units``); ``settings`` the scene's Kinetic-GAN settings. Returns the
-    warnings to report (empty when cleanup ran or is off). Joints the cleanup refuses
-    (NaN, a bad frame rate) are left raw with the reason as the warning, never a traceback.
+    ``result`` is the client's ``GeneratedSet`` (``joints`` (N, T, V, 3), ``fps``,
+    ``skeleton``, ``units``; ``cleanup`` is set to the steps that ran); ``settings`` the
+    scene's Kinetic-GAN settings. Returns the warnings to report (empty when cleanup ran or
+    is off). Joints the cleanup refuses (NaN, a bad frame rate) are left raw with the reason
+    as the warning, never a traceback.
     """
     steps = steps_from_settings(settings)
     try:
@@ -84,4 +85,5 @@ def clean_generation(result: Any, settings: Any) -> list[str]:
     except (ValueError, CleanupUnavailable) as exc:
         return [f"{exc}: left raw"]
     result.joints = cleaned
+    result.cleanup = ",".join(steps) if steps and note is None else "none"
     return [note] if note else []

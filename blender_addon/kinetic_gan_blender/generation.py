@@ -12,16 +12,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .vendor.records.request import GenerateRequest
+
 
 @dataclass(frozen=True)
 class Request:
+    """What to ask (the backend's own request record) and where."""
+
     address: str
-    action: str | int
-    count: int = 1
-    seed: int | None = None
-    truncation: float | None = None
-    vary_noise: bool = False
-    model: str | None = None
+    generate: GenerateRequest
     timeout_s: float = 2.0
     curve: Any = None  # vendor.serve.client.CurveKeys or None
 
@@ -69,15 +68,7 @@ class GenerationJob:
         try:
             # No retry: an artist hears about a dead backend within the configured timeout.
             with Client(req.address, timeout_s=req.timeout_s, retries=0, curve=req.curve) as c:
-                self.result = c.generate(
-                    action=req.action,
-                    count=req.count,
-                    seed=req.seed,
-                    truncation=req.truncation,
-                    vary_noise=req.vary_noise,
-                    model=req.model,
-                    cancel=self._cancel,
-                )
+                self.result = c.generate(**req.generate.fields(), cancel=self._cancel)
         except Exception as exc:  # every failure becomes one line for a Blender report
             self.error = describe_error(exc, req.address)
 

@@ -15,6 +15,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import api, bone_map, cleanup, generation, keyframes, motion_samples, preferences
 from .body import NTU_JOINTS, NTU_PARENTS
+from .vendor.records.request import GenerateRequest
 
 
 class UserError(Exception):
@@ -98,12 +99,14 @@ def start_generation(context: bpy.types.Context) -> generation.GenerationJob:
         raise UserError("Choose an action first (Connect fills the list)")
     request = generation.Request(
         address=backend_address(context),
-        action=settings.action.strip(),
-        count=settings.count,
-        seed=settings.seed,
-        truncation=settings.truncation if settings.use_truncation else None,
-        vary_noise=settings.vary_noise,
-        model=settings.model or None,
+        generate=GenerateRequest(
+            action=settings.action.strip(),
+            count=settings.count,
+            seed=settings.seed,
+            truncation=settings.truncation if settings.use_truncation else None,
+            vary_noise=settings.vary_noise,
+            model=settings.model or None,
+        ),
         timeout_s=_timeout(context),
         curve=_curve(context),
     )
@@ -161,7 +164,7 @@ def apply_generation(context: bpy.types.Context, job: generation.GenerationJob) 
                 push_to_nla=settings.push_to_nla,
                 metadata={"action": result.action, "seed": result.seed, "model": result.model,
                           "truncation": result.truncation, "sample": n,
-                          "skeleton": result.skeleton},
+                          "skeleton": result.skeleton, "cleanup": result.cleanup},
             )  # fmt: skip
         except (ValueError, bone_map.BoneMapError) as exc:
             raise UserError(str(exc)) from None
@@ -235,7 +238,8 @@ class KGAN_OT_generate(bpy.types.Operator):
             settings_of(context).busy = False
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Generated {job.request.count} take(s) in {job.elapsed:.2f} s")
+        count = job.request.generate.count
+        self.report({"INFO"}, f"Generated {count} take(s) in {job.elapsed:.2f} s")
         return {"FINISHED"}
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
@@ -248,7 +252,7 @@ class KGAN_OT_generate(bpy.types.Operator):
         self._timer = wm.event_timer_add(0.05, window=context.window)
         wm.modal_handler_add(self)
         context.workspace.status_text_set(
-            f"Kinetic-GAN: generating {self._job.request.action}… (Esc cancels)"
+            f"Kinetic-GAN: generating {self._job.request.generate.action}… (Esc cancels)"
         )
         return {"RUNNING_MODAL"}
 
@@ -268,7 +272,8 @@ class KGAN_OT_generate(bpy.types.Operator):
         except UserError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Generated {job.request.count} take(s) in {job.elapsed:.2f} s")
+        count = job.request.generate.count
+        self.report({"INFO"}, f"Generated {count} take(s) in {job.elapsed:.2f} s")
         return {"FINISHED"}
 
     def _finish(self, context: bpy.types.Context) -> None:
@@ -405,7 +410,7 @@ def export_take(take, fmt: str, filepath: str) -> Path:
     return api.save_joints_npz(
         path, stored["joints"], joint_names=stored["joint_names"], parents=stored["parents"],
         fps=stored["fps"], class_names=[meta.get("action", "")], skeleton=meta.get("skeleton", ""),
-        seed=meta.get("seed"), truncation=meta.get("truncation"),
+        seed=meta.get("seed"), truncation=meta.get("truncation"), cleanup=meta.get("cleanup"),
     )  # fmt: skip
 
 

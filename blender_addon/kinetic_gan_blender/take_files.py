@@ -1,4 +1,5 @@
-"""Raw joints of takes as ``.npz`` (numpy only), the same keys the backend's files use."""
+"""Raw joints of takes as ``.npz`` (numpy only): the backend's take-file layout, written by
+its own writer (``records/take_file.py``, bundled in vendor/)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .vendor.records.take_file import write_npz
+from .vendor.records.takes import GeneratedSet
 
 
 def save_joints_npz(
@@ -26,8 +29,8 @@ def save_joints_npz(
 ) -> Path:
     """Write joints (T, V, 3) or (N, T, V, 3) — stored as (N, T, V, 3) float32 — atomically.
 
-    ``cleanup``: the motion-cleanup steps the joints went through (``none`` for raw ones),
-    stored as the backend's files store it; left out when not known.
+    ``cleanup``: the motion-cleanup steps the joints went through (``none`` for raw ones);
+    stored as ``unknown`` when not given. Takes made here have no latents (``z`` (N, 0)).
     """
     joints = np.asarray(joints, dtype=np.float32)
     if joints.ndim == 3:
@@ -37,21 +40,21 @@ def save_joints_npz(
     if joints.shape[2] != len(joint_names) or len(parents) != len(joint_names):
         raise ValueError("joint_names and parents must have one entry per joint")
     n = joints.shape[0]
+    takes = GeneratedSet(
+        joints=joints,
+        labels=np.asarray(labels if labels is not None else [-1] * n, dtype=np.int64),
+        class_names=list(class_names or [""] * n),
+        z=np.zeros((n, 0), np.float32),
+        fps=float(fps),
+        skeleton=skeleton,
+        joint_names=list(joint_names),
+        parents=list(parents),
+        units=units,
+        cleanup="unknown" if cleanup is None else cleanup,
+        seed=seed,
+        truncation=truncation,
+    )
     target = Path(path)
-    extra = {} if cleanup is None else {"cleanup": np.asarray(cleanup)}
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        np.savez(
-            handle,
-            **extra,
-            joints=joints,
-            labels=np.asarray(labels if labels is not None else [-1] * n, dtype=np.int64),
-            class_names=np.asarray(class_names or [""] * n),
-            fps=np.float32(fps),
-            skeleton=np.asarray(skeleton),
-            joint_names=np.asarray(list(joint_names)),
-            parents=np.asarray(list(parents), dtype=np.int64),
-            units=np.asarray(units),
-            seed=np.int64(-1 if seed is None else seed),
-            truncation=np.float32(np.nan if truncation is None else truncation),
-        )
+        write_npz(handle, takes)
     return target

@@ -28,23 +28,20 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ADDON_PARENT))
     import bpy
-    import numpy as np
     from mathutils import Vector
 
     from kinetic_gan.commands.addon import vendor_backend_modules
 
     vendor_backend_modules()  # as the build does: the add-on imports the backend's records
     from kinetic_gan_blender import api, body, motion_samples
+    from kinetic_gan_blender.vendor.records.take_file import read_npz
 
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps = 30
     if args.npz:
-        data = np.load(args.npz, allow_pickle=False)
-        joints = data["joints"][0]
-        names = [str(n) for n in data["joint_names"]]
-        parents = [int(p) for p in data["parents"]]
-        fps = float(data["fps"])
+        take = read_npz(args.npz).sample(0)
+        joints, names, parents, fps = take.joints, take.joint_names, take.parents, take.fps
     else:
         joints, names, parents, fps = motion_samples.walk_cycle(64), body.NTU_JOINTS, [], 30.0
         parents = list(range(-1, len(names) - 1))  # unused by retargeting; kept on the take

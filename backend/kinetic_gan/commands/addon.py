@@ -35,6 +35,9 @@ ADDON_DIR = PACKAGE_DIR.parents[1] / "blender_addon" / "kinetic_gan_blender"
 VENDORED = (
     "records/__init__.py",
     "records/joint_tables.py",
+    "records/request.py",
+    "records/takes.py",
+    "records/take_file.py",
     "serve/protocol.py",
     "serve/client.py",
     "motion_cleanup.py",

@@ -111,7 +111,7 @@ def _explain(exc: BackendError, has_keys: bool) -> str:
 def _action(text: str | None) -> str | int | None:
     if text is None:
         return None
-    from kinetic_gan.serve.protocol import parse_action
+    from kinetic_gan.records.request import parse_action
 
     return parse_action(text)
 

@@ -1,8 +1,9 @@
 """A Lazy-Pirate client for a Kinetic-GAN server or broker — stdlib, numpy and pyzmq only.
 
-The Blender add-on bundles this file and ``protocol.py`` side by side, hence the relative
-import. A request that gets no answer within ``timeout_s`` is sent again on a fresh socket,
-at most ``retries`` more times; then :class:`BackendError` says which address was silent.
+The Blender add-on bundles this file, ``protocol.py`` and the ``records`` package as they lie
+here, hence the relative imports. A request that gets no answer within ``timeout_s`` is sent
+again on a fresh socket, at most ``retries`` more times; then :class:`BackendError` says
+which address was silent.
 
     with Client("tcp://127.0.0.1:5555") as c:
         take = c.generate(action="walk", count=2, seed=7)
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import zmq
 
+from ..records.request import GenerateRequest, RequestError
+from ..records.takes import GeneratedSet, check_generated
 from . import protocol
 
 # How often a waiting call wakes up to look at its cancel event.
@@ -29,7 +31,6 @@ _CANCEL_POLL_S = 0.05
 # reply when the model's size is not known from ``info`` (1024 frames x 32 joints x 3 x 4 B).
 MAX_SMALL_REPLY_BYTES = protocol.MAX_HEADER_BYTES
 MAX_SAMPLE_BYTES = 1024 * 32 * 3 * 4
-MAX_FPS = 1000.0
 
 
 class BackendError(Exception):
@@ -70,25 +71,6 @@ class CurveKeys:
                 f"{client_secret_file}: holds no secret key (use the .key_secret file)"
             )
         return cls(server_public, client_public, client_secret)
-
-
-@dataclass
-class Generation:
-    """One ``generate`` answer: arrays in metres (or normalised units, see ``units``)."""
-
-    joints: np.ndarray  # (N, T, V, C) float32
-    labels: np.ndarray  # (N,) int64
-    z: np.ndarray  # (N, latent) float32
-    class_names: list[str]  # one per sample
-    action: str
-    seed: int
-    truncation: float | None
-    fps: float
-    skeleton: str
-    joint_names: list[str]
-    parents: list[int]
-    units: str
-    model: str
 
 
 def _z85(key: bytes | str) -> bytes:
@@ -141,44 +123,29 @@ class Client:
     def generate(
         self,
         action: str | int,
-        count: int = 1,
-        seed: int | None = None,
-        truncation: float | None = None,
-        vary_noise: bool = False,
-        model: str | None = None,
         *,
         timeout_s: float | None = None,
         cancel: threading.Event | None = None,
-    ) -> Generation:
-        """Generate ``count`` takes of ``action``; ``seed=None`` lets the server pick one.
+        **fields: Any,
+    ) -> GeneratedSet:
+        """Generate takes of ``action``; ``fields`` are the request's others (``count``,
+        ``seed``, ``truncation``, ``vary_noise``, ``model``: ``records.request``), and
+        ``seed=None`` lets the server pick one.
 
         ``timeout_s`` overrides the client's per-try timeout (large counts on a CPU server
         take longer). ``cancel``: set it from another thread to abandon the wait at once
         (raises :class:`Cancelled`).
         """
-        req = protocol.GenerateRequest(
-            action=action,
-            count=count,
-            model=model,
-            seed=seed,
-            truncation=None if truncation is None else float(truncation),
-            vary_noise=vary_noise,
-        )
         try:
-            protocol.check_generate(req)
-        except protocol.ProtocolError as exc:
-            raise BackendError(self.address, exc.code, f"bad generate request: {exc}") from None
-        fields = {
-            "model": req.model,
-            "action": req.action,
-            "count": req.count,
-            "seed": req.seed,
-            "truncation": req.truncation,
-            "vary_noise": req.vary_noise,
-        }
-        self._max_frame_bytes = max(MAX_SMALL_REPLY_BYTES, req.count * self._sample_bytes(model))
-        message = self._call("generate", fields, timeout_s=timeout_s, cancel=cancel)
-        return self._generation(message, req.count)
+            req = GenerateRequest.from_fields({"action": action, **fields})
+        except RequestError as exc:
+            message = f"bad generate request: {exc}"
+            raise BackendError(self.address, "bad_request", message) from None
+        self._max_frame_bytes = max(
+            MAX_SMALL_REPLY_BYTES, req.count * self._sample_bytes(req.model)
+        )
+        message = self._call("generate", req.fields(), timeout_s=timeout_s, cancel=cancel)
+        return self._generated(message, req.count)
 
     def _sample_bytes(self, model: str | None) -> int:
         """Bytes of one sample's joints: exact for a model ``info`` described, else a cap."""
@@ -302,62 +269,16 @@ class Client:
             raise BackendError(self.address, code, f"{op} failed ({code}): {text}")
         return message
 
-    def _generation(self, message: protocol.Message, count: int) -> Generation:
-        result, arrays = message.header["result"], message.arrays
+    def _generated(self, message: protocol.Message, count: int) -> GeneratedSet:
         try:
-            joints, labels, z = arrays["joints"], arrays["labels"], arrays["z"]
-            take = Generation(
-                joints=joints.astype(np.float32, copy=False),
-                labels=labels.astype(np.int64, copy=False),
-                z=z.astype(np.float32, copy=False),
-                class_names=[str(n) for n in result["class_names"]],
-                action=str(result["action"]),
-                seed=int(result["seed"]),
-                truncation=None if result["truncation"] is None else float(result["truncation"]),
-                fps=float(result["fps"]),
-                skeleton=str(result["skeleton"]),
-                joint_names=[str(n) for n in result["joint_names"]],
-                parents=[int(p) for p in result["parents"]],
-                units=str(result["units"]),
-                model=str(result["model"]),
-            )
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            takes = protocol.generated_from_reply(message)
+        except protocol.ProtocolError as exc:
             raise BackendError(
                 self.address, "bad_request", f"incomplete generate reply from {self.address}: {exc}"
             ) from None
-        problem = check_generation(take, count)
+        problem = check_generated(takes, count)
         if problem:
             raise BackendError(
                 self.address, "bad_request", f"bad generate reply from {self.address}: {problem}"
             )
-        return take
-
-
-def check_generation(take: Generation, count: int) -> str | None:
-    """What is wrong with ``take`` as the answer to a request for ``count`` samples, or None.
-
-    The client trusts no server: every consumer (``request``, Blender) may then index the
-    arrays and divide by the frame rate without checking again.
-    """
-    joints = take.joints
-    if joints.ndim != 4:
-        return f"joints must be (N, T, V, C), got shape {joints.shape}"
-    n, frames, joint_count, channels = joints.shape
-    if n != count:
-        return f"{n} samples for a request of {count}"
-    if frames < 1 or channels not in (2, 3):
-        return f"joints of shape {joints.shape} (need T >= 1 frames and 2 or 3 channels)"
-    if take.labels.shape != (count,) or take.z.ndim != 2 or len(take.z) != count:
-        return f"labels {take.labels.shape} and z {take.z.shape} do not match {count} samples"
-    if len(take.class_names) != count:
-        return f"{len(take.class_names)} class names for {count} samples"
-    if len(take.joint_names) != joint_count or len(take.parents) != joint_count:
-        names, parents = len(take.joint_names), len(take.parents)
-        return f"{joint_count} joints but {names} joint names and {parents} parents"
-    if any(not -1 <= p < joint_count for p in take.parents):
-        return "parents index outside the skeleton"
-    if not (np.isfinite(take.fps) and 1.0 <= take.fps <= MAX_FPS):
-        return f"fps {take.fps!r} (must be a number in 1..{MAX_FPS:g})"
-    if not np.isfinite(joints).all():
-        return "joints hold NaN or infinite values"
-    return None
+        return takes

@@ -5,7 +5,8 @@ following frame is one array as raw little-endian bytes, described in order by
 ``header["frames"] = [{"name", "dtype", "shape"}, ...]``. Nothing is ever pickled.
 
 Only the standard library and numpy are imported here: the Blender add-on bundles this very
-file. ``docs/protocol.md`` is the human-readable version of this module.
+file (beside the ``records`` it sends: the request's fields, the generated takes).
+``docs/protocol.md`` is the human-readable version of this module.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..records.request import GenerateRequest, RequestError
+from ..records.takes import ARRAY_FIELDS, GeneratedSet, from_fields
 
 PROTOCOL_VERSION = 1
 OPS = ("info", "generate", "ping")
@@ -42,9 +46,8 @@ MAX_FRAMES = 16
 MAX_ARRAY_BYTES = 256 * 1024 * 1024
 MAX_NDIM = 8
 MAX_ID_CHARS = 128
-MAX_ACTION_CHARS = 256
-MAX_SEED = 2**63 - 1
-MAX_TRUNCATION = 1.0
+# Header keys every message may carry besides an op's own fields.
+ENVELOPE_KEYS = ("v", "op", "id", "frames")
 
 # dtype tag on the wire -> numpy dtype; always little-endian, never "object".
 DTYPES: dict[str, np.dtype] = {
@@ -75,32 +78,8 @@ class Message:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class GenerateRequest:
-    """The validated fields of a ``generate`` request."""
-
-    action: str | int
-    count: int = 1
-    model: str | None = None
-    seed: int | None = None
-    truncation: float | None = None
-    vary_noise: bool = False
-
-
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def parse_action(text: str) -> str | int:
-    """An action typed by a user: an index when it is ASCII digits only, else a class name.
-
-    ``str.isdigit`` alone is not enough: "²", "①" and "٣" are digits to it and then make
-    ``int()`` raise, so every entry point parses actions here.
-    """
-    token = text.strip()
-    if token.isascii() and token.isdigit():
-        return int(token)
-    return text
 
 
 # --------------------------------------------------------------------------- encoding
@@ -221,17 +200,7 @@ def request(op: str, request_id: str | None = None, **fields: Any) -> list[bytes
 
 
 def generate_request(req: GenerateRequest, request_id: str | None = None) -> list[bytes]:
-    check_generate(req)
-    return request(
-        "generate",
-        request_id,
-        model=req.model,
-        action=req.action,
-        count=req.count,
-        seed=req.seed,
-        truncation=req.truncation,
-        vary_noise=req.vary_noise,
-    )
+    return request("generate", request_id, **check_generate(req).fields())
 
 
 def request_op(header: Mapping[str, Any]) -> tuple[str, str]:
@@ -249,50 +218,21 @@ def request_op(header: Mapping[str, Any]) -> tuple[str, str]:
 
 def parse_generate(header: Mapping[str, Any]) -> GenerateRequest:
     """A checked GenerateRequest from a ``generate`` header (count limits are the server's)."""
-    known = {"v", "op", "id", "model", "action", "count", "seed", "truncation", "vary_noise"}
-    extra = sorted(set(header) - known - {"frames"})
-    if extra:
-        raise ProtocolError("bad_request", f"generate: unknown fields {extra[:8]}")
     if header.get("frames"):
         raise ProtocolError("bad_request", "generate takes no binary frames")
-    if "action" not in header:
-        raise ProtocolError("bad_request", 'generate needs "action" (a class name or index)')
-    req = GenerateRequest(
-        action=header["action"],
-        count=header.get("count", 1),
-        model=header.get("model"),
-        seed=header.get("seed"),
-        truncation=header.get("truncation"),
-        vary_noise=header.get("vary_noise", False),
-    )
-    check_generate(req)
-    return req
+    fields = {k: v for k, v in header.items() if k not in ENVELOPE_KEYS}
+    try:
+        return GenerateRequest.from_fields(fields)
+    except RequestError as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
 
 
-def check_generate(req: GenerateRequest) -> None:
-    """Raise ProtocolError("bad_request") for a field of the wrong type or range."""
-    action = req.action
-    if isinstance(action, str):
-        if not action.strip() or len(action) > MAX_ACTION_CHARS:
-            raise ProtocolError("bad_request", f'"action" must be 1..{MAX_ACTION_CHARS} chars')
-    elif not _is_int(action):
-        raise ProtocolError("bad_request", '"action" must be a class name or an integer index')
-    if not _is_int(req.count) or req.count < 1:
-        raise ProtocolError("bad_request", f'"count" must be an integer >= 1, got {req.count!r}')
-    if req.model is not None and (not isinstance(req.model, str) or len(req.model) > 256):
-        raise ProtocolError("bad_request", '"model" must be null or a model name')
-    if req.seed is not None and (not _is_int(req.seed) or not 0 <= req.seed <= MAX_SEED):
-        raise ProtocolError("bad_request", f'"seed" must be null or an integer in 0..{MAX_SEED}')
-    psi = req.truncation
-    if psi is not None:
-        if _is_int(psi):
-            psi = float(psi)
-        if not isinstance(psi, float) or not math.isfinite(psi) or not 0 <= psi <= MAX_TRUNCATION:
-            raise ProtocolError(
-                "bad_request", f'"truncation" must be null or a number in 0..{MAX_TRUNCATION}'
-            )
-    if not isinstance(req.vary_noise, bool):
-        raise ProtocolError("bad_request", '"vary_noise" must be true or false')
+def check_generate(req: GenerateRequest) -> GenerateRequest:
+    """``req`` checked (ψ a float); ProtocolError("bad_request") names a wrong field."""
+    try:
+        return req.checked()
+    except RequestError as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
 
 
 # --------------------------------------------------------------------------- replies
@@ -306,6 +246,26 @@ def ok_reply(
 ) -> list[bytes]:
     header = {"v": PROTOCOL_VERSION, "id": request_id, "ok": True, "op": op, "result": dict(result)}
     return encode(header, arrays)
+
+
+def generate_reply(request_id: str | None, takes: GeneratedSet) -> list[bytes]:
+    """The reply to a ``generate``: the takes' arrays as frames, their other fields in
+    ``result`` with the request's ``action`` and ``label`` (a server sends raw joints, so no
+    ``cleanup``)."""
+    result = takes.fields()
+    arrays = {name: result.pop(name) for name in ARRAY_FIELDS}
+    del result["cleanup"]
+    result.update(action=takes.action, label=int(takes.labels[0]))
+    return ok_reply(request_id, "generate", result, arrays)
+
+
+def generated_from_reply(message: Message) -> GeneratedSet:
+    """The takes of an ok ``generate`` reply, typed; ProtocolError when a field is missing
+    or of the wrong kind (whether they answer the request is ``takes.check_generated``'s)."""
+    try:
+        return from_fields({**message.header["result"], **message.arrays}, {"cleanup": "none"})
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
 
 
 def error_reply(request_id: str | None, code: str, message: str) -> list[bytes]:

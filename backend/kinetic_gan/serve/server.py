@@ -27,6 +27,7 @@ import zmq
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.memory import release_free_memory
+from kinetic_gan.records.takes import GeneratedSet
 from kinetic_gan.serve import protocol
 from kinetic_gan.serve import worker_protocol as wp
 from kinetic_gan.serve.batcher import Batcher, GeneratorRunner, Job, Output
@@ -177,22 +178,22 @@ class Dispatcher:
             return protocol.error_reply(ticket.request_id, "internal", output.error), "internal"
         card = self.runners[job.model].card
         names = list(card.class_names)
-        result = {
-            "model": job.model,
-            "action": names[job.label],
-            "label": job.label,
-            "class_names": [names[int(i)] for i in output.labels],
-            "seed": job.seed,
-            "truncation": job.truncation,
-            "vary_noise": job.vary_noise,
-            "fps": card.fps,
-            "skeleton": card.skeleton,
-            "joint_names": list(card.joint_names),
-            "parents": [int(p) for p in card.parents],
-            "units": card.units,
-        }
-        arrays = {"joints": output.joints, "labels": output.labels, "z": output.z}
-        return protocol.ok_reply(ticket.request_id, "generate", result, arrays), "ok"
+        takes = GeneratedSet(
+            joints=output.joints,
+            labels=output.labels,
+            class_names=[names[int(i)] for i in output.labels],
+            z=output.z,
+            fps=card.fps,
+            skeleton=card.skeleton,
+            joint_names=list(card.joint_names),
+            parents=[int(p) for p in card.parents],
+            units=card.units,
+            model=job.model,
+            seed=job.seed,
+            truncation=job.truncation,
+            vary_noise=job.vary_noise,
+        )
+        return protocol.generate_reply(ticket.request_id, takes), "ok"
 
 
 # --------------------------------------------------------------------------- transports

@@ -3,31 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
+# One generated take, in metres in the dataset frame (Y up, facing −Z): the backend's record.
+from ..vendor.records.takes import Motion
 from .plan import Take
 
 
 class SourceError(RuntimeError):
     """The backend cannot be used at all (unreachable, no such model, no torch)."""
-
-
-@dataclass
-class Motion:
-    """One generated take, in metres in the dataset frame (Y up, facing −Z)."""
-
-    joints: np.ndarray  # (T, V, 3) float32
-    joint_names: list[str]
-    parents: list[int]
-    fps: float
-    skeleton: str
-    units: str
-    label: int
-    cleanup: str = "none"  # the motion-cleanup steps the joints went through
 
 
 class Source(Protocol):
@@ -96,10 +81,7 @@ class RemoteSource:
             )  # fmt: skip
         except self._errors as exc:
             raise RuntimeError(f"backend: {exc}") from None
-        return Motion(
-            np.asarray(r.joints[0], dtype=np.float32), list(r.joint_names), list(r.parents),
-            float(r.fps), str(r.skeleton), str(r.units), int(r.labels[0]),
-        )  # fmt: skip
+        return r.sample(0)
 
     def close(self) -> None:
         self._client.close()
@@ -131,10 +113,7 @@ class LocalSource:
 
         res = generate(self._generator, take.label, count=1, seed=take.seed,
                        truncation=take.truncation)  # fmt: skip
-        return Motion(
-            res.joints[0], list(res.joint_names), list(res.parents), float(res.fps),
-            str(res.skeleton), str(res.units), int(res.labels[0]),
-        )  # fmt: skip
+        return res.sample(0)
 
     def close(self) -> None:
         self._generator = None

@@ -1,0 +1,106 @@
+"""A ``generate`` request: its fields, their defaults and what values they may take.
+
+The wire format (``serve/protocol.py``) sends these fields as a header, the server reads them
+back with :meth:`GenerateRequest.from_fields`, the client and the add-on build them the same
+way, so a request the server would refuse is refused before it is sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MAX_ACTION_CHARS = 256
+MAX_MODEL_CHARS = 256
+MAX_SEED = 2**63 - 1
+MAX_TRUNCATION = 1.0
+
+
+class RequestError(ValueError):
+    """A request field of the wrong type or out of range; the message names the field."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """What to generate: ``count`` takes of ``action``; None lets the server choose."""
+
+    action: str | int  # a class name, or its index
+    count: int = 1
+    model: str | None = None  # None: the server's first model
+    seed: int | None = None  # None: the server picks one and reports it
+    truncation: float | None = None  # ψ in 0..MAX_TRUNCATION; None: no truncation
+    vary_noise: bool = False  # one z for every take, fresh noise per take
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> GenerateRequest:
+        """The checked request named by ``fields`` (a header's, a caller's keywords)."""
+        unknown = sorted(set(fields) - set(FIELD_NAMES))
+        if unknown:
+            raise RequestError(f"generate: unknown fields {unknown[:8]}")
+        if "action" not in fields:
+            raise RequestError('generate needs "action" (a class name or index)')
+        return cls(**fields).checked()
+
+    def fields(self) -> dict[str, Any]:
+        """Every field by name: what travels in a request's header."""
+        return dataclasses.asdict(self)
+
+    def checked(self) -> GenerateRequest:
+        """This request with ψ as a float; RequestError names the first field that is wrong."""
+        action = self.action
+        if isinstance(action, str):
+            if not action.strip() or len(action) > MAX_ACTION_CHARS:
+                raise RequestError(f'"action" must be 1..{MAX_ACTION_CHARS} chars')
+        elif not _is_int(action):
+            raise RequestError('"action" must be a class name or an integer index')
+        if not _is_int(self.count) or self.count < 1:
+            raise RequestError(f'"count" must be an integer >= 1, got {self.count!r}')
+        if self.model is not None and (
+            not isinstance(self.model, str) or len(self.model) > MAX_MODEL_CHARS
+        ):
+            raise RequestError('"model" must be null or a model name')
+        if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED):
+            raise RequestError(f'"seed" must be null or an integer in 0..{MAX_SEED}')
+        psi = self.truncation
+        if psi is not None:
+            # numpy's floats are numbers.Real too; a bool is not a ψ.
+            real = isinstance(psi, numbers.Real) and not isinstance(psi, bool)
+            psi = _float(psi) if real else math.nan
+            if not math.isfinite(psi) or not 0 <= psi <= MAX_TRUNCATION:
+                raise RequestError(
+                    f'"truncation" must be null or a number in 0..{MAX_TRUNCATION}'
+                )
+        if not isinstance(self.vary_noise, bool):
+            raise RequestError('"vary_noise" must be true or false')
+        return dataclasses.replace(self, truncation=psi)
+
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(GenerateRequest))
+
+
+def parse_action(text: str) -> str | int:
+    """An action typed by a user: an index when it is ASCII digits only, else a class name.
+
+    ``str.isdigit`` alone is not enough: "²", "①" and "٣" are digits to it and then make
+    ``int()`` raise, so every entry point parses actions here.
+    """
+    token = text.strip()
+    if token.isascii() and token.isdigit():
+        return int(token)
+    return text
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass in Python; true/false are never counts or seeds.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _float(value: numbers.Real) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float is out of range all the same
+        return math.inf
