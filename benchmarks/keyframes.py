@@ -107,7 +107,7 @@ def timed(fn, repeats: int) -> float:
 def end_to_end(bpy, repeats: int) -> None:
     from kinetic_gan.demo import serving
     from kinetic_gan.testing import random_generator_weights
-    from kinetic_gan_blender import operators
+    from kinetic_gan_blender import controller
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = random_generator_weights(
@@ -121,13 +121,13 @@ def end_to_end(bpy, repeats: int) -> None:
             addon_utils.enable("kinetic_gan_blender", default_set=False)
             settings = bpy.context.scene.kinetic_gan
             settings.address, settings.action = address, "walk"
-            operators.connect(bpy.context)
-            operators.target_armature(bpy.context)  # the character exists before the click
+            controller.connect(bpy.context)
+            controller.target_armature(bpy.context)  # the character exists before the click
 
             def click() -> None:
-                job = operators.start_generation(bpy.context)
+                job = controller.start_generation(bpy.context)
                 job.wait()
-                operators.apply_generation(bpy.context, job)
+                controller.apply_generation(bpy.context, job)
                 bpy.context.scene.frame_set(32)  # the mesh deformed by the new keys
 
             click()  # warm-up: first request, first depsgraph evaluation

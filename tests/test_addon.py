@@ -116,13 +116,13 @@ def test_panel_draws_every_setting(bpy, addon):
 
 
 def test_generate_keyframes_the_returned_joints_onto_the_character(bpy, addon, server):
-    from kinetic_gan_blender import api, operators, rig
+    from kinetic_gan_blender import api, controller, rig
     from kinetic_gan_blender.bone_map import load_bone_map
     from kinetic_gan_blender.retarget import retarget
 
     settings = bpy.context.scene.kinetic_gan
     settings.address = server
-    operators.connect(bpy.context)
+    controller.connect(bpy.context)
     assert settings.status == "CONNECTED" and settings.classes[0].name == "walk"
     settings.action, settings.seed, settings.use_truncation = "jump up", 7, True
     assert bpy.ops.kinetic_gan.generate() == {"FINISHED"}
@@ -153,15 +153,15 @@ def test_generate_keyframes_the_returned_joints_onto_the_character(bpy, addon, s
 
 
 def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
-    from kinetic_gan_blender import operators
+    from kinetic_gan_blender import api, controller
 
     settings = bpy.context.scene.kinetic_gan
     settings.address, settings.action, settings.count = server, "walk", 2
     settings.push_to_nla = True
-    job = operators.start_generation(bpy.context)
+    job = controller.start_generation(bpy.context)
     assert settings.busy and job.wait(60)
     raw = job.result.joints.copy()
-    operators.apply_generation(bpy.context, job)
+    controller.apply_generation(bpy.context, job)
     assert not settings.busy
     # Cleanup is on by default: the (untrained, stretching) takes got constant bone lengths.
     from kinetic_gan_blender.body import NTU_PARENTS
@@ -172,8 +172,10 @@ def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
                             for c, p in bones], axis=-1)
         return float(lengths.std(axis=1).max())
 
-    assert bone_spread(job.result.joints) < 1e-4 < bone_spread(raw)
     names = ["walk_s0_psi0.7_0", "walk_s0_psi0.7_1"]
+    cleaned = np.stack([api.take_joints(bpy.data.actions[n])["joints"] for n in names])
+    assert bone_spread(cleaned) < 1e-4 < bone_spread(raw)
+    assert api.take_joints(bpy.data.actions[names[0]])["metadata"]["cleanup"] == "filter,bones,feet"
     assert [t.name for t in settings.takes] == names
     armature = settings.target
     assert [t.name for t in armature.animation_data.nla_tracks] == names
@@ -185,19 +187,21 @@ def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
 
 
 def test_dead_backend_is_reported_within_the_timeout(bpy, addon):
-    from kinetic_gan_blender import operators
+    from kinetic_gan_blender import controller
+    from kinetic_gan_blender.errors import KineticGanAddonError
 
     address = f"tcp://127.0.0.1:{free_port()}"
     bpy.context.preferences.addons[ADDON].preferences.timeout_s = 0.5
     settings = bpy.context.scene.kinetic_gan
     settings.address, settings.action = address, "walk"
     start = time.monotonic()
-    job = operators.start_generation(bpy.context)
+    job = controller.start_generation(bpy.context)
     job.wait(10)
-    with pytest.raises(operators.UserError) as error:
-        operators.apply_generation(bpy.context, job)
+    with pytest.raises(KineticGanAddonError) as error:
+        controller.apply_generation(bpy.context, job)
     assert time.monotonic() - start < 0.5 + 1.5  # the timeout, plus thread/socket slack
     assert str(error.value) == f"No backend at {address} — start it with `kinetic-gan serve`"
+    assert error.value.code == "unreachable"  # the client's code, carried through
     assert settings.status == "ERROR" and not settings.busy
     # The operators report the same line (called from Python, an ERROR report raises).
     for op in (bpy.ops.kinetic_gan.generate, bpy.ops.kinetic_gan.connect):
@@ -206,8 +210,9 @@ def test_dead_backend_is_reported_within_the_timeout(bpy, addon):
 
 
 def test_takes_export_to_bvh_fbx_and_npz(bpy, addon, tmp_path):
-    from kinetic_gan_blender import motion_samples, operators
+    from kinetic_gan_blender import motion_samples, take_list
     from kinetic_gan_blender.body import NTU_JOINTS
+    from kinetic_gan_blender.errors import KineticGanAddonError
 
     assert bpy.ops.kinetic_gan.sample_walk() == {"FINISHED"}
     settings = bpy.context.scene.kinetic_gan
@@ -227,8 +232,8 @@ def test_takes_export_to_bvh_fbx_and_npz(bpy, addon, tmp_path):
     assert np.allclose(npz["joints"][0], motion_samples.walk_cycle(64))
     assert list(npz["joint_names"]) == list(NTU_JOINTS) and float(npz["fps"]) == 30.0
     assert not list(tmp_path.glob(".*"))  # no temp files left behind
-    with pytest.raises(operators.UserError):
-        operators._take(bpy.context, 5)
+    with pytest.raises(KineticGanAddonError):
+        take_list.find_take(bpy.context, 5)
 
 
 def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_path):
@@ -242,6 +247,36 @@ def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_
     stored = api.stored_bone_map(armature)
     assert stored is not None and stored.bones == saved.bones and len(saved.bones) > 15
     assert not list(tmp_path.glob(".*"))  # written atomically
+
+
+def test_every_addon_error_shares_the_base_and_has_a_code(bpy):
+    from kinetic_gan_blender import bone_map, cleanup, errors, retarget
+    from kinetic_gan_blender.render import plan, rigs, sources
+
+    kinds = (errors.UserError, errors.BackendFailure, bone_map.BoneMapError,
+             retarget.RetargetError, cleanup.CleanupUnavailable, plan.PlanError,
+             rigs.RigError, sources.SourceError)  # fmt: skip
+    codes = [kind.code for kind in kinds]
+    assert all(issubclass(kind, errors.KineticGanAddonError) for kind in kinds)
+    assert len(set(codes)) == len(codes) and "addon" not in codes
+    assert errors.BackendFailure("no reply", "busy").code == "busy"  # per instance
+
+
+def test_a_failing_operator_reports_one_error_line(bpy, addon, capsys):
+    settings = bpy.context.scene.kinetic_gan
+    settings.bone_map, settings.bone_map_file = "FILE", ""
+    reports: list[tuple[set[str], str]] = []
+    from kinetic_gan_blender import operators
+
+    op = SimpleNamespace(report=lambda kind, text: reports.append((kind, text)))
+    result = operators.KGAN_OT_sample_walk.execute(op, bpy.context)
+    assert result == {"CANCELLED"}
+    assert reports == [({"ERROR"}, "Bone Map is set to File but no file is chosen")]
+    # Through Blender: the report raises for a Python caller, one line, no traceback.
+    with pytest.raises(RuntimeError) as error:
+        bpy.ops.kinetic_gan.sample_walk()
+    assert str(error.value).strip() == "Error: Bone Map is set to File but no file is chosen"
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_extension_builds_without_wheels(tmp_path):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import atomic, body
+from .errors import KineticGanAddonError
 
 FORMAT = "kinetic-gan-bone-map/1"
 PRESET_DIR = Path(__file__).with_name("bone_maps")
@@ -36,8 +37,10 @@ CORE_BONES = (
 )  # fmt: skip
 
 
-class BoneMapError(ValueError):
+class BoneMapError(KineticGanAddonError, ValueError):
     """A bone map that cannot be read or used; the message names the file and problem."""
+
+    code = "bone_map"
 
 
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")

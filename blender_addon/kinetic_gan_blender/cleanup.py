@@ -12,12 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from .errors import KineticGanAddonError
+
 # The panel's toggle for each step (properties.KGAN_Settings), in motion_cleanup.STEPS order.
 SETTING_OF_STEP = {"filter": "cleanup_filter", "bones": "cleanup_bones", "feet": "cleanup_feet"}
 
 
-class CleanupUnavailable(RuntimeError):
+class CleanupUnavailable(KineticGanAddonError, RuntimeError):
     """The cleanup module is missing: the add-on was not built (vendor/ is empty)."""
+
+    code = "cleanup_unavailable"
 
 
 def cleanup_module():
@@ -68,22 +72,25 @@ def clean_joints(
     return cleanup_module().clean_motion(joints, fps, steps), None
 
 
-def clean_generation(result: Any, settings: Any) -> list[str]:
-    """The panel's hook: clean a finished job's takes in place before they are animated.
-
-    ``result`` is the client's ``GeneratedSet`` (``joints`` (N, T, V, 3), ``fps``,
-    ``skeleton``, ``units``; ``cleanup`` is set to the steps that ran); ``settings`` the
-    scene's Kinetic-GAN settings. Returns the warnings to report (empty when cleanup ran or
-    is off). Joints the cleanup refuses (NaN, a bad frame rate) are left raw with the reason
-    as the warning, never a traceback.
+def clean_record(record: Any, steps: tuple[str, ...]) -> list[str]:
+    """Clean a take record's joints in place: a ``GeneratedSet`` ``(N, T, V, 3)`` or one
+    ``Motion`` ``(T, V, 3)`` (``fps``, ``skeleton``, ``units``; ``cleanup`` is set to the
+    steps that ran, "none" when none did). Returns the warnings to report (empty when
+    cleanup ran or is off). Joints the cleanup refuses (NaN, a bad frame rate), or a build
+    without the cleanup module, leave the joints raw with the reason as the warning.
     """
-    steps = steps_from_settings(settings)
     try:
         cleaned, note = clean_joints(
-            result.joints, result.fps, result.skeleton, result.units, steps
+            record.joints, record.fps, record.skeleton, record.units, steps
         )
     except (ValueError, CleanupUnavailable) as exc:
         return [f"{exc}: left raw"]
-    result.joints = cleaned
-    result.cleanup = ",".join(steps) if steps and note is None else "none"
+    record.joints = cleaned
+    record.cleanup = ",".join(steps) if steps and note is None else "none"
     return [note] if note else []
+
+
+def clean_generation(result: Any, settings: Any) -> list[str]:
+    """``clean_record`` with the steps the panel (``settings``, the scene's Kinetic-GAN
+    settings) has on."""
+    return clean_record(result, steps_from_settings(settings))

@@ -25,6 +25,10 @@ class Request:
     curve: Any = None  # vendor.serve.client.CurveKeys or None
 
 
+# The client's code for an address nobody answers at (vendor/serve/client.py).
+UNREACHABLE = "unreachable"
+
+
 def unreachable_message(address: str) -> str:
     return f"No backend at {address} — start it with `kinetic-gan serve`"
 
@@ -32,7 +36,7 @@ def unreachable_message(address: str) -> str:
 def describe_error(exc: BaseException, address: str) -> str:
     """One line for the artist: what failed and what to do."""
     code = getattr(exc, "code", None)
-    if code == "unreachable":
+    if code == UNREACHABLE:
         return unreachable_message(address)
     if code == "cancelled":
         return "Generation cancelled"
@@ -52,7 +56,8 @@ class GenerationJob:
     request: Request
     started: float = field(default_factory=time.monotonic)
     result: Any = None
-    error: str | None = None
+    error: str | None = None  # one line for the artist
+    error_code: str | None = None  # the client's code for it (match on this, not the text)
     _cancel: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -71,6 +76,7 @@ class GenerationJob:
                 self.result = c.generate(**req.generate.fields(), cancel=self._cancel)
         except Exception as exc:  # every failure becomes one line for a Blender report
             self.error = describe_error(exc, req.address)
+            self.error_code = getattr(exc, "code", None)
 
     @property
     def done(self) -> bool:

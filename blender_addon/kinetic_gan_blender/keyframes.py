@@ -159,6 +159,27 @@ def _rest_channels(pose_bone: bpy.types.PoseBone) -> list[tuple[str, int, float]
     return channels + [(_bone_path(name, "location"), i, 0.0) for i in range(3)]
 
 
+def write_curve(
+    action: bpy.types.Action,
+    obj: bpy.types.Object,
+    data_path: str,
+    index: int,
+    group: str,
+    frames: np.ndarray,
+    values: np.ndarray,
+) -> bpy.types.FCurve:
+    """Key ``obj``'s ``data_path[index]`` in ``action`` at ``frames`` (linear, as every
+    take's keys), replacing the keys that curve had."""
+    curve = ensure_fcurve(action, obj, data_path, index, group)
+    points = curve.keyframe_points
+    points.clear()
+    points.add(len(frames))
+    points.foreach_set("co", np.stack([frames, values], axis=1).astype(np.float32).ravel())
+    points.foreach_set("interpolation", np.full(len(frames), _LINEAR, dtype=np.int32))
+    curve.update()
+    return curve
+
+
 def assign_action(armature: bpy.types.Object, action: bpy.types.Action) -> None:
     """Make ``action`` the armature's active action (its first slot on 4.4+)."""
     animation = armature.animation_data or armature.animation_data_create()

@@ -16,18 +16,19 @@ from bpy.props import (
 from .bone_map import PRESETS
 
 
+class KGAN_ClassName(bpy.types.PropertyGroup):
+    """One action class of a model; ``name`` is the class name."""
+
+    index: IntProperty()
+
+
 class KGAN_Model(bpy.types.PropertyGroup):
     """A model the backend serves (from ``info``); ``name`` is its id."""
 
     skeleton: StringProperty()
     fps: FloatProperty(default=30.0)
     frames: IntProperty()
-
-
-class KGAN_ClassName(bpy.types.PropertyGroup):
-    """One action class of the chosen model; ``name`` is the class name."""
-
-    index: IntProperty()
+    classes: CollectionProperty(type=KGAN_ClassName)
 
 
 class KGAN_Take(bpy.types.PropertyGroup):
@@ -44,10 +45,24 @@ def _is_armature(_self: object, obj: bpy.types.Object) -> bool:
     return obj.type == "ARMATURE"
 
 
-def _fill_classes(self: KGAN_Settings, _context: bpy.types.Context) -> None:
-    from . import operators
+def settings_of(context: bpy.types.Context) -> KGAN_Settings:
+    return context.scene.kinetic_gan
 
-    operators.refresh_classes(self)
+
+def fill_classes(settings: KGAN_Settings) -> None:
+    """Fill the action picker from the chosen model (kept when the class still exists)."""
+    model = settings.models.get(settings.model)
+    names = [c.name for c in model.classes] if model else []
+    settings.classes.clear()
+    for i, name in enumerate(names):
+        item = settings.classes.add()
+        item.name, item.index = name, i
+    if model and settings.action not in names:
+        settings.action = names[0] if names else ""
+
+
+def _fill_classes(self: KGAN_Settings, _context: bpy.types.Context) -> None:
+    fill_classes(self)
 
 
 _PRESET_LABELS = {"h36m": "H36M", "mocapbank": "MocapBank"}
@@ -131,7 +146,7 @@ class KGAN_Settings(bpy.types.PropertyGroup):
     busy: BoolProperty()
 
 
-classes = (KGAN_Model, KGAN_ClassName, KGAN_Take, KGAN_Settings)
+classes = (KGAN_ClassName, KGAN_Model, KGAN_Take, KGAN_Settings)
 
 
 def register() -> None:

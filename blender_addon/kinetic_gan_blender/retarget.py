@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import grounding
+from .errors import KineticGanAddonError
 from .filters import median, smooth, smoothstep
 from .retarget_plan import Plan, plan_for
 from .rotations import (
@@ -54,8 +55,10 @@ _PERPENDICULAR_FADE = (0.15, 0.45)
 _HINGE_FADE = (0.08, 0.30)
 
 
-class RetargetError(ValueError):
+class RetargetError(KineticGanAddonError, ValueError):
     """Joints that cannot drive a rig: the message names the problem."""
+
+    code = "retarget"
 
 
 @dataclass(frozen=True)

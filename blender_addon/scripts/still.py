@@ -33,20 +33,23 @@ def main(argv: list[str] | None = None) -> int:
     from kinetic_gan.commands.addon import vendor_backend_modules
 
     vendor_backend_modules()  # as the build does: the add-on imports the backend's records
-    from kinetic_gan_blender import api, body, motion_samples
+    from kinetic_gan_blender import api, body, motion_samples, takes
     from kinetic_gan_blender.vendor.records.take_file import read_npz
+    from kinetic_gan_blender.vendor.records.takes import Motion
 
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps = 30
     if args.npz:
-        take = read_npz(args.npz).sample(0)
-        joints, names, parents, fps = take.joints, take.joint_names, take.parents, take.fps
+        motion = read_npz(args.npz).sample(0)
     else:
-        joints, names, parents, fps = motion_samples.walk_cycle(64), body.NTU_JOINTS, [], 30.0
-        parents = list(range(-1, len(names) - 1))  # unused by retargeting; kept on the take
+        names = list(body.NTU_JOINTS)
+        motion = Motion(
+            joints=motion_samples.walk_cycle(64), fps=30.0, skeleton="ntu", joint_names=names,
+            parents=list(range(-1, len(names) - 1)),  # unused by retargeting; kept on the take
+        )
     armature = api.build_default_character(scene)
-    action = api.animate(armature, joints, names, parents, fps=fps, name=f"{args.action}_still")
+    action = takes.make_take(armature, motion, f"{args.action}_still", takes.TakeOptions()).action
     frame = args.frame if args.frame is not None else int(sum(action.frame_range) / 2)
     scene.frame_set(frame)
 

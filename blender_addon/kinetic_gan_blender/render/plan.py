@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text
+from ..errors import KineticGanAddonError
 
 # Where each export of a take goes, relative to the output folder.
 FILE_PATTERNS = {
@@ -30,8 +31,10 @@ FILE_PATTERNS = {
 GRID_STEM = "grid"
 
 
-class PlanError(ValueError):
+class PlanError(KineticGanAddonError, ValueError):
     """An action the model does not have; the message lists close matches."""
+
+    code = "plan"
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,17 @@ import bpy
 import numpy as np
 
 from .. import api
+from ..errors import KineticGanAddonError
 from . import bone_proxies
 from .options import RigSpec
 
 PROXY_COLOR = (0.20, 0.40, 0.72, 1.0)  # a clear blue against the grey floor and backdrop
 
 
-class RigError(ValueError):
+class RigError(KineticGanAddonError, ValueError):
     """The rig named on the command line cannot be used."""
+
+    code = "rig"
 
 
 def add_character(spec: RigSpec, name: str) -> bpy.types.Object:

@@ -6,13 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import KineticGanAddonError
+
 # One generated take, in metres in the dataset frame (Y up, facing −Z): the backend's record.
 from ..vendor.records.takes import Motion
 from .plan import Take
 
 
-class SourceError(RuntimeError):
+class SourceError(KineticGanAddonError, RuntimeError):
     """The backend cannot be used at all (unreachable, no such model, no torch)."""
+
+    code = "source"
 
 
 class Source(Protocol):
