@@ -24,6 +24,7 @@ from kinetic_gan.train.motion_priors import (
     foot_slide_penalty,
     hinge_penalty,
     hinge_sines,
+    hover_penalty,
 )
 
 J = {name: i for i, name in enumerate(plausibility._NTU.joint_names)}
@@ -102,6 +103,16 @@ def test_floor_penalty_is_the_depth_of_the_lowest_joint():
     assert floor_penalty(torch.from_numpy(standing())).item() == 0.0
 
 
+def test_hover_penalty_counts_takes_that_float_most_of_the_time():
+    x = standing(10)  # toes at 2 cm: on the floor
+    assert hover_penalty(torch.from_numpy(x)).item() == 0.0
+    jump = x.copy()
+    jump[:, 3:6, :, 1] += 0.5  # three airborne frames of ten: still standing mostly
+    assert hover_penalty(torch.from_numpy(jump)).item() == 0.0
+    floating = x + np.array([0.0, 0.2, 0.0])  # the whole take 20 cm up
+    assert hover_penalty(torch.from_numpy(floating)).item() == pytest.approx(0.17, abs=1e-9)
+
+
 def test_descending_the_hinge_penalty_straightens_a_backward_knee():
     x = torch.tensor(bend_knee(standing(), -0.1), requires_grad=True)
     optimizer = torch.optim.SGD([x], lr=0.05)
@@ -121,7 +132,7 @@ def test_priors_read_model_units_through_the_normalisation():
     metres[..., 1] -= 0.05
     model_units = torch.from_numpy(metres / 2.0).permute(0, 3, 1, 2)  # (N, 3, T, V)
     loss, logged = priors(model_units.float(), torch.zeros(1, dtype=torch.long))
-    assert logged.shape == (3,) and logged[2].item() == pytest.approx(0.03, abs=1e-6)
+    assert logged.shape == (4,) and logged[2].item() == pytest.approx(0.03, abs=1e-6)
     assert loss.item() == pytest.approx(logged[0].item() + 10 * logged[2].item(), rel=1e-5)
 
 
@@ -138,9 +149,10 @@ def test_priors_refuse_skeletons_without_knees_and_all_zero_weights():
 def test_a_run_with_priors_logs_each_term_and_resumes_with_the_same_columns(tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     cfg = tiny_config(data, iterations=4, checkpoint_every=2, sample_every=100,
-                      hinge_penalty=1.0, foot_slide_penalty=0.5, floor_penalty=10.0)
+                      hinge_penalty=1.0, foot_slide_penalty=0.5, floor_penalty=10.0,
+                      hover_penalty=5.0)
     summary = train(cfg, tmp_path / "run", progress=False)
-    assert {"hinge", "foot_slide", "floor"} <= set(summary.losses)
+    assert {"hinge", "foot_slide", "floor", "hover"} <= set(summary.losses)
     train(config.replace(cfg, {"iterations": 6}, "test"), tmp_path / "run", resume=True,
           progress=False)
     with (tmp_path / "run" / "log.csv").open() as fh:

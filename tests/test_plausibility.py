@@ -75,6 +75,16 @@ def test_a_planted_foot_that_slides_is_skating_and_a_sunk_body_penetrates():
     assert depth == pytest.approx(0.03, abs=1e-6) and below == 1
 
 
+def test_a_floating_body_hovers_and_a_short_jump_does_not():
+    x = standing()
+    base = P.hover(x)
+    jump = x.copy()
+    jump[:, 20:30] += np.array([0, 0.6, 0])  # ten frames of sixty-four airborne
+    assert P.hover(jump) == pytest.approx(base)
+    assert P.hover(x + np.array([0, 0.2, 0])) == pytest.approx(base + 0.2)
+    assert P.statistics(x, FPS)["hover_cm"] == pytest.approx(100 * base)
+
+
 def test_wasserstein_distance_of_shifted_samples_is_the_shift():
     a = np.random.default_rng(0).normal(size=5000)
     assert P.wasserstein_1d(a, a + 0.5) == pytest.approx(0.5, abs=1e-9)

@@ -59,6 +59,7 @@ class TrainConfig:
     hinge_penalty: float = 0.0  # λ of knees/elbows bent the wrong way (mean relu(−sin θ))
     foot_slide_penalty: float = 0.0  # λ of the horizontal speed (m/s) of feet on the floor
     floor_penalty: float = 0.0  # λ of the depth (m) of the lowest joint below the floor
+    hover_penalty: float = 0.0  # λ of a take's median lowest-joint height over 5 cm (m)
     # --- schedule (one iteration = n_critic critic updates + 1 generator update) ---
     iterations: int = 100_000
     max_minutes: float | None = None  # wall-clock budget: checkpoint and exit cleanly
@@ -99,7 +100,7 @@ class TrainConfig:
             raise KineticGanError(
                 "config: class_guidance needs guide_recognizer (a recogniser's weights stem, "
                 "from kinetic-gan train-recognizer on the same dataset)")
-        for key in ("hinge_penalty", "foot_slide_penalty", "floor_penalty"):
+        for key in ("hinge_penalty", "foot_slide_penalty", "floor_penalty", "hover_penalty"):
             if getattr(self, key) < 0:
                 raise KineticGanError(f"config: {key} must be >= 0, got {getattr(self, key)}")
         self.architecture()  # one clear error for a bad time_upsample / output / smoothing
@@ -128,7 +129,8 @@ class TrainConfig:
         return Architecture(self.time_upsample, self.generator_output, self.output_smoothing)
 
     def uses_motion_priors(self) -> bool:
-        return max(self.hinge_penalty, self.foot_slide_penalty, self.floor_penalty) > 0
+        return max(self.hinge_penalty, self.foot_slide_penalty, self.floor_penalty,
+                   self.hover_penalty) > 0
 
 
 def packaged_configs() -> list[str]:

@@ -177,7 +177,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     if config.uses_motion_priors():
         terms.append(MotionPriors(hinge=config.hinge_penalty,
                                   foot_slide=config.foot_slide_penalty,
-                                  floor=config.floor_penalty, skeleton=dataset.skeleton,
+                                  floor=config.floor_penalty, hover=config.hover_penalty,
+                                  skeleton=dataset.skeleton,
                                   normalization=data_info["normalization"], fps=dataset.fps))
     extra_names = rundir.extra_columns(config)
 
@@ -303,7 +304,8 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                     postfix["ce"] = f"{extras['guide_ce']:.3f}"
                 if "hinge" in extras:
                     postfix["prior"] = "/".join(f"{extras[k]:.3g}"
-                                                for k in ("hinge", "foot_slide", "floor"))
+                                                for k in ("hinge", "foot_slide", "floor",
+                                                          "hover"))
                 bar.set_postfix(postfix, refresh=False)
 
                 sample_due = iteration % config.sample_every == 0 and config.samples_per_class
