@@ -177,6 +177,42 @@ def test_the_floor_is_a_closed_slab_with_a_checker_on_top():
         assert np.cross(b - a, c - b)[2] > 0  # tiles face up
 
 
+def test_tiles_fade_to_the_mean_grey_where_they_shrink_below_a_few_pixels():
+    shape = floor.checker_slab(size=100.0, tile=1.0)
+    person = np.array([[x, y, z] for x in (-0.3, 0.3) for y in (-0.2, 0.2) for z in (0.0, 1.8)])
+    view = framing.View(azimuth_deg=25.0, elevation_deg=10.0, aspect=16 / 9)
+    pose = framing.frame_points(person, view, framing.Margins())
+    contrast = floor.tile_contrast(shape, pose, 640, 360)
+    assert contrast.shape == (shape.tile_count,) and np.all((contrast >= 0) & (contrast <= 1))
+    v = shape.vertices
+    centres = np.array([v[list(f)].mean(axis=0) for f in shape.faces[: shape.tile_count]])
+    under_feet = np.argmin(np.linalg.norm(centres[:, :2], axis=1))
+    assert contrast[under_feet] == 1.0  # the tiles the character stands on keep their checker
+    # Walking away from the camera along its view, tiles only get smaller on screen:
+    # their contrast never rises, and by the horizon it is gone.
+    ahead = pose.forward[:2] / np.linalg.norm(pose.forward[:2])
+    along = [np.argmin(np.linalg.norm(centres[:, :2] - d * ahead, axis=1)) for d in range(0, 48, 3)]
+    assert np.all(np.diff(contrast[along]) <= 1e-9)
+    assert contrast[along[-1]] == 0.0
+    # A smaller picture fades more of the floor: its tiles are fewer pixels wide.
+    assert floor.tile_contrast(shape, pose, 160, 90).sum() < contrast.sum()
+
+
+def test_contrast_levels_keep_the_floor_brightness_and_end_at_the_mean():
+    colors = ((0.9, 0.9, 0.9, 1.0), (0.5, 0.6, 0.7, 1.0))
+    levels = floor.level_colors(colors, levels=4)
+    assert len(levels) == 8
+    assert levels[0] == pytest.approx(colors[0]) and levels[1] == pytest.approx(colors[1])
+    mean = np.mean(colors, axis=0)
+    for k in range(4):  # each level's pair averages to the same grey
+        np.testing.assert_allclose((np.array(levels[2 * k]) + levels[2 * k + 1]) / 2, mean)
+    np.testing.assert_allclose(levels[6], mean)  # the last level: one plain colour
+    np.testing.assert_allclose(levels[7], mean)
+    np.testing.assert_array_equal(
+        floor.contrast_level(np.array([1.0, 0.8, 0.5, 0.1, 0.0]), levels=4), [0, 1, 2, 3, 3]
+    )
+
+
 def test_a_take_is_grounded_once_and_no_frame_sinks_below_the_floor():
     lowest = np.array([0.30, 0.32, 0.35, 0.90, 0.31, 0.05, 0.33, 0.34, 0.30, 0.36])
     lift = framing.ground_lift(lowest, percentile=20)

@@ -19,6 +19,7 @@ from typing import TextIO
 import bpy
 
 from ..atomic import atomic_path
+from . import antialias
 from .options import BatchOptions
 
 # Told after each frame is written: (frames done, frames in all, the terminal).
@@ -60,13 +61,22 @@ def configure(scene: bpy.types.Scene, options: BatchOptions, fps: float) -> None
         scene.eevee.taa_render_samples = options.samples
     else:
         scene.display.render_aa = workbench_aa(options.samples)
+        if options.samples <= 1:
+            antialias.smooth_edges(scene)
 
 
 def workbench_aa(samples: int) -> str:
-    """Workbench offers a few anti-aliasing levels; each sample re-renders the frame."""
-    for level in (1, 5, 8, 11, 16):
+    """Workbench's anti-aliasing level for ``samples`` per pixel.
+
+    Each sample re-renders the whole frame, shadows included, so 5 samples cost about five
+    frames. One sample renders with it off; :func:`configure` then smooths the edges in
+    the compositor, which is the default.
+    """
+    if samples <= 1:
+        return "OFF"
+    for level in (5, 8, 11, 16):
         if samples <= level:
-            return "OFF" if level == 1 else str(level)
+            return str(level)
     return "32"
 
 
@@ -131,7 +141,9 @@ def _image_settings(scene: bpy.types.Scene, video: bool) -> None:
         ffmpeg.format = "MPEG4"
         ffmpeg.codec = "H264"
         ffmpeg.constant_rate_factor = "HIGH"
-        ffmpeg.ffmpeg_preset = "GOOD"
+        # The encoder's fastest preset: "GOOD" spent ~15 % of a frame's time compressing
+        # harder, for files half the size (a 64-frame 640x360 take: 130 KB, now 260 KB).
+        ffmpeg.ffmpeg_preset = "REALTIME"
         ffmpeg.gopsize = max(1, scene.render.fps)
     else:
         settings.file_format = "PNG"

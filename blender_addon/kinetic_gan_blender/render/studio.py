@@ -14,7 +14,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import captions, framing
-from .floor import checker_slab
+from .floor import FloorMesh, checker_slab, contrast_level, level_colors, tile_contrast
 
 FLOOR_SIZE = 100.0  # metres: to the horizon; far larger slabs break Workbench shadows
 FLOOR_TILE = 1.0  # metres: a stride or two per tile, so steps and travel read at a glance
@@ -56,7 +56,8 @@ class Studio:
     def __init__(self, scene: bpy.types.Scene, view: framing.View) -> None:
         self.scene = scene
         self.view = view
-        self.floor = self._floor()
+        self.floor_shape = checker_slab(FLOOR_SIZE, FLOOR_TILE)
+        self.floor = self._floor(self.floor_shape)
         self._backdrop()
         self.camera = self._camera()
         self.lights = {
@@ -68,11 +69,11 @@ class Studio:
 
     # ---------------------------------------------------------------- building
 
-    def _floor(self) -> bpy.types.Object:
-        shape = checker_slab(FLOOR_SIZE, FLOOR_TILE)
+    def _floor(self, shape: FloorMesh) -> bpy.types.Object:
         mesh = bpy.data.meshes.new("KGAN_Floor")
         mesh.from_pydata(shape.vertices.tolist(), [], shape.faces)
-        for k, color in enumerate(FLOOR_COLORS):
+        # Both tile colours at every contrast level; :meth:`frame` picks each tile's.
+        for k, color in enumerate(level_colors(FLOOR_COLORS)):
             mesh.materials.append(_material(f"KGAN_Floor_{k}", color))
         mesh.polygons.foreach_set("material_index", shape.tile_parity.astype(np.int32))
         mesh.update()
@@ -118,9 +119,11 @@ class Studio:
         shading = self.scene.display.shading
         shading.light = "STUDIO"
         shading.color_type = "MATERIAL"
-        shading.show_shadows = True
+        shading.show_shadows = True  # the character's shadow grounds it
         shading.shadow_intensity = 0.55
-        shading.show_cavity = True
+        # World-space cavity is sampled noise, smooth only once several anti-aliasing
+        # samples average it: with one sample (the default) it speckles the whole frame.
+        shading.show_cavity = self.scene.display.render_aa not in ("OFF", "FXAA")
         shading.cavity_type = "WORLD"
         shading.show_specular_highlight = False
         self.scene.display.shadow_focus = 0.6  # a soft edge, as from a large key light
@@ -143,8 +146,19 @@ class Studio:
             light.data.energy = KEY_WATTS_PER_M2 * distance**2 * placement.power
         to_key = framing.key_light_direction(self.view)
         self.scene.display.light_direction = framing.workbench_light_setting(to_key)
+        self._fade_far_tiles(pose)
         self._caption(caption)
         return pose
+
+    def _fade_far_tiles(self, pose: framing.CameraPose) -> None:
+        """Give each tile the contrast its size on screen can show (``floor.tile_contrast``)."""
+        shape, render = self.floor_shape, self.scene.render
+        contrast = tile_contrast(shape, pose, render.resolution_x, render.resolution_y)
+        index = shape.tile_parity.astype(np.int32)  # the slab's other faces keep 0
+        index[: shape.tile_count] += 2 * contrast_level(contrast)
+        mesh = self.floor.data
+        mesh.polygons.foreach_set("material_index", index)
+        mesh.update()
 
     def _caption(self, text: str) -> None:
         # Burnt in by the render pipeline (any engine). Text objects in the scene would
