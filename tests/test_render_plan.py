@@ -198,16 +198,29 @@ def test_progress_lines_carry_an_eta_from_takes_that_did_work():
 
 
 def test_a_long_render_reports_its_frames_with_the_time_left():
-    clock = iter([0.0, 2.0, 32.0, 62.0, 92.0, 122.0])
+    # The first frame takes 3 s (the renderer starting up), every other one 1 s.
+    clock = iter([0.0, *(3.0 + k for k in range(64))])
     lines = progress.FrameProgress("grid.mp4", lines=4, clock=lambda: next(clock))
     out = io.StringIO()
     for done in range(1, 65):
         lines(done, 64, out)
     text = out.getvalue().splitlines()
-    assert len(text) == 5  # frame 1, then every quarter
-    assert text[0] == "[grid.mp4] frame 1/64 · 0:02 so far · ETA 2:06"
-    assert text[1].startswith("[grid.mp4] frame 16/64 · 0:32 so far · ETA 1:36")
-    assert text[-1] == "[grid.mp4] frame 64/64 · 2:02 so far"
+    assert len(text) == 6  # frames 1 and 2, then every quarter
+    assert text[0] == "[grid.mp4] frame 1/64 · 0:03 so far"  # no pace to go by yet
+    assert text[1] == "[grid.mp4] frame 2/64 · 0:04 so far · ETA 1:02"  # start-up left out
+    assert text[2] == "[grid.mp4] frame 16/64 · 0:18 so far · ETA 0:48"
+    assert text[-1] == "[grid.mp4] frame 64/64 · 1:06 so far"
+
+
+def test_the_frame_eta_counts_the_renders_queued_after_this_one():
+    clock = iter([0.0, *(3.0 + k for k in range(64))])
+    lines = progress.FrameProgress("grid.mp4", clock=lambda: next(clock), frames_after=64)
+    out = io.StringIO()
+    for done in range(1, 65):
+        lines(done, 64, out)
+    text = out.getvalue().splitlines()
+    assert text[1].endswith("ETA 2:06")  # 62 frames of this video, 64 of the PNGs
+    assert text[-1] == "[grid.mp4] frame 64/64 · 1:06 so far · ETA 1:04"
 
 
 def test_the_grid_video_is_not_counted_as_a_take():
@@ -218,8 +231,12 @@ def test_the_grid_video_is_not_counted_as_a_take():
     )
     out = io.StringIO()
     p = progress.Progress(2, out)
-    p.take_done(results[0], eta=False)
-    assert "ETA" not in out.getvalue()
+    # The grid render is not in the takes' average: the lines say it is still to come.
+    p.take_done(results[0], then="the grid video")
+    p.take_done(results[1], then="the grid video")
+    first, last = out.getvalue().splitlines()
+    assert first.endswith("done in 0.3 s · ETA 0:00 + the grid video")
+    assert last.endswith("done in 0.3 s · next: the grid video")
 
 
 def test_durations_read_like_a_clock():

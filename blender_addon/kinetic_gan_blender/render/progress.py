@@ -60,8 +60,9 @@ class Progress:
     def note(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def take_done(self, result: TakeResult, eta: bool = True) -> None:
-        """``eta=False`` where later stages (a grid render) would make the average lie."""
+    def take_done(self, result: TakeResult, then: str | None = None) -> None:
+        """``then`` names work that follows the takes (the grid video): it is not in the
+        takes' average, so the line says it is still to come instead of hiding it."""
         self.finished += 1
         if result.status != "skipped":
             self._worked.append(result.seconds)
@@ -73,9 +74,13 @@ class Progress:
             line += "skipped (already complete)"
         else:
             line += f"FAILED: {result.error}"
-        left = self.eta() if eta else None
+        left = self.eta()
         if self.finished < self.total and left is not None:
             line += f" · ETA {format_duration(left)}"
+            if then:
+                line += f" + {then}"
+        elif then:
+            line += f" · next: {then}"
         self.note(line)
 
     def elapsed(self) -> float:
@@ -83,28 +88,41 @@ class Progress:
 
 
 class FrameProgress:
-    """``[grid] frame 16/64 · 0:20 so far · ETA 1:02`` a few times during one long render.
+    """``[grid.mp4] frame 16/64 · 0:20 so far · ETA 1:02`` a few times during one render.
 
-    Called after each frame is written; the ETA is the rest of the frames at the pace so
-    far (encoding happens as frames are written, so nothing else is left).
+    Called after each frame is written (encoding happens as frames are written). The ETA
+    counts every frame still to render: the rest of this one and ``frames_after``, the
+    frames of the renders queued after it. Its pace is measured from the first frame on,
+    because the first also pays the renderer's start-up (shaders, scene upload).
     """
 
     def __init__(
-        self, label: str, lines: int = 4, clock: Callable[[], float] = time.monotonic
+        self,
+        label: str,
+        lines: int = 4,
+        clock: Callable[[], float] = time.monotonic,
+        frames_after: int = 0,
     ) -> None:
         self.label = label
         self.lines = lines
         self.clock = clock
+        self.frames_after = frames_after
         self._started = clock()
+        self._first: float | None = None  # when the first frame was written
 
     def __call__(self, done: int, total: int, stream: TextIO) -> None:
+        now = self.clock()
+        if self._first is None:
+            self._first = now
         step = max(1, total // self.lines)
-        if done != 1 and done % step and done != total:
+        if done > 2 and done % step and done != total:
             return
-        spent = self.clock() - self._started
-        line = f"[{self.label}] frame {done}/{total} · {format_duration(spent)} so far"
-        if done < total:
-            line += f" · ETA {format_duration(spent / done * (total - done))}"
+        spent = format_duration(now - self._started)
+        line = f"[{self.label}] frame {done}/{total} · {spent} so far"
+        left = total - done + self.frames_after
+        if done > 1 and left > 0:
+            pace = (now - self._first) / (done - 1)
+            line += f" · ETA {format_duration(pace * left)}"
         print(line, file=stream, flush=True)
 
 

@@ -219,8 +219,9 @@ class _Batch:
                 except Exception as exc:
                     result.status, result.error = "failed", _one_line(exc)
             result.seconds = time.monotonic() - started
-            # No ETA: the takes' average says nothing about the grid render still to come.
-            progress.take_done(result, eta=grid_done)
+            # The takes' average says nothing about the grid render still to come: named,
+            # not guessed; its frame lines then carry the ETA.
+            progress.take_done(result, then=None if grid_done else "the grid video")
         if grid_done or not shots:
             return results
         started = time.monotonic()
@@ -338,12 +339,13 @@ class _Batch:
         margins = framing.Margins().below_caption(captions.height_share(caption, width, height))
         self.studio.frame(points, caption, margins)
         paths = output_paths(self.out, stem, wanted)
-        for kind in ("mp4", "png"):
-            if kind not in paths:
-                continue
+        videos = [kind for kind in VIDEO_EXPORTS if kind in paths]
+        frames = self.scene.frame_end - self.scene.frame_start + 1
+        for k, kind in enumerate(videos):
             on_frame = None  # one take's render is short; the batch ETA follows each take
             if len(shots) > 1 or stem == GRID_STEM:
-                on_frame = self._frame_lines(FrameProgress(f"{stem}.{kind}"))
+                later = frames * (len(videos) - k - 1)  # the ETA covers those renders too
+                on_frame = self._frame_lines(FrameProgress(f"{stem}.{kind}", frames_after=later))
             render = output.render_mp4 if kind == "mp4" else output.render_png
             render(self.scene, paths[kind], self.log, on_frame)
         render_s = time.perf_counter() - t0
