@@ -251,11 +251,11 @@ def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_
 
 def test_every_addon_error_shares_the_base_and_has_a_code(bpy):
     from kinetic_gan_blender import bone_map, cleanup, errors, retarget
-    from kinetic_gan_blender.render import plan, rigs, sources
+    from kinetic_gan_blender.render import options, plan, rigs, sources
 
     kinds = (errors.UserError, errors.BackendFailure, bone_map.BoneMapError,
              retarget.RetargetError, cleanup.CleanupUnavailable, plan.PlanError,
-             rigs.RigError, sources.SourceError)  # fmt: skip
+             rigs.RigError, sources.SourceError, options.OptionsError)  # fmt: skip
     codes = [kind.code for kind in kinds]
     assert all(issubclass(kind, errors.KineticGanAddonError) for kind in kinds)
     assert len(set(codes)) == len(codes) and "addon" not in codes

@@ -49,8 +49,7 @@ def run(parsed) -> int:
     errors = importlib.import_module(f"{package}.errors")
     try:
         return runner.run(options.from_namespace(parsed))
-    # OptionsError joins the base once render/options.py is free to edit (issue 16).
-    except (errors.KineticGanAddonError, options.OptionsError) as exc:
+    except errors.KineticGanAddonError as exc:  # a failing take is caught by the runner
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
 

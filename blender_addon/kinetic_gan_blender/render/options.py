@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import KineticGanAddonError
+
 EXPORTS = ("mp4", "png", "blend", "bvh", "fbx", "npz")
 ENGINES = ("workbench", "eevee", "cycles")
 DEFAULT_BACKEND = "tcp://127.0.0.1:5555"
@@ -20,8 +22,10 @@ DEFAULT_TRUNCATION = 0.7  # the add-on's and the demo's: recognised more often, 
 CLEANUP_STEPS = ("filter", "bones", "feet")
 
 
-class OptionsError(ValueError):
+class OptionsError(KineticGanAddonError, ValueError):
     """A bad argument: the message names it."""
+
+    code = "options"
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,14 @@ import contextlib
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
 import bpy
 import numpy as np
 
-from .. import api, keyframes
-from ..cleanup import clean_joints
+from .. import api, takes
 from . import captions, framing, output, rigs
 from .options import BatchOptions
 from .plan import GRID_STEM, DoneMarkers, PlanError, Take, output_paths, plan_takes
@@ -34,7 +34,6 @@ _PER_TAKE = ("action", "label", "seed")
 GRID_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=12.0)
 GRID_ROWS_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=30.0)
 GRID_GAP = 0.5
-_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
 
 
 def open_source(options: BatchOptions) -> Source:
@@ -102,6 +101,7 @@ class _Batch:
         self.studio = None
         self._columns = 1  # of the grid, once laid out
         self._notes: set[str] = set()  # said once per batch
+        self._shared_rig: bpy.types.Object | None = None  # run_takes' one character
 
     # ------------------------------------------------------------------ settings
 
@@ -139,7 +139,6 @@ class _Batch:
         progress = Progress(len(takes), self.stream)
         progress.note(f"{len(takes)} takes from {self.source.model} → {self.out}")
         results = []
-        armature = None
         for take in takes:
             started = time.monotonic()
             result = TakeResult(take.stem, take.action, take.seed, "done")
@@ -153,11 +152,7 @@ class _Batch:
             else:
                 shot = None
                 try:
-                    motion = self._generate(take, result)
-                    self._stage(motion.fps)
-                    if armature is None:
-                        armature = self._character("KGAN_Character")
-                    shot = self._animate(take, motion, armature, result, started)
+                    shot = self._shoot(take, result, started, self._one_character)
                     self._film([shot], take.stem, exports)
                     self._export(shot, exports)
                     paths = output_paths(self.out, take.stem, exports)
@@ -204,10 +199,8 @@ class _Batch:
                 result.status, result.outputs = "skipped", data_exports
             else:
                 try:
-                    motion = self._generate(take, result)
-                    self._stage(motion.fps)
-                    armature = self._character(f"KGAN_{i:02d}_{take.stem}")
-                    shot = self._animate(take, motion, armature, result, started)
+                    name = f"KGAN_{i:02d}_{take.stem}"
+                    shot = self._shoot(take, result, started, lambda n=name: self._character(n))
                     shots.append(shot)
                     if takes_done:
                         result.outputs = data_exports
@@ -273,57 +266,48 @@ class _Batch:
             self._note_once(f"rig {self.options.rig} has no visible mesh: rendering bone proxies")
         return armature
 
+    def _one_character(self) -> bpy.types.Object:
+        """The character every take of a one-take-per-video batch is keyed on, in turn."""
+        if self._shared_rig is None:
+            self._shared_rig = self._character("KGAN_Character")
+        return self._shared_rig
+
+    def _shoot(
+        self, take: Take, result: TakeResult, started: float,
+        character: Callable[[], bpy.types.Object],
+    ) -> _Shot:  # fmt: skip
+        """One take, generated and keyed on its character (run_takes' and run_grid's step)."""
+        motion = self._generate(take, result)
+        self._stage(motion.fps)
+        return self._animate(take, motion, character(), result, started)
+
     def _generate(self, take: Take, result: TakeResult) -> Motion:
         t0 = time.perf_counter()
         motion = self.source.generate(take)
         result.timings["generate"] = time.perf_counter() - t0
-        steps = self.options.cleanup
-        if steps:
-            t0 = time.perf_counter()
-            motion.joints, note = clean_joints(
-                motion.joints, motion.fps, motion.skeleton, motion.units, steps
-            )
-            motion.cleanup = "none" if note else ",".join(steps)
-            if note:
-                self._note_once(f"{self.source.model}: {note}")
-            result.timings["cleanup"] = time.perf_counter() - t0
         return motion
 
     def _animate(
         self, take: Take, motion: Motion, armature, result: TakeResult, started: float
     ) -> _Shot:
-        t0 = time.perf_counter()
-        action = api.animate(
-            armature, motion.joints, motion.joint_names, motion.parents, fps=motion.fps,
-            name=take.stem, bone_map=self.options.bone_map, in_place=self._in_place,
+        options = takes.TakeOptions(
+            bone_map=self.options.bone_map, in_place=self._in_place,
+            cleanup=tuple(self.options.cleanup), ground_rig=True,
+        )  # fmt: skip
+        made = takes.make_take(
+            armature, motion, take.stem, options,
             metadata={"action": take.action, "seed": take.seed, "truncation": take.truncation,
                       "model": self.source.model},
         )  # fmt: skip
-        start, end = (round(f) for f in action.frame_range)
+        for note in made.cleanup_warnings:
+            self._note_once(f"{self.source.model}: {note}")
+        result.timings.update(made.timings)
+        start, end = (round(f) for f in made.action.frame_range)
         step = max(1, math.ceil((end - start) / 16))
         frames = sorted({*range(start, end + 1, step), end})
-        self._ground(armature, action, start, end)
-        result.timings["retarget+keyframe"] = time.perf_counter() - t0
         (points,) = rigs.bone_points(self.scene, [armature], frames)  # grounded: keyed above
         hull = framing.motion_hull(points, BODY_PAD)
-        return _Shot(take, motion, armature, action, result, started, hull)
-
-    def _ground(self, armature, action: bpy.types.Action, start: int, end: int) -> None:
-        """Keep the character on the floor as rendered, in frames start…end.
-
-        Retargeting grounds the performer's feet, but the rig's legs are not the
-        performer's, so its soles float or sink: measure the rig itself and key the
-        armature's height (in the take's own action) to put them on the floor.
-        """
-        frames = list(range(start, end + 1))
-        lift = framing.ground_lift(rigs.lowest_heights(self.scene, armature, frames))
-        z = armature.location.z + lift
-        curve = keyframes.ensure_fcurve(action, armature, "location", 2, "Object Transforms")
-        curve.keyframe_points.clear()
-        curve.keyframe_points.add(len(frames))
-        curve.keyframe_points.foreach_set("co", np.stack([frames, z], axis=1).ravel())
-        curve.keyframe_points.foreach_set("interpolation", [_LINEAR] * len(frames))
-        curve.update()
+        return _Shot(take, motion, armature, made.action, result, started, hull)
 
     def _film(self, shots: list[_Shot], stem: str, exports: list[str]) -> None:
         wanted = [e for e in exports if e in (*VIDEO_EXPORTS, "blend")]
