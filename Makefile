@@ -24,8 +24,8 @@ test: $(STAMP)
 	$(BIN)/kinetic-gan data fetch || echo "warning: could not fetch the DeepMimic clips; their tests will skip"
 	$(BIN)/python -m pytest -q
 	@# Float32 parity with the published outputs must not depend on the thread count.
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/test_published_weights.py
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q tests/test_published_weights.py
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/backend/test_published_weights.py
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q tests/backend/test_published_weights.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check backend blender_addon tests benchmarks

@@ -6,7 +6,7 @@
   ``kinetic-gan data fetch``): the mean joint change each step makes, and foot skating
   before and after;
 - **damaged**: 8 clips with stretching bones, 1 cm jitter and sliding legs (the test's
-  damage, ``tests/test_motion_cleanup.py``): the plausibility statistics of the truth, the
+  damage, ``tests/backend/test_motion_cleanup.py``): the plausibility statistics of the truth, the
   damaged motion and the cleaned one;
 - **generated**: each ``.npz`` written by ``kinetic-gan generate`` (raw), its plausibility
   statistics raw, after each step added, and how far the cleanup moved the joints.
@@ -74,8 +74,8 @@ def real_table(clips: dict[str, np.ndarray]) -> list[str]:
 
 
 def damage(joints: np.ndarray, seed: int) -> np.ndarray:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from test_motion_cleanup import damaged
+    sys.path.insert(0, str(ROOT / "tests" / "backend"))
+    from helpers import damaged
 
     return damaged(joints, seed)
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import io
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
 from kinetic_gan_blender.render import captions, options, plan, progress
 

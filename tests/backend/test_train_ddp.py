@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from test_train import tiny_config, write_tiny_dataset
+from helpers import tiny_config, write_tiny_dataset
 
 from kinetic_gan.train import checkpoint, config
 

@@ -4,8 +4,6 @@ by the backend, the wire and the add-on; files written before them still read.""
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +13,6 @@ from kinetic_gan.records.joint_tables import NTU_JOINTS, NTU_PARENTS
 from kinetic_gan.records.request import GenerateRequest, RequestError
 from kinetic_gan.records.takes import GeneratedSet, Motion
 from kinetic_gan.serve import protocol
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
 
 def takes(**change) -> GeneratedSet:

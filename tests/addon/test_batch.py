@@ -18,7 +18,7 @@ pytest.importorskip("bpy")
 iio = pytest.importorskip("imageio.v3")
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BATCH = ROOT / "blender_addon" / "kinetic_gan_blender" / "batch.py"
 SMALL = ["--resolution", "96x64", "--samples", "1"]
 

@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 import zmq
+from helpers import LiveServer, SeededRunner
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.records.request import parse_action
@@ -22,7 +23,6 @@ from kinetic_gan.serve.batcher import Job, take_batch
 from kinetic_gan.serve.broker import Broker, BrokerConfig
 from kinetic_gan.serve.client import BackendError, Client
 from kinetic_gan.serve.worker_protocol import PROTOCOL, READY, REPLY, REQUEST
-from tests.test_server_loop import LiveServer, SeededRunner
 
 UNICODE_DIGITS = ["²", "①", "٣"]
 
@@ -197,16 +197,11 @@ def test_the_client_refuses_replies_that_do_not_fit_the_request(kwargs, words):
 
 def test_blender_job_reports_a_bad_reply_in_one_line_and_creates_nothing():
     import importlib
-    import sys
-    from pathlib import Path
 
     from kinetic_gan.commands.addon import vendor_backend_modules
 
     vendor_backend_modules()
     pytest.importorskip("bpy")  # the add-on package imports it
-    addons = str(Path(__file__).resolve().parents[1] / "blender_addon")
-    if addons not in sys.path:
-        sys.path.insert(0, addons)
     generation = importlib.import_module("kinetic_gan_blender.generation")
     server = FakeServer(lambda header: generate_reply(header, n=1000))
     try:
@@ -464,5 +459,5 @@ def test_request_help_uses_an_action_of_the_shipped_model():
 def test_keygen_output_folders_are_ignored_by_git():
     from pathlib import Path
 
-    ignore = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().split()
+    ignore = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().split()
     assert "/keys/" in ignore and "/clients/" in ignore and "*.key_secret" in ignore

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
 from kinetic_gan_blender import body, motion_samples
 from kinetic_gan_blender import retarget as rt

@@ -12,7 +12,7 @@ import csv
 import numpy as np
 import pytest
 import torch
-from test_train import tiny_config, write_tiny_dataset
+from helpers import tiny_config, write_tiny_dataset
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.metrics import plausibility

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import damaged
 
 from kinetic_gan import motion_cleanup as mc
 from kinetic_gan.data import deepmimic, fetch
@@ -61,23 +62,6 @@ def real_clips() -> dict[str, np.ndarray]:
         frames = max(64, int(clip.duration * FPS))
         out[path.stem.removeprefix("humanoid3d_")] = clip_window(clip, 0.0, frames, FPS)
     return out
-
-
-def damaged(joints: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Real motion made bad as a generator makes it: bones stretching ±8 % (each at its own
-    rate), 1 cm jitter, and legs sliding ±4 cm horizontally at 1.2 Hz (feet skate)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(joints.shape[0]) / FPS
-    out = joints.copy()
-    for j in mc.ROOT_FIRST[1:]:
-        p = NTU_PARENTS[j]
-        stretch = 1 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.5, 3) * t + rng.uniform(0, 7))
-        out[:, j] = out[:, p] + (joints[:, j] - joints[:, p]) * stretch[:, None]
-    for leg in mc.LEGS:
-        heading = rng.uniform(0, 2 * np.pi)
-        slide = 0.04 * np.sin(2 * np.pi * 1.2 * t + rng.uniform(0, 7))
-        out[:, list(leg[1:])] += (slide[:, None] * [np.cos(heading), 0, np.sin(heading)])[:, None]
-    return out + rng.normal(0, 0.01, out.shape)
 
 
 # --- the module itself ------------------------------------------------------------------
@@ -432,9 +416,6 @@ def test_request_is_raw_by_default_and_cleans_with_the_flag(server, tmp_path):
 
 
 def addon_cleanup():
-    addon = str(Path(__file__).resolve().parents[1] / "blender_addon")
-    if addon not in sys.path:
-        sys.path.insert(0, addon)
     from kinetic_gan.commands.addon import vendor_backend_modules
 
     vendor_backend_modules()  # as the build does: the add-on uses its bundled copy

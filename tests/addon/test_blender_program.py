@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BATCH = Path("blender_addon") / "kinetic_gan_blender" / "batch.py"  # as the README types it
 SHIPPED = ROOT / "weights" / "deepmimic15-mlp4.safetensors"
 

@@ -4,7 +4,6 @@ server, a dead backend, exports, and the extension build."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -13,8 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "blender_addon"))
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.blender
 ADDON = "kinetic_gan_blender"

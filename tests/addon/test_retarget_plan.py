@@ -3,13 +3,8 @@ axis, frames posed independently, bone-map presets read once (numpy only, no Ble
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
 from kinetic_gan_blender import body, bone_map, motion_samples
 from kinetic_gan_blender import retarget as rt

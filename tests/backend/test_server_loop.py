@@ -1,6 +1,6 @@
 """The server's machinery in-process (threads, real sockets on loopback): dispatch, batching,
 error codes, draining on stop. A small numpy model stands in for the generator here so these
-tests pin the socket and batching logic alone; tests/test_server_process.py runs the real
+tests pin the socket and batching logic alone; tests/backend/test_server_process.py runs the real
 generator in real server processes."""
 
 from __future__ import annotations
@@ -8,90 +8,15 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 import zmq
+from helpers import FRAMES, JOINTS, LiveServer, SeededRunner
 
-from kinetic_gan.errors import KineticGanError
 from kinetic_gan.serve import protocol
 from kinetic_gan.serve.batcher import Batcher, Job, take_batch
 from kinetic_gan.serve.client import BackendError, Client
-from kinetic_gan.serve.server import Dispatcher, RouterTransport, ServeConfig, Server
-
-FRAMES, JOINTS = 8, 4
-
-
-@dataclass
-class Card:
-    name: str = "tiny"
-    skeleton: str = "test4"
-    joint_names: tuple = ("root", "a", "b", "c")
-    parents: tuple = (-1, 0, 1, 2)
-    class_names: tuple = ("walk", "jump up", "sit down")
-    frames: int = FRAMES
-    fps: int = 30
-    channels: int = 3
-    units: str = "m"
-    dataset: str = "unit-test"
-
-
-@dataclass
-class SeededRunner:
-    """Rows depend only on (seed, row, label): batched and single runs must agree exactly."""
-
-    card: Card = field(default_factory=Card)
-    batches: list[list[int]] = field(default_factory=list)
-    fail_on_label: int | None = None
-    delay_s: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.card.name
-
-    def describe(self) -> dict:
-        return {"name": self.card.name, "class_names": list(self.card.class_names)}
-
-    def resolve(self, action):
-        names = list(self.card.class_names)
-        if isinstance(action, int) and 0 <= action < len(names):
-            return action
-        if action in names:
-            return names.index(action)
-        raise KineticGanError(f"unknown action {action!r}; known: {', '.join(names)}")
-
-    def run(self, jobs):
-        self.batches.append([job.count for job in jobs])
-        time.sleep(self.delay_s)
-        out = []
-        for job in jobs:
-            if job.label == self.fail_on_label:
-                raise RuntimeError("the device fell over")
-            rng = np.random.default_rng(job.seed)
-            z = rng.standard_normal((job.count, 16)).astype(np.float32)
-            joints = np.broadcast_to(
-                z[:, :1, None, None] + job.label, (job.count, FRAMES, JOINTS, 3)
-            ).astype(np.float32)
-            out.append((joints, np.full(job.count, job.label, dtype=np.int64), z))
-        return out
-
-
-class LiveServer:
-    def __init__(self, runner: SeededRunner, **config) -> None:
-        self.context = zmq.Context()
-        self.config = ServeConfig(**config)
-        transport = RouterTransport(self.context, "tcp://127.0.0.1:*", self.config, None)
-        self.address = transport.endpoint
-        self.server = Server(Dispatcher([runner], self.config), transport, self.config)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.server.run, args=(self.stop,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        self.context.term()
 
 
 @pytest.fixture

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blender_addon"))
 
 from kinetic_gan_blender import body, character, motion_samples
 from kinetic_gan_blender.retarget import RigRest, dataset_to_blender

@@ -12,7 +12,7 @@ import pytest
 
 from kinetic_gan import demo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_demo_picks_varied_actions_the_model_has():

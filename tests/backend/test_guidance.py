@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train import CLASSES, tiny_config, write_tiny_dataset
+from helpers import CLASSES, tiny_config, write_tiny_dataset
 
 from kinetic_gan import cli
 from kinetic_gan.errors import KineticGanError
@@ -151,7 +151,7 @@ def test_guidance_settings_are_checked():
 
 
 def test_the_shipped_config_names_a_shipped_guide_that_fits_the_shipped_model():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     cfg = config.load_config("deepmimic15")
     card = read_card(root / "weights" / "deepmimic15-mlp4.safetensors")
     guide = load_guide(root / cfg.guide_recognizer, cfg.class_guidance,

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "blender_addon"))
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.blender
 

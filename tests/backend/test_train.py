@@ -9,55 +9,20 @@ import csv
 import json
 import math
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import CLASSES, tiny_config, write_tiny_dataset
 
 from kinetic_gan import cli
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.train import checkpoint, config
 from kinetic_gan.train.loop import train
-
-CLASSES = ["wave", "hop", "turn"]
-
-
-def write_tiny_dataset(folder: Path, per_class: int = 4, frames: int = 32) -> Path:
-    """A dataset folder in our builder's layout: smooth random motions in metres."""
-    rng = np.random.default_rng(0)
-    n = per_class * len(CLASSES)
-    base = rng.normal(0.0, 0.3, (n, 3, 1, 25, 1)) + np.array([0.0, 1.0, 0.0])[None, :, None,
-                                                                               None, None]
-    t = np.linspace(0, 2 * np.pi, frames)[None, None, :, None, None]
-    phase = rng.uniform(0, 2 * np.pi, (n, 3, 1, 25, 1))
-    data = base + 0.2 * np.sin(t + phase)
-    data = np.concatenate([data, np.zeros_like(data)], axis=4).astype(np.float32)  # M = 2 bodies
-    labels = [i % len(CLASSES) for i in range(n)]
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "train_data.npy", data)
-    with (folder / "train_label.pkl").open("wb") as fh:
-        pickle.dump(([f"s{i:03d}" for i in range(n)], labels), fh)
-    (folder / "meta.json").write_text(json.dumps({
-        "name": "tiny", "class_names": CLASSES, "fps": 30, "skeleton": "ntu", "frames": frames,
-        "licence": "CC0-1.0", "source": "tests",
-    }))
-    return folder
-
-
-def tiny_config(data: Path, **overrides) -> config.TrainConfig:
-    values = dict(name="tiny", data=str(data), frames=32, batch_size=4, n_critic=2,
-                  latent_dim=64, mapping_depth=2, iterations=20, checkpoint_every=5,
-                  keep_checkpoints=2, sample_every=10, samples_per_class=2, ema=True,
-                  ema_rampup=0.05,
-                  augment=True, mean_w_samples=500, tensorboard=False, device="cpu")
-    values.update(overrides)
-    return config.from_dict(values)
 
 
 @pytest.fixture(scope="module")
