@@ -25,8 +25,10 @@ class Request:
     curve: Any = None  # vendor.serve.client.CurveKeys or None
 
 
-# The client's code for an address nobody answers at (vendor/serve/client.py).
+# The client's codes (vendor/serve/client.py) for an address nobody answers at, and for a
+# reply it refused (malformed, or not the shape, count or fps asked for).
 UNREACHABLE = "unreachable"
+BAD_REPLY = "bad_reply"
 
 
 def unreachable_message(address: str) -> str:
@@ -40,7 +42,7 @@ def describe_error(exc: BaseException, address: str) -> str:
         return unreachable_message(address)
     if code == "cancelled":
         return "Generation cancelled"
-    if str(exc).startswith(("bad reply", "bad generate reply", "incomplete generate reply")):
+    if code == BAD_REPLY:
         # The vendored client checks shape, count and fps against the request, so a broken
         # or hostile server is refused here, before anything is created in the scene.
         return f"Backend at {address} sent an unusable reply: {str(exc).split(': ', 1)[-1]}"

@@ -191,6 +191,7 @@ def test_the_client_refuses_replies_that_do_not_fit_the_request(kwargs, words):
         ) as info:
             client.generate("walk", count=1)
         assert words in str(info.value) and "\n" not in str(info.value)
+        assert info.value.code == "bad_reply"  # the client's code, not the server's bad_request
     finally:
         server.close()
 

@@ -31,10 +31,14 @@ _CANCEL_POLL_S = 0.05
 # reply when the model's size is not known from ``info`` (1024 frames x 32 joints x 3 x 4 B).
 MAX_SMALL_REPLY_BYTES = protocol.MAX_HEADER_BYTES
 MAX_SAMPLE_BYTES = 1024 * 32 * 3 * 4
+# The client's own code for a reply it refuses (malformed, or not what was asked for): the
+# protocol's "bad_request" is what a server says about *our* message, so the two stay apart.
+BAD_REPLY = "bad_reply"
 
 
 class BackendError(Exception):
-    """The one error a client raises: ``code`` is "unreachable", "cancelled" or a protocol code."""
+    """The one error a client raises: ``code`` is "unreachable", "cancelled", "bad_reply"
+    (the server's reply was refused) or a protocol code from the server."""
 
     def __init__(
         self, address: str, code: str, message: str, seconds: float | None = None
@@ -140,7 +144,7 @@ class Client:
             req = GenerateRequest.from_fields({"action": action, **fields})
         except RequestError as exc:
             message = f"bad generate request: {exc}"
-            raise BackendError(self.address, "bad_request", message) from None
+            raise BackendError(self.address, "bad_request", message) from None  # ours
         self._max_frame_bytes = max(
             MAX_SMALL_REPLY_BYTES, req.count * self._sample_bytes(req.model)
         )
@@ -241,7 +245,7 @@ class Client:
             parts = self._socket.recv_multipart(copy=False)
             if len(parts) > protocol.MAX_FRAMES + 2:
                 raise BackendError(
-                    self.address, "bad_request", f"bad reply from {self.address}: "
+                    self.address, BAD_REPLY, f"bad reply from {self.address}: "
                     f"{len(parts)} frames (at most {protocol.MAX_FRAMES + 1})"
                 )
             frames = [part.buffer for part in parts]
@@ -251,7 +255,7 @@ class Client:
                 message = protocol.decode(frames)
             except protocol.ProtocolError as exc:
                 raise BackendError(
-                    self.address, exc.code, f"bad reply from {self.address}: {exc}"
+                    self.address, BAD_REPLY, f"bad reply from {self.address}: {exc}"
                 ) from None
             if message.header.get("id") == request_id:
                 return message
@@ -262,7 +266,7 @@ class Client:
             error = protocol.reply_error(message.header)
         except protocol.ProtocolError as exc:
             raise BackendError(
-                self.address, exc.code, f"bad reply from {self.address}: {exc}"
+                self.address, BAD_REPLY, f"bad reply from {self.address}: {exc}"
             ) from None
         if error is not None:
             code, text = error
@@ -274,11 +278,11 @@ class Client:
             takes = protocol.generated_from_reply(message)
         except protocol.ProtocolError as exc:
             raise BackendError(
-                self.address, "bad_request", f"incomplete generate reply from {self.address}: {exc}"
+                self.address, BAD_REPLY, f"incomplete generate reply from {self.address}: {exc}"
             ) from None
         problem = check_generated(takes, count)
         if problem:
             raise BackendError(
-                self.address, "bad_request", f"bad generate reply from {self.address}: {problem}"
+                self.address, BAD_REPLY, f"bad generate reply from {self.address}: {problem}"
             )
         return takes
