@@ -24,20 +24,18 @@ import torch
 from torch import Tensor
 
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.metrics import plausibility
 from kinetic_gan.skeletons import get_skeleton
 
-# The contact threshold is the metric's (metrics.plausibility.CONTACT_HEIGHT_M); the soft
-# edge keeps feet just above it from being pushed as hard as feet on the floor.
-CONTACT_HEIGHT_M = 0.05
+# The metric's joints and contact height, so training pushes down what it measures.
+CONTACT_HEIGHT_M = plausibility.CONTACT_HEIGHT_M
+# The soft edge keeps feet just above the threshold from being pushed as hard as feet on it.
 CONTACT_SOFTNESS_M = 0.01
 
-_NTU = get_skeleton("ntu")
-_J = {name: i for i, name in enumerate(_NTU.joint_names)}
-KNEES = ((_J["HipLeft"], _J["KneeLeft"], _J["AnkleLeft"]),
-         (_J["HipRight"], _J["KneeRight"], _J["AnkleRight"]))
-ELBOWS = ((_J["ShoulderLeft"], _J["ElbowLeft"], _J["WristLeft"]),
-          (_J["ShoulderRight"], _J["ElbowRight"], _J["WristRight"]))
-FOOT_JOINTS = (_J["AnkleLeft"], _J["FootLeft"], _J["AnkleRight"], _J["FootRight"])
+_J = plausibility._J
+KNEES, ELBOWS = plausibility.KNEES, plausibility.ELBOWS
+FOOT_JOINTS = tuple(joint for foot in plausibility.FEET for joint in foot)
+
 # Real takes stand on the floor most of the time: the lowest joint's median height over a
 # take is under 6.6 cm in every training window of deepmimic15 (jumps and flips included),
 # so a take whose median is above 5 cm floats. The floor penalty alone lets the generator
@@ -136,7 +134,7 @@ class MotionPriors:
         """Model units (N, 3, T, V[, 1]) → metres (N, T, V, 3)."""
         if fake.dim() == 5:
             fake = fake[..., 0]
-        if fake.dim() != 4 or fake.shape[1] != 3 or fake.shape[3] != _NTU.num_joints:
+        if fake.dim() != 4 or fake.shape[1] != 3 or fake.shape[3] != len(_J):
             raise KineticGanError(f"motion priors: expected (N, 3, T, 25), got {tuple(fake.shape)}")
         return (fake.float() * self.scale + self.offset).permute(0, 2, 3, 1)
 
