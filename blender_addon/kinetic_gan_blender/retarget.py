@@ -13,7 +13,8 @@ it leads to). The segment's *aim frame* is posed in armature space in two steps:
   2. *twist* — about that axis, so a reference (the hips' left-right line for the spine, the
      limb's hinge plane for arms and legs) lands where the data has it. A reference that is
      ill-defined in a frame (a straight arm has no elbow plane) fades out, and the next one,
-     or no twist at all, takes over — so limbs never spin.
+     or no twist at all, takes over — at the roll the two were apart where both were
+     defined (``_hand_over``), so limbs never spin, even where the two disagree.
 The bone follows its aim frame by the fixed rest offset between the two, and its rotation
 is then expressed in its own rest frame, which is why rigs with any bone rolls and axis
 conventions get the same world pose.
@@ -53,6 +54,9 @@ DATASET_TO_BLENDER = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0
 # straight, its twist is faded out (values are sines / perpendicular fractions).
 _PERPENDICULAR_FADE = (0.15, 0.45)
 _HINGE_FADE = (0.08, 0.30)
+# Where a reference and its successor both claim at least this much of the bone's twist,
+# the roll between them is measured (and carried over the frames where one fades).
+_HANDOVER_CLAIM = 0.5
 
 
 class RetargetError(KineticGanAddonError, ValueError):
@@ -256,6 +260,7 @@ def _aim(by_axis: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
         x_axis = refs.rest_x[:, None] * perpendicular - refs.rest_z[:, None] * _cross(
             perpendicular, axis
         )
+        _hand_over(x_axis, claim, axis, refs.successor)
         # A bone's first usable reference claims what it can, the next one from the rest.
         for chosen in refs.slots:
             owners = refs.owner[chosen]
@@ -265,6 +270,43 @@ def _aim(by_axis: np.ndarray, plan: Plan) -> tuple[np.ndarray, ...]:
     # Posing works on whole matrices: hand the vectors over component-last.
     last = (np.ascontiguousarray(np.moveaxis(v, 0, -1)) for v in (direction, twist_x))
     return next(last), aimed, next(last), free
+
+
+def _hand_over(
+    x_axis: np.ndarray, claim: np.ndarray, axis: np.ndarray, successor: np.ndarray
+) -> None:
+    """Where a reference fades, let its successor take over at the roll the two were
+    apart where both were defined, instead of at its own (in place, on ``x_axis``).
+
+    A limb's hinge plane and the next reference (the toes for a leg, the thumb for an
+    arm) need not agree: a knee that bends the other way (hyperextended, as generated
+    takes have) or a foot turned out puts them up to 180° apart, and when the limb
+    straightens — the plane vanishes, often within a frame — the bone would turn by that
+    much about its own axis. A straight limb's roll cannot be seen in its joints, so it is
+    carried: the successor's X axis is turned by the angle from it to the reference's,
+    measured in the frames where both claim at least half their twist and interpolated in
+    time between them (held before the first and after the last). Where the two agree
+    this changes nothing; where the reference is never defined the successor stands as is.
+
+    ``x_axis`` (3, R, T): each reference's X axis; ``claim`` (R, T); ``axis`` (3, R, T):
+    the owner's direction; ``successor`` (R,): the owner's next reference or -1.
+    """
+    leads = np.flatnonzero(successor >= 0)
+    if not len(leads):
+        return
+    takes = successor[leads]
+    lead_x, take_x, y = x_axis[:, leads], x_axis[:, takes], axis[:, leads]
+    # The angle about the bone from the successor's X axis to the reference's.
+    apart = np.arctan2(_dot(y, _cross(take_x, lead_x)), _dot(take_x, lead_x))
+    both = (claim[leads] >= _HANDOVER_CLAIM) & (claim[takes] >= _HANDOVER_CLAIM)
+    frames = np.arange(apart.shape[1])
+    carried = np.zeros_like(apart)
+    for k in np.flatnonzero(both.any(axis=1)):
+        known = np.flatnonzero(both[k])
+        carried[k] = np.interp(frames, known, np.unwrap(apart[k, known]))
+    turned = np.cos(carried) * take_x + np.sin(carried) * _cross(y, take_x)
+    has = both.any(axis=1)
+    x_axis[:, takes[has]] = turned[:, has]
 
 
 def _pose(

@@ -57,7 +57,8 @@ class References:
     target vector in a frame is ``second - first`` between two joints, or for a hinge
     (``planes`` lists those) the normal ``(second - first) × (third - second)``.
     ``rest_x``/``rest_z``: where the reference points in rest, in its bone's aim frame
-    (unit, ⟂ the segment).
+    (unit, ⟂ the segment). ``successor``: the owner's next reference, which takes over
+    where this one fades (``-1`` for the last).
     """
 
     owner: np.ndarray
@@ -68,6 +69,7 @@ class References:
     planes: np.ndarray
     rest_x: np.ndarray
     rest_z: np.ndarray
+    successor: np.ndarray
     slots: tuple[np.ndarray, ...]  # per choice k: the references that are some bone's k-th
 
 
@@ -315,8 +317,14 @@ def _references(
     local_xz = np.array([[row[3][0], row[3][2]] for row in rows]).reshape(-1, 2)
     local_xz /= np.linalg.norm(local_xz, axis=-1, keepdims=True)
     slot_of = np.array([row[1] for row in rows], dtype=np.intp)
+    owner = np.array([row[0] for row in rows], dtype=np.intp)
+    # Rows of one owner are consecutive, in slot order: the next row is the next choice.
+    successor = np.full(len(rows), -1, dtype=np.intp)
+    if len(rows) > 1:
+        has_next = owner[1:] == owner[:-1]
+        successor[:-1][has_next] = np.flatnonzero(has_next) + 1
     return References(
-        owner=np.array([row[0] for row in rows], dtype=np.intp),
+        owner=owner,
         slot=slot_of,
         first=np.array([row[2][0] for row in rows], dtype=np.intp),
         second=np.array([row[2][1] for row in rows], dtype=np.intp),
@@ -324,6 +332,7 @@ def _references(
         planes=planes,
         rest_x=local_xz[:, 0].copy(),
         rest_z=local_xz[:, 1].copy(),
+        successor=successor,
         slots=tuple(np.flatnonzero(slot_of == k) for k in range(int(slot_of.max(initial=-1)) + 1)),
     )
 

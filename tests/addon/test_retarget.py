@@ -151,6 +151,70 @@ def test_limbs_do_not_spin_when_an_arm_straightens():
     assert steps.max() < 20.0, steps.max(axis=0)
 
 
+def roll_steps_deg(world: np.ndarray) -> np.ndarray:
+    """Frame-to-frame turn of each bone about its own Y axis (its roll), (T - 1, B)."""
+    relative = np.swapaxes(world[:-1], -1, -2) @ world[1:]
+    q = quaternion_from_matrix(relative)
+    return np.degrees(2 * np.abs(np.arctan2(q[..., 2], q[..., 0])))
+
+
+def arm_with_a_turned_thumb(bend_deg: np.ndarray, thumb_deg: float) -> np.ndarray:
+    """The walk, its left arm hanging with the elbow bent forward by ``bend_deg`` (T,) and
+    the thumb turned ``thumb_deg`` about the forearm away from the elbow's bend."""
+    frames = len(bend_deg)
+    joints = walk(frames)
+    shoulder = joints[:, J["ShoulderLeft"]]
+    bend = np.radians(bend_deg)
+    fore = np.stack([np.zeros(frames), -np.cos(bend), -np.sin(bend)], axis=1)
+    # Towards the bend (dataset -Z) is "forward" for the thumb; turn it about the forearm.
+    towards = np.stack([np.zeros(frames), np.sin(bend), -np.cos(bend)], axis=1)
+    side = np.array([-1.0, 0.0, 0.0])  # the performer's left
+    a = np.radians(thumb_deg)
+    thumb = np.cos(a) * towards + np.sin(a) * side
+    elbow = shoulder + 0.28 * np.array([0.0, -1.0, 0.0])
+    joints[:, J["ElbowLeft"]] = elbow
+    joints[:, J["WristLeft"]] = elbow + 0.26 * fore
+    joints[:, J["HandLeft"]] = elbow + 0.33 * fore
+    joints[:, J["HandTipLeft"]] = elbow + 0.41 * fore
+    joints[:, J["ThumbLeft"]] = elbow + 0.33 * fore + 0.04 * thumb
+    return joints
+
+
+@pytest.mark.parametrize("thumb_deg", [0.0, 120.0, 160.0])
+def test_roll_stays_continuous_when_an_arm_straightens_and_bends_again(thumb_deg):
+    # The elbow plane and the thumb disagree by up to 160° (a hand turned round, an elbow
+    # bending the other way): straightening must not hand the roll over to the thumb.
+    bend = 60.0 * np.abs(np.cos(np.linspace(0, np.pi, 40)))
+    _, world, _, _ = pose(arm_with_a_turned_thumb(bend, thumb_deg))
+    arm = [RIG.index(n) for n in ("upper_arm.L", "forearm.L")]
+    steps = roll_steps_deg(world[:, arm])
+    assert steps.max() < 10.0, steps.max(axis=0)
+    # Straight, the arm keeps the roll it had bent: the bent frames' elbow hinge.
+    straight = np.argmin(bend)
+    hinge_x = world[0, RIG.index("forearm.L"), :, 0]
+    assert np.dot(world[straight, RIG.index("forearm.L"), :, 0], hinge_x) > np.cos(np.radians(15))
+
+
+def test_roll_stays_continuous_when_a_limb_snaps_straight_within_a_frame():
+    # Generated takes straighten a bent limb from one frame to the next: the hinge plane
+    # vanishes at once, so no fade can smooth the hand-over. The roll must stay put.
+    bend = np.full(24, 25.0)
+    bend[9:14] = 0.2
+    _, world, _, _ = pose(arm_with_a_turned_thumb(bend, 150.0))
+    steps = roll_steps_deg(world[:, [RIG.index("upper_arm.L"), RIG.index("forearm.L")]])
+    assert steps.max() < 10.0, steps.max(axis=0)
+
+
+def test_a_limb_never_bent_takes_its_roll_from_the_next_reference():
+    # No frame defines the elbow plane, so the thumb alone sets the forearm's roll.
+    bend = np.zeros(12)
+    _, world, _, _ = pose(arm_with_a_turned_thumb(bend, 0.0))
+    _, turned, _, _ = pose(arm_with_a_turned_thumb(bend, 90.0))
+    fore = RIG.index("forearm.L")
+    cos = np.sum(world[:, fore, :, 0] * turned[:, fore, :, 0], -1)
+    assert np.allclose(cos, 0.0, atol=0.02)  # the thumb turned 90°, and so did the forearm
+
+
 def test_degenerate_frames_give_finite_unit_quaternions():
     joints = walk(6)
     joints[1] = joints[1, J["SpineBase"]]  # every bone has zero length
