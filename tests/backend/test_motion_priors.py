@@ -20,11 +20,14 @@ from kinetic_gan.train import config
 from kinetic_gan.train.loop import train
 from kinetic_gan.train.motion_priors import (
     MotionPriors,
+    class_energy_band,
+    energy_penalty,
     floor_penalty,
     foot_slide_penalty,
     hinge_penalty,
     hinge_sines,
     hover_penalty,
+    take_energy,
 )
 
 J = {name: i for i, name in enumerate(plausibility._NTU.joint_names)}
@@ -132,7 +135,7 @@ def test_priors_read_model_units_through_the_normalisation():
     metres[..., 1] -= 0.05
     model_units = torch.from_numpy(metres / 2.0).permute(0, 3, 1, 2)  # (N, 3, T, V)
     loss, logged = priors(model_units.float(), torch.zeros(1, dtype=torch.long))
-    assert logged.shape == (4,) and logged[2].item() == pytest.approx(0.03, abs=1e-6)
+    assert logged.shape == (5,) and logged[2].item() == pytest.approx(0.03, abs=1e-6)
     assert loss.item() == pytest.approx(logged[0].item() + 10 * logged[2].item(), rel=1e-5)
 
 
@@ -150,12 +153,73 @@ def test_a_run_with_priors_logs_each_term_and_resumes_with_the_same_columns(tmp_
     data = write_tiny_dataset(tmp_path / "data")
     cfg = tiny_config(data, iterations=4, checkpoint_every=2, sample_every=100,
                       hinge_penalty=1.0, foot_slide_penalty=0.5, floor_penalty=10.0,
-                      hover_penalty=5.0)
+                      hover_penalty=5.0, energy_penalty=1.0)
     summary = train(cfg, tmp_path / "run", progress=False)
-    assert {"hinge", "foot_slide", "floor", "hover"} <= set(summary.losses)
+    assert {"hinge", "foot_slide", "floor", "hover", "energy"} <= set(summary.losses)
     train(config.replace(cfg, {"iterations": 6}, "test"), tmp_path / "run", resume=True,
           progress=False)
     with (tmp_path / "run" / "log.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["iteration"]) for r in rows] == list(range(1, 7))
     assert all(float(r["hinge"]) >= 0 and r["floor"] != "" for r in rows)
+
+
+def swaying(amplitude: float, frames: int = 30, hz: float = 1.0) -> np.ndarray:
+    """The standing body swaying sideways by ``amplitude`` metres at ``hz`` (30 fps)."""
+    t = np.arange(frames) / 30.0
+    x = standing(frames)
+    x[..., 0] += amplitude * np.sin(2 * np.pi * hz * t)[None, :, None]
+    return x
+
+
+def test_take_energy_is_the_log_mean_joint_speed_and_acceleration():
+    x = swaying(0.1)
+    energy = take_energy(torch.from_numpy(x), 30.0)[0].exp().numpy()
+    speed = np.linalg.norm(np.diff(x, axis=1) * 30, axis=-1).mean()
+    accel = np.linalg.norm(np.diff(x, n=2, axis=1) * 900, axis=-1).mean()
+    assert energy == pytest.approx([speed, accel], abs=2e-4)  # the 1e-4 m/s still floor
+    assert np.isfinite(take_energy(torch.from_numpy(standing()), 30.0).numpy()).all()
+
+
+def test_the_energy_band_spans_each_class_and_the_time_warp():
+    takes = torch.from_numpy(np.concatenate([swaying(a) for a in (0.05, 0.1, 0.2, 0.4)]))
+    labels = torch.tensor([0, 0, 1, 1])
+    band = class_energy_band(takes, labels, 2, 30.0)
+    energy = take_energy(takes, 30.0)
+    for c in (0, 1):
+        rows = energy[labels == c]
+        assert (band[c, :, 0] >= rows.min(0).values - 1e-6).all()
+        assert (band[c, :, 1] <= rows.max(0).values + 1e-6).all()
+    warped = class_energy_band(takes, labels, 2, 30.0, time_warp=(0.8, 1.25))
+    shift = torch.log(torch.tensor(1.25))
+    assert torch.allclose(warped[:, 0, 1] - band[:, 0, 1], shift)  # speed ∝ playback rate
+    assert torch.allclose(warped[:, 1, 1] - band[:, 1, 1], 2 * shift)  # accel ∝ its square
+    with pytest.raises(KineticGanError, match="class 2 has no real takes"):
+        class_energy_band(takes, labels, 3, 30.0)
+
+
+def test_the_energy_penalty_is_zero_inside_the_band_and_lifts_a_slow_take():
+    takes = torch.from_numpy(np.concatenate([swaying(a) for a in (0.1, 0.2)]))
+    band = class_energy_band(takes, torch.tensor([0, 0]), 1, 30.0)
+    inside = torch.from_numpy(swaying(0.15))
+    assert energy_penalty(inside, torch.tensor([0]), band, 30.0).item() == 0.0
+    # Descend on the sway's amplitude: the gradient must lift it into the band.
+    still, sway = torch.from_numpy(standing(30)), torch.from_numpy(swaying(1.0) - standing(30))
+    amplitude = torch.tensor(0.02, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([amplitude], lr=0.01)
+    first = energy_penalty(still + 0.02 * sway, torch.tensor([0]), band, 30.0).item()
+    for _ in range(100):
+        optimizer.zero_grad()
+        energy_penalty(still + amplitude * sway, torch.tensor([0]), band, 30.0).backward()
+        optimizer.step()
+    assert first > 1.0  # a fifth of the slowest real sway: log 5 below on speed
+    assert energy_penalty(still + amplitude.detach() * sway, torch.tensor([0]), band,
+                          30.0).item() == 0.0
+    assert 0.1 <= amplitude.item() <= 0.2
+
+
+def test_the_energy_prior_needs_its_band():
+    norm = {"min": -1.0, "max": 1.0}
+    with pytest.raises(KineticGanError, match="energy band"):
+        MotionPriors(hinge=0, foot_slide=0, floor=0, energy=1.0, skeleton="ntu",
+                     normalization=norm, fps=30)

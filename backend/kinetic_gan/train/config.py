@@ -60,6 +60,7 @@ class TrainConfig:
     foot_slide_penalty: float = 0.0  # λ of the horizontal speed (m/s) of feet on the floor
     floor_penalty: float = 0.0  # λ of the depth (m) of the lowest joint below the floor
     hover_penalty: float = 0.0  # λ of a take's median lowest-joint height over 5 cm (m)
+    energy_penalty: float = 0.0  # λ of a take's log speed/accel outside its class's band
     # --- schedule (one iteration = n_critic critic updates + 1 generator update) ---
     iterations: int = 100_000
     max_minutes: float | None = None  # wall-clock budget: checkpoint and exit cleanly
@@ -100,7 +101,8 @@ class TrainConfig:
             raise KineticGanError(
                 "config: class_guidance needs guide_recognizer (a recogniser's weights stem, "
                 "from kinetic-gan train-recognizer on the same dataset)")
-        for key in ("hinge_penalty", "foot_slide_penalty", "floor_penalty", "hover_penalty"):
+        for key in ("hinge_penalty", "foot_slide_penalty", "floor_penalty", "hover_penalty",
+                    "energy_penalty"):
             if getattr(self, key) < 0:
                 raise KineticGanError(f"config: {key} must be >= 0, got {getattr(self, key)}")
         self.architecture()  # one clear error for a bad time_upsample / output / smoothing
@@ -130,7 +132,7 @@ class TrainConfig:
 
     def uses_motion_priors(self) -> bool:
         return max(self.hinge_penalty, self.foot_slide_penalty, self.floor_penalty,
-                   self.hover_penalty) > 0
+                   self.hover_penalty, self.energy_penalty) > 0
 
 
 def packaged_configs() -> list[str]:

@@ -28,7 +28,7 @@ from kinetic_gan.train.config import TrainConfig
 from kinetic_gan.train.cuda_graph import GraphedStep
 from kinetic_gan.train.export import dataset_meta
 from kinetic_gan.train.guidance import load_guide
-from kinetic_gan.train.motion_priors import MotionPriors
+from kinetic_gan.train.motion_priors import MotionPriors, class_energy_band
 from kinetic_gan.train.step import TrainStep
 from kinetic_gan.train.wgan_gp import EMA
 
@@ -65,6 +65,14 @@ def open_training_data(config: TrainConfig):
                           bone_jitter=config.augment_bone_jitter, seed=config.seed)
     return open_dataset(config.data, layout=config.layout, split=config.split,
                         frames=config.frames, classes=config.classes, augment=augment)
+
+
+def _energy_band(dataset, time_warp: tuple[float, float]) -> torch.Tensor:
+    """Each class's real energy band: the training takes as stored, widened by the warp."""
+    joints = np.stack([dataset.raw(i) for i in range(len(dataset))]).transpose(0, 2, 3, 1)
+    return class_energy_band(torch.from_numpy(np.ascontiguousarray(joints)),
+                             torch.as_tensor(np.asarray(dataset.labels)).long(),
+                             dataset.num_classes, float(dataset.fps), time_warp)
 
 
 def data_workers(config: TrainConfig, device: torch.device) -> int:
@@ -175,9 +183,12 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                                 class_names=list(dataset.class_names),
                                 normalization=data_info["normalization"], device=device))
     if config.uses_motion_priors():
+        warp = tuple(config.augment_time_warp) if config.augment else (1.0, 1.0)
+        band = _energy_band(dataset, warp) if config.energy_penalty > 0 else None
         terms.append(MotionPriors(hinge=config.hinge_penalty,
                                   foot_slide=config.foot_slide_penalty,
                                   floor=config.floor_penalty, hover=config.hover_penalty,
+                                  energy=config.energy_penalty, energy_band=band,
                                   skeleton=dataset.skeleton,
                                   normalization=data_info["normalization"], fps=dataset.fps))
     extra_names = rundir.extra_columns(config)

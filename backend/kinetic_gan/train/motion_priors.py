@@ -8,6 +8,8 @@ straight or a foot sliding a little. These terms add, to the generator's loss on
     λ_foot  · mean w · |v_xz|           horizontal speed (m/s) of feet on the floor
     λ_floor · mean relu(−y_lowest)      how far (m) the lowest joint sinks below the floor
     λ_hover · mean relu(median_t y_lowest − 5 cm)   takes that float above the floor
+    λ_energy · mean relu(log e_lo[c] − log e) + relu(log e − log e_hi[c])   takes that move
+                                        slower (or faster) than their class ever does
 
 with θ the signed bend of each hinge (positive = the anatomical way) and w a soft,
 gradient-free contact weight from the foot joint's height. They are the differentiable
@@ -41,7 +43,16 @@ FOOT_JOINTS = tuple(joint for foot in plausibility.FEET for joint in foot)
 # so a take whose median is above 5 cm floats. The floor penalty alone lets the generator
 # lift the whole body clear of the floor (median 9 cm, up to 42 cm, measured).
 HOVER_M = 0.05
-NAMES = ("hinge", "foot_slide", "floor", "hover")
+# A take's energy is its mean joint speed (m/s) and mean joint acceleration (m/s²). The
+# critic and the other priors let the retrained model settle at about half the real
+# energy (walk roots at 0.70 vs 0.97 m/s, spin-kick accelerations 5.8 vs 24.8 m/s²,
+# measured): slow motion is never implausible frame by frame, only dull. The band is each
+# class's 10th–90th percentile over the training windows, widened by the augmentation's
+# time warp (the critic is shown the clips played 0.8–1.25× as fast: speeds scale by the
+# warp, accelerations by its square), so a take may be anywhere in the range its class
+# covers in training (diversity is not traded for energy), not pulled to a mean.
+ENERGY_QUANTILES = (0.1, 0.9)
+NAMES = ("hinge", "foot_slide", "floor", "hover", "energy")
 
 
 def _unit(v: Tensor) -> Tensor:
@@ -110,22 +121,69 @@ def hover_penalty(joints: Tensor) -> Tensor:
     return torch.relu(lowest.median(dim=1).values - HOVER_M).mean()
 
 
+def take_energy(joints: Tensor, fps: float) -> Tensor:
+    """(N, 2) log of each take's mean joint speed (m/s) and mean joint acceleration (m/s²)."""
+    velocity = (joints[:, 1:] - joints[:, :-1]) * fps
+    accel = (velocity[:, 1:] - velocity[:, :-1]) * fps
+    # The small floor keeps the gradient of a take standing perfectly still finite.
+    speed = velocity.square().sum(-1).clamp_min(1e-8).sqrt().mean(dim=(1, 2))
+    accel = accel.square().sum(-1).clamp_min(1e-8).sqrt().mean(dim=(1, 2))
+    return torch.stack((speed, accel), dim=-1).log()
+
+
+def class_energy_band(joints: Tensor, labels: Tensor, n_classes: int, fps: float,
+                      time_warp: tuple[float, float] = (1.0, 1.0),
+                      quantiles: tuple[float, float] = ENERGY_QUANTILES) -> Tensor:
+    """(K, 2, 2) per class, per statistic (speed, acceleration), the (low, high) log-energy
+    quantiles of real takes ``joints`` (N, T, V, 3) in metres with ``labels`` (N,), widened
+    by playing them ``time_warp`` = (slowest, fastest) × as fast."""
+    slow, fast = (float(w) for w in time_warp)
+    if not 0 < slow <= fast:
+        raise KineticGanError(f"motion priors: time_warp must be 0 < low <= high, got {time_warp}")
+    energy = take_energy(joints.double(), fps)
+    q = torch.tensor(quantiles, dtype=energy.dtype)
+    band = torch.empty(n_classes, 2, 2, dtype=torch.float32)
+    for c in range(n_classes):
+        rows = energy[labels == c]
+        if len(rows) == 0:
+            raise KineticGanError(f"motion priors: class {c} has no real takes for its "
+                                  "energy band; set energy_penalty to 0")
+        band[c] = torch.quantile(rows, q, dim=0).T.float()
+    warp = torch.log(torch.tensor([slow, fast]))
+    return band + torch.stack((warp, 2 * warp))
+
+
+def energy_penalty(joints: Tensor, labels: Tensor, band: Tensor, fps: float) -> Tensor:
+    """Mean over takes of how far (in log units) each statistic lies outside its class's band."""
+    energy = take_energy(joints, fps)  # (N, 2)
+    low, high = band[labels, :, 0], band[labels, :, 1]
+    return (torch.relu(low - energy) + torch.relu(energy - high)).sum(-1).mean()
+
+
 class MotionPriors:
-    """``priors(fake, labels)`` → (weighted sum to add to the generator loss, the three
-    unweighted terms for the log), with ``fake`` in model units, (N, 3, T, V[, 1])."""
+    """``priors(fake, labels)`` → (weighted sum to add to the generator loss, the
+    unweighted terms for the log, in ``NAMES`` order), with ``fake`` in model units,
+    (N, 3, T, V[, 1]). ``energy_band`` (from ``class_energy_band``) is needed when
+    ``energy`` > 0."""
 
     names = NAMES
 
     def __init__(self, *, hinge: float, foot_slide: float, floor: float, skeleton: str,
-                 normalization: dict[str, float], fps: float, hover: float = 0.0) -> None:
+                 normalization: dict[str, float], fps: float, hover: float = 0.0,
+                 energy: float = 0.0, energy_band: Tensor | None = None) -> None:
         if get_skeleton(skeleton).name != "ntu":
             raise KineticGanError(
                 f"motion priors: defined for NTU-25 skeletons (knees, elbows, feet), not "
-                f"{skeleton!r}; set the hinge, foot_slide, floor and hover penalties to 0")
-        weights = (hinge, foot_slide, floor, hover)
+                f"{skeleton!r}; set the hinge, foot_slide, floor, hover and energy penalties "
+                "to 0")
+        weights = (hinge, foot_slide, floor, hover, energy)
         if min(weights) < 0 or max(weights) == 0:
             raise KineticGanError(f"motion priors: weights must be >= 0, one > 0, got {weights}")
+        if energy > 0 and energy_band is None:
+            raise KineticGanError("motion priors: the energy prior needs the classes' energy "
+                                  "band (class_energy_band of the training takes)")
         self.weights = torch.tensor(weights)
+        self.energy_band = energy_band
         lo, hi = float(normalization["min"]), float(normalization["max"])
         self.scale, self.offset = 0.5 * (hi - lo), 0.5 * (hi - lo) + lo
         self.fps = float(fps)
@@ -138,11 +196,16 @@ class MotionPriors:
             raise KineticGanError(f"motion priors: expected (N, 3, T, 25), got {tuple(fake.shape)}")
         return (fake.float() * self.scale + self.offset).permute(0, 2, 3, 1)
 
-    def terms(self, fake: Tensor) -> Tensor:
+    def terms(self, fake: Tensor, labels: Tensor | None = None) -> Tensor:
         x = self.joints(fake)
+        if self.energy_band is None or labels is None:
+            energy = x.new_zeros(())
+        else:
+            band = self.energy_band.to(x.device)
+            energy = energy_penalty(x, labels.to(x.device).long(), band, self.fps)
         return torch.stack((hinge_penalty(x), foot_slide_penalty(x, self.fps), floor_penalty(x),
-                            hover_penalty(x)))
+                            hover_penalty(x), energy))
 
     def __call__(self, fake: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        terms = self.terms(fake)
+        terms = self.terms(fake, labels)
         return (self.weights.to(terms.device) * terms).sum(), terms.detach()

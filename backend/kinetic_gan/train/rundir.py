@@ -5,7 +5,8 @@ RUN/config.toml                 the resolved TrainConfig
 RUN/log.csv                     iteration,epoch,d_loss,g_loss,gp,w_dist,seconds (one row per
                                 generator update, flushed; seconds = training wall time so far;
                                 guided runs add guide_ce, the guide's cross-entropy; runs
-                                with motion priors hinge, foot_slide, floor, hover, unweighted)
+                                with motion priors hinge, foot_slide, floor, hover and
+                                energy, unweighted)
 RUN/samples/iter_XXXXXXX.npz    samples_per_class per class (generate.save_npz layout, fixed z)
 RUN/samples/iter_XXXXXXX.png    one sample per class (when kinetic_gan.preview is available)
 RUN/checkpoints/...             see checkpoint.py
@@ -29,7 +30,8 @@ from kinetic_gan.train.config import TrainConfig, load_config, to_toml
 
 LOG_HEADER = ("iteration", "epoch", "d_loss", "g_loss", "gp", "w_dist", "seconds")
 GUIDE_COLUMN = "guide_ce"  # only in runs with class guidance
-PRIOR_COLUMNS = ("hinge", "foot_slide", "floor", "hover")  # only in runs with motion priors
+# Only in runs with motion priors.
+PRIOR_COLUMNS = ("hinge", "foot_slide", "floor", "hover", "energy")
 
 
 def extra_columns(config: TrainConfig) -> tuple[str, ...]:
