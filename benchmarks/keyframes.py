@@ -105,7 +105,7 @@ def timed(fn, repeats: int) -> float:
 
 
 def end_to_end(bpy, repeats: int) -> None:
-    from kinetic_gan.demo import serving
+    from kinetic_gan.serve.loopback import serving
     from kinetic_gan.testing import random_generator_weights
     from kinetic_gan_blender import controller
 

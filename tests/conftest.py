@@ -52,7 +52,7 @@ def tiny_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(tiny_weights, tmp_path_factory):
     """`kinetic-gan serve` with the tiny model on a free loopback port; always stopped."""
-    from kinetic_gan.demo import serving
+    from kinetic_gan.serve.loopback import serving
 
     with serving(tiny_weights, tmp_path_factory.mktemp("serve") / "serve.log") as address:
         yield address

@@ -14,19 +14,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from kinetic_gan.atomic import atomic_path
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.serve.loopback import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_WEIGHTS = ROOT / "weights" / "deepmimic15-mlp4.safetensors"
@@ -36,7 +32,6 @@ FAVOURITE_ACTIONS = ("walk", "jump", "cartwheel", "kick", "backflip", "dance_a",
 # made the grid render five times as long for edges hardly smoother in a video.
 FULL = {"actions": 6, "resolution": "854x480", "samples": 1}
 QUICK = {"actions": 2, "resolution": "320x180", "samples": 1}
-SERVER_START_S = 120.0
 GIF_WIDTH = 480
 GIF_FPS = 15
 
@@ -74,53 +69,11 @@ def _read_class_names(weights: Path) -> list[str]:
     return list(read_card(weights).class_names)
 
 
-@contextmanager
-def serving(weights: Path, log: Path, *flags: str) -> Iterator[str]:
-    """``kinetic-gan serve`` on a free loopback port; yields its address; always stops it.
-
-    ``flags`` are extra ``serve`` options. Tests and benchmarks start their servers here too.
-    """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "kinetic_gan.cli", "serve", "--weights", str(weights),
-               "--bind", "tcp://127.0.0.1:*", "--device", "cpu", *flags]  # fmt: skip
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield _wait_for_endpoint(process, log)
-    finally:
-        _stop(process)
-
-
-def _wait_for_endpoint(process: subprocess.Popen, log: Path) -> str:
-    deadline = time.monotonic() + SERVER_START_S
-    while time.monotonic() < deadline:
-        text = log.read_text(encoding="utf-8", errors="replace")
-        match = re.search(r"listening endpoint=(\S+)", text)
-        if match:
-            return match[1]
-        if process.poll() is not None:
-            tail = " | ".join(text.strip().splitlines()[-3:])
-            raise KineticGanError(f"the server exited with status {process.returncode}: {tail}")
-        time.sleep(0.1)
-    raise KineticGanError(f"the server did not start within {SERVER_START_S:.0f} s (see {log})")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)  # the server drains in-flight replies and exits 0
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def render_takes(address: str, out: Path, actions: list[str], args, mode: dict) -> int:
     """The add-on's batch renderer in this process, exactly as ``kinetic-gan render`` runs it."""
     from kinetic_gan.commands import render
 
-    batch = render.prepared_batch_module()
+    batch = render.batch_module()
     options = importlib.import_module(f"{render.ADDON}.render.options")
     argv = [
         "--backend", address, "--actions", ",".join(actions), "--count", "1",

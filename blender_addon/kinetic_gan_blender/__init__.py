@@ -43,7 +43,7 @@ PURE_MODULES = (
     "render.options",   # the render command line
     "render.plan",      # takes, file names, resume markers
     "render.progress",  # ETAs and the summary table
-    "render.sources",   # joints from a server or an in-process generator
+    "render.sources",   # joints from a server, through the bundled client
 )
 GLUE_MODULES = (
     "api",

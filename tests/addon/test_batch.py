@@ -1,5 +1,6 @@
 """Headless batch rendering end to end: ``kinetic-gan render`` and ``batch.py`` through the
-bpy module, in-process generation and a live server, outputs reopened in Blender."""
+bpy module, ``--local`` (a loopback server for the batch) and a live server, outputs
+reopened in Blender."""
 
 from __future__ import annotations
 
@@ -86,6 +87,11 @@ def test_local_generation_renders_exports_and_resumes(tiny_weights, blender_env,
     assert "4 takes: 4 done, 0 skipped, 0 failed" in first.stdout
     assert "ETA" in first.stdout and "time by stage: generate" in first.stdout
     assert not list(out.glob(".*.blend")) and not list(out.glob(".*.mp4"))  # no temp files
+    # --local served the weights on a loopback port for the batch, then stopped the server.
+    assert "--local: serving" in first.stdout
+    served = (out / ".logs" / "server.log").read_text()
+    assert "listening endpoint=tcp://127.0.0.1:" in served and "op=generate" in served
+    assert served.rstrip().endswith("stopped")
 
     assert distinct_frames(out / "walk_s5_psi0.70.mp4") > 1
     with np.load(out / "jump_up_s6_psi0.70.npz") as take:
@@ -163,17 +169,25 @@ def test_a_dead_backend_is_one_clear_error(blender_env, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_batch_script_runs_as_blender_would_run_it(tiny_weights, blender_env, tmp_path):
+def batch_script(env, cwd, *argv: str) -> subprocess.CompletedProcess:
     """``blender --background --python batch.py -- ARGS``: a plain script, args after --."""
+    return subprocess.run([sys.executable, str(BATCH), "--", *argv], env=env,
+                          capture_output=True, text=True, timeout=240, cwd=cwd)
+
+
+def test_batch_script_runs_as_blender_would_run_it(server, tiny_weights, blender_env, tmp_path):
     out = tmp_path / "script"
-    result = subprocess.run(
-        [sys.executable, str(BATCH), "--", "--local", "--weights", str(tiny_weights),
-         "--actions", "1", *SMALL, "--out", str(out), "--npz", "--bvh"],
-        env=blender_env, capture_output=True, text=True, timeout=240, cwd=tmp_path,
-    )  # fmt: skip
+    result = batch_script(blender_env, tmp_path, "--backend", server, "--actions", "1", *SMALL,
+                          "--out", str(out), "--npz", "--bvh")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (out / "jump_up_s0_psi0.70.bvh").is_file()
     assert (out / "jump_up_s0_psi0.70.npz").is_file()
+    # The add-on starts no server and loads no model: --local is the command's.
+    local = batch_script(blender_env, tmp_path, "--local", "--weights", str(tiny_weights),
+                         "--out", str(tmp_path / "local"))
+    assert local.returncode == 2
+    assert "error: --local is `kinetic-gan render --local`" in local.stderr
+    assert "Traceback" not in local.stderr
 
 
 BARE_RIG_SCRIPT = """

@@ -62,7 +62,7 @@ def blender() -> list[str]:
 @pytest.fixture(scope="module")
 def shipped_server(tmp_path_factory):
     """`kinetic-gan serve` with the shipped model on a free loopback port; always stopped."""
-    from kinetic_gan.demo import serving
+    from kinetic_gan.serve.loopback import serving
 
     with serving(SHIPPED, tmp_path_factory.mktemp("serve") / "serve.log") as address:
         yield address

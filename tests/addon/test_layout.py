@@ -107,3 +107,41 @@ def test_a_pure_module_names_no_blender_module_and_no_glue_even_inside_functions
             continue
         target = ".".join([*here[: len(here) - (level - 1)], name]) if level else name
         assert target not in glue, f"{module} imports the glue module {target}"
+
+
+
+BACKEND_ONLY = ("torch", "kinetic_gan")
+# cleanup.py still falls back to kinetic_gan.motion_cleanup when vendor/ lacks its copy;
+# strict, so this test says when the fallback is gone and the entry can go too.
+BACKEND_FALLBACK = {"cleanup"}
+
+
+def _backend_import_case(module: str):
+    if module not in BACKEND_FALLBACK:
+        return module
+    reason = "falls back to the backend package's motion_cleanup"
+    return pytest.param(module, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+def imported_by_name(path: Path) -> list[str]:
+    """Module names handed to ``importlib.import_module`` or ``__import__`` as literals."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        first = node.args[0]
+        if called in ("import_module", "__import__") and isinstance(first, ast.Constant):
+            out.append(str(first.value))
+    return out
+
+
+@pytest.mark.parametrize("module", [_backend_import_case(m) for m in sorted(package_modules())])
+def test_no_module_of_the_add_on_imports_torch_or_the_backend_package(module):
+    """The add-on reaches the backend only as a server, through its bundled client (vendor/):
+    no import of torch or the kinetic_gan package, lazy ones and importlib included."""
+    path = PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
+    names = [name for level, name in imports_of(path) if level == 0] + imported_by_name(path)
+    for name in names:
+        assert name.split(".")[0] not in BACKEND_ONLY, f"{module} imports {name}"

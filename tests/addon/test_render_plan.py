@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from kinetic_gan_blender.render import captions, options, plan, progress
+from kinetic_gan_blender.render import captions, options, plan, progress, sources
 
 CLASSES = ["walk", "run", "jump up", "kicking something"]
 
@@ -78,6 +78,29 @@ def test_rig_from_a_blend_file(tmp_path):
     rig = parse("--rig", f"{blend}:Armature").rig
     assert rig.blend == blend and rig.armature == "Armature" and not rig.is_default
     assert str(rig) == f"{blend}:Armature"
+
+
+# ---------------------------------------------------------------- sources
+
+
+def test_local_reaching_the_add_on_says_which_command_serves_the_weights(tmp_path):
+    """Only `kinetic-gan render` can start a server; the add-on itself never loads a model."""
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"")
+    with pytest.raises(sources.SourceError, match="`kinetic-gan render --local`") as err:
+        sources.open_source(parse("--local", "--weights", str(weights)))
+    assert "--backend ADDRESS" in str(err.value)
+
+
+def test_a_dead_backend_is_one_clear_error_in_seconds():
+    import socket
+
+    with socket.socket() as s:  # a free port, closed again: nobody listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    with pytest.raises(sources.SourceError, match=f"no backend at {address}: start one"):
+        sources.open_source(parse("--backend", address, "--timeout", "0.3"))
 
 
 # ---------------------------------------------------------------- takes

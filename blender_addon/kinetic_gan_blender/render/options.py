@@ -92,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     src.add_argument(
         "--local", action="store_true",
-        help="run the generator in this process (needs --weights and torch) instead of a server",
+        help="kinetic-gan render: serve --weights on a free loopback port for this batch and "
+        "stop it after (instead of --backend)",
     )  # fmt: skip
     src.add_argument("--weights", type=Path, default=None, help="FILE.safetensors for --local")
     src.add_argument(

@@ -22,7 +22,7 @@ from . import captions, framing, output, rigs
 from .options import BatchOptions
 from .plan import GRID_STEM, DoneMarkers, PlanError, Take, output_paths, plan_takes
 from .progress import FrameProgress, Progress, TakeResult, format_duration, summary_table
-from .sources import LocalSource, Motion, RemoteSource, Source
+from .sources import Motion, Source, open_source
 
 VIDEO_EXPORTS = ("mp4", "png")
 DATA_EXPORTS = ("bvh", "fbx", "npz")
@@ -34,12 +34,6 @@ _PER_TAKE = ("action", "label", "seed")
 GRID_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=12.0)
 GRID_ROWS_VIEW = framing.View(azimuth_deg=8.0, elevation_deg=30.0)
 GRID_GAP = 0.5
-
-
-def open_source(options: BatchOptions) -> Source:
-    if options.local:
-        return LocalSource(options.weights)
-    return RemoteSource(options.backend, timeout_s=options.timeout_s, model=options.model)
 
 
 def run(options: BatchOptions, stream: TextIO | None = None) -> int:

@@ -1,20 +1,23 @@
-"""Where a batch's joints come from: a running server (the real ZeroMQ path) or, with
-``--local``, a generator loaded in this process (that path imports torch)."""
+"""Where a batch's joints come from: a running server, through the add-on's bundled client.
+
+The add-on never loads a model itself (no torch, no backend package): ``kinetic-gan render
+--local`` serves the weights on a loopback port for the batch and passes its address here.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Protocol
 
 from ..errors import KineticGanAddonError
 
 # One generated take, in metres in the dataset frame (Y up, facing −Z): the backend's record.
 from ..vendor.records.takes import Motion
+from .options import BatchOptions
 from .plan import Take
 
 
 class SourceError(KineticGanAddonError, RuntimeError):
-    """The backend cannot be used at all (unreachable, no such model, no torch)."""
+    """The backend cannot be used at all (unreachable, no such model, no client)."""
 
     code = "source"
 
@@ -28,19 +31,31 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+# Under Blender the add-on has no backend to start a server with: that is the command's job.
+LOCAL_NEEDS_THE_COMMAND = (
+    "--local is `kinetic-gan render --local`, which serves --weights on a loopback port for "
+    "the batch (the add-on never loads a model itself); here, start `kinetic-gan serve "
+    "--weights FILE.safetensors` and pass --backend ADDRESS"
+)
+
+
 def client_module():
-    """The protocol client: the add-on's bundled copy, else the backend package's."""
+    """The add-on's bundled ZeroMQ client (``vendor/serve/client.py``; it needs pyzmq)."""
     try:
         from ..vendor.serve import client
-    except ImportError:
-        try:
-            from kinetic_gan.serve import client
-        except ImportError:
-            raise SourceError(
-                "no ZeroMQ client: build the add-on (kinetic-gan addon build) or install "
-                "the kinetic-gan package"
-            ) from None
+    except ImportError as exc:
+        raise SourceError(
+            f"the add-on's ZeroMQ client cannot be loaded ({exc}): install pyzmq in Blender's "
+            "Python, or rebuild the add-on (kinetic-gan addon build)"
+        ) from None
     return client
+
+
+def open_source(options: BatchOptions) -> Source:
+    """The batch's server; ``--local`` reaches the add-on only when run without the command."""
+    if options.local:
+        raise SourceError(LOCAL_NEEDS_THE_COMMAND)
+    return RemoteSource(options.backend, timeout_s=options.timeout_s, model=options.model)
 
 
 class RemoteSource:
@@ -60,7 +75,8 @@ class RemoteSource:
             if exc.code == "unreachable":
                 raise SourceError(
                     f"no backend at {address}: start one with "
-                    "`kinetic-gan serve --weights FILE.safetensors`, or use --local"
+                    "`kinetic-gan serve --weights FILE.safetensors`, or render with "
+                    "`kinetic-gan render --local --weights FILE.safetensors`"
                 ) from None
             raise SourceError(f"backend at {address}: {exc}") from None
         models = info.get("models") or []
@@ -89,35 +105,3 @@ class RemoteSource:
 
     def close(self) -> None:
         self._client.close()
-
-
-class LocalSource:
-    """A generator loaded from ``weights`` in this process (CPU)."""
-
-    def __init__(self, weights: Path) -> None:
-        try:
-            from kinetic_gan.weights import load_generator
-        except ImportError as exc:
-            raise SourceError(
-                f"--local needs the kinetic-gan package with torch ({exc}); "
-                "or start a server and use --backend"
-            ) from None
-        from kinetic_gan.errors import KineticGanError
-
-        try:
-            self._generator = load_generator(weights, device="cpu")
-        except KineticGanError as exc:
-            raise SourceError(str(exc)) from None
-        card = self._generator.card
-        self.model = card.name
-        self.class_names = list(card.class_names)
-
-    def generate(self, take: Take) -> Motion:
-        from kinetic_gan.generate import generate
-
-        res = generate(self._generator, take.label, count=1, seed=take.seed,
-                       truncation=take.truncation)  # fmt: skip
-        return res.sample(0)
-
-    def close(self) -> None:
-        self._generator = None
