@@ -101,7 +101,7 @@ def ours(width: int, height: int, weights: Path, samples: int | None, scratch: P
     command = [
         sys.executable, "-m", "kinetic_gan.cli", "render", "--local", "--weights", str(weights),
         "--actions", "walk", "--resolution", f"{width}x{height}", "--mp4", "--out", str(out),
-    ]  # fmt: skip
+    ]
     if samples is not None:
         command += ["--samples", str(samples)]
     wall, text = _timed(command, scratch / "ours.log")
@@ -145,10 +145,10 @@ def main() -> None:
             take.keep_faster(*ours(width, height, args.weights, args.samples, scratch))
         rows.append((f"{width}x{height}", scene, bare, take))
     print(f"\n{'size':<9} {'default scene':>14} {'scene, AA off':>14} {'ours':>8}"
-          f" {'ours/scene':>11} {'ours/AA off':>12}")  # fmt: skip
+          f" {'ours/scene':>11} {'ours/AA off':>12}")
     for size, scene, bare, take in rows:
         print(f"{size:<9} {scene.wall:>12.1f} s {bare.wall:>12.1f} s {take.wall:>6.1f} s"
-              f" {take.wall / scene.wall:>9.2f} x {take.wall / bare.wall:>10.2f} x")  # fmt: skip
+              f" {take.wall / scene.wall:>9.2f} x {take.wall / bare.wall:>10.2f} x")
     print(f"\ndefault scene: AA {rows[0][1].detail} (as it opens); ours: {aa}; each figure "
           "is a whole process: start-up, scene, 64 frames, encoding")
     for size, *_, take in rows:

@@ -113,7 +113,7 @@ def end_to_end(bpy, repeats: int) -> None:
         weights = random_generator_weights(
             Path(tmp) / "bench", n_classes=3, frames=64, class_names=["walk", "run", "jump"],
             normalization={"min": -1.5, "max": 2.0}, samples_per_class=16,
-        )  # fmt: skip
+        )
         with serving(weights, Path(tmp) / "serve.log") as address:
             bpy.ops.wm.read_homefile(use_empty=True)
             import addon_utils
@@ -133,7 +133,7 @@ def end_to_end(bpy, repeats: int) -> None:
             click()  # warm-up: first request, first depsgraph evaluation
             e2e = timed(click, repeats)
             print(f"generate click -> keyframed mesh (1 take x 64 frames, CPU server): "
-                  f"{e2e * 1e3:.1f} ms (median of {repeats})")  # fmt: skip
+                  f"{e2e * 1e3:.1f} ms (median of {repeats})")
             addon_utils.disable("kinetic_gan_blender", default_set=False)
 
 
@@ -159,9 +159,9 @@ def main() -> int:
 
     load = os.getloadavg()[0]
     print(f"Blender {bpy.app.version_string}, built-in character: 24 bones keyed in rotation "
-          f"+ the root's location (25 bones); medians; load average {load:.2f}")  # fmt: skip
+          f"+ the root's location (25 bones); medians; load average {load:.2f}")
     print("frames    keys | per-frame keyframe_insert   | bulk foreach_set (api.animate) "
-          "| speed-up  target")  # fmt: skip
+          "| speed-up  target")
     print("               |    total (retarget +   keys) |    total (retarget +   keys) |")
     for frames in (64, 1024):
         m = measure(bpy, frames, args.repeats, args.slow_repeats)
@@ -169,9 +169,9 @@ def main() -> int:
         ratio, target = slow / fast, TARGETS[frames]
         verdict = "met" if ratio >= target else "MISSED"
         print(f"{frames:6d} {frames * (24 * 4 + 3):7d} | {_ms(*m['per-frame'])} | "
-              f"{_ms(*m['bulk'])} | {ratio:7.1f}x  >= {target:.0f}x {verdict}")  # fmt: skip
+              f"{_ms(*m['bulk'])} | {ratio:7.1f}x  >= {target:.0f}x {verdict}")
     print("(ms; the bulk split times its two stages on their own, without api.animate's "
-          "bone-map choice and take data)")  # fmt: skip
+          "bone-map choice and take data)")
     if not args.no_server:
         end_to_end(bpy, args.repeats)
     return 0

@@ -53,7 +53,7 @@ class ServerProcess:
              "--bind", "tcp://127.0.0.1:*", "--device", "cpu", "--log-level", "INFO",
              *flags],
             stdout=self._log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         self.address = self._endpoint(log)
 
     def _endpoint(self, log: Path) -> str:
@@ -128,7 +128,7 @@ def main() -> None:
                     lat = latencies_ms(server.address, args.requests)
                     p50, p99 = percentile(lat, 50), percentile(lat, 99)
                     print(f"1-sample request, 1 client: p50 {p50:.1f} ms  p99 {p99:.1f} ms  "
-                          f"(p50 - generator = {p50 - base:+.1f} ms)")  # fmt: skip
+                          f"(p50 - generator = {p50 - base:+.1f} ms)")
                 rates[mode] = {n: throughput(server.address, n, args.seconds) for n in (1, 4, 16)}
             finally:
                 server.close()

@@ -101,14 +101,14 @@ def stack(weights: Path, folder: Path) -> Iterator[tuple[Proc, str, Proc, str]]:
     procs: list[Proc] = []
     try:
         server = Proc(["serve", "--weights", str(weights), "--bind", "tcp://127.0.0.1:*",
-                       "--device", "cpu"], folder / "serve.log")  # fmt: skip
+                       "--device", "cpu"], folder / "serve.log")
         procs.append(server)
         broker = Proc(["broker", "--frontend", "tcp://127.0.0.1:*", "--backend",
-                       "tcp://127.0.0.1:*"], folder / "broker.log")  # fmt: skip
+                       "tcp://127.0.0.1:*"], folder / "broker.log")
         procs.append(broker)
         front, back = broker.wait_for(r"listening frontend=(\S+) backend=(\S+)").groups()
         worker = Proc(["serve", "--weights", str(weights), "--connect", back, "--device", "cpu",
-                       "--log-level", "WARNING"], folder / "worker.log")  # fmt: skip
+                       "--log-level", "WARNING"], folder / "worker.log")
         procs.append(worker)
         address = server.wait_for(r"listening endpoint=(\S+)").group(1)
         with Client(front, timeout_s=START_S) as client:
@@ -234,7 +234,7 @@ def hostile_reply(folder: Path, gib: float = 1.5) -> dict[str, object]:
     parts = int(gib * 16)
     model = {"name": "m", "skeleton": "ntu", "joint_names": ["j"] * 25, "parents": [-1] * 25,
              "class_names": ["walk"], "frames": 64, "fps": 30, "channels": 3, "units": "m",
-             "dataset": "x"}  # fmt: skip
+             "dataset": "x"}
     stop = threading.Event()
 
     def serve() -> None:
@@ -247,9 +247,9 @@ def hostile_reply(folder: Path, gib: float = 1.5) -> dict[str, object]:
                 reply = protocol.ok_reply(header["id"], "info", {"models": [model]})
             else:
                 frames = [{"name": f"a{i}", "dtype": "|u1", "shape": [chunk.size]}
-                          for i in range(parts)]  # fmt: skip
+                          for i in range(parts)]
                 head = {"v": 1, "id": header["id"], "ok": True, "op": "generate",
-                        "result": {}, "frames": frames}  # fmt: skip
+                        "result": {}, "frames": frames}
                 reply = [json.dumps(head).encode(), *[memoryview(chunk)] * parts]
             sock.send_multipart([identity, empty, *reply], copy=False)
 
@@ -260,7 +260,7 @@ def hostile_reply(folder: Path, gib: float = 1.5) -> dict[str, object]:
          f"tcp://127.0.0.1:{port}", "--action", "walk", "--out", str(folder / "h.npz"),
          "--timeout", "10", "--retries", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    )
     try:
         with PeakRss({"request": proc.pid}) as peak:
             out, _ = proc.communicate(timeout=60)
@@ -271,13 +271,13 @@ def hostile_reply(folder: Path, gib: float = 1.5) -> dict[str, object]:
         sock.close(0)
         context.term()
     return {"request_peak_mib": f"{peak.peak['request']:.0f}", "exit": proc.returncode,
-            "message": out.strip().splitlines()[-1][:120] if out.strip() else ""}  # fmt: skip
+            "message": out.strip().splitlines()[-1][:120] if out.strip() else ""}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path,
-                        default=Path("weights/deepmimic15-mlp4.safetensors"))  # fmt: skip
+                        default=Path("weights/deepmimic15-mlp4.safetensors"))
     parser.add_argument("--slow-seconds", type=float, default=45.0)
     parser.add_argument("--fair-requests", type=int, default=40)
     args = parser.parse_args()
@@ -299,7 +299,7 @@ def main() -> int:
             time.sleep(2.0)
         report(f"slow consumers 8 x 256 samples, {args.slow_seconds:g} s", **figures,
                server_before_mib=f"{before:.0f}", server_peak_mib=f"{peak.peak['server']:.0f}",
-               server_after_mib=f"{server.rss():.0f}", alive=alive())  # fmt: skip
+               server_after_mib=f"{server.rss():.0f}", alive=alive())
 
         for name, proc, target in (("server", server, address), ("broker", broker, front)):
             before = proc.rss()
@@ -307,15 +307,15 @@ def main() -> int:
                 many_frames(target)
             report(f"10,000-frame message ({name})", before_mib=f"{before:.0f}",
                    peak_mib=f"{peak.peak[name]:.0f}", after_mib=f"{proc.rss():.0f}",
-                   growth_mib=f"{proc.rss() - before:.0f}", alive=alive())  # fmt: skip
+                   growth_mib=f"{proc.rss() - before:.0f}", alive=alive())
 
         report("fairness, 4 flooders (server)", **fairness(address, args.fair_requests),
-               alive=alive())  # fmt: skip
+               alive=alive())
         report("fairness, 4 flooders (broker)", **fairness(front, args.fair_requests),
-               alive=alive())  # fmt: skip
+               alive=alive())
         report("hostile 1.5 GiB reply", **hostile_reply(folder))
         report("end", server_mib=f"{server.rss():.0f}", broker_mib=f"{broker.rss():.0f}",
-               alive=alive())  # fmt: skip
+               alive=alive())
     return 0
 
 

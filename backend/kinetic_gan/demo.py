@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cleanup", default="all", metavar="STEPS",
         help="motion cleanup before animating: all (default), none, or some of "
         "filter,bones,feet",
-    )  # fmt: skip
+    )
     return parser.parse_args(argv)
 
 
@@ -80,7 +80,7 @@ def render_takes(address: str, out: Path, actions: list[str], args, mode: dict) 
         "--seed", str(args.seed), "--truncation", str(args.truncation), "--grid",
         "--mp4", "--npz", "--resolution", mode["resolution"], "--samples", str(mode["samples"]),
         "--out", str(out), "--timeout", "120", "--cleanup", args.cleanup,
-    ]  # fmt: skip
+    ]
     return batch.run(options.build_parser().parse_args(argv))
 
 

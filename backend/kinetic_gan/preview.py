@@ -211,7 +211,7 @@ class _Animation:
             return
         ax.set_ylim(lo[1], hi[1])
         corners = [(lo[0], lo[1], floor), (hi[0], lo[1], floor), (hi[0], hi[1], floor),
-                   (lo[0], hi[1], floor)]  # fmt: skip
+                   (lo[0], hi[1], floor)]
         artists["ground"].set_verts([corners])
         xs = np.arange(math.ceil(lo[0] / step), math.floor(hi[0] / step) + 1) * step
         ys = np.arange(math.ceil(lo[1] / step), math.floor(hi[1] / step) + 1) * step
@@ -321,7 +321,7 @@ def contact_sheet(
         row = _Animation(
             points[i, picks][:, None], sk, cell_titles, grid=False, bounds=box,
             cell_px=(SHEET_CELL_PX, int(SHEET_CELL_PX * 1.15)), title_size=8,
-        )  # fmt: skip
+        )
         rows.append(row.frame(0))
     sheet = np.concatenate(rows, axis=0)
     path = Path(path)

@@ -30,7 +30,7 @@ NTU_LEVELS = (
      "KneeLeft", "AnkleLeft", "KneeRight", "AnkleRight", "SpineShoulder"),
     ("ElbowLeft", "ElbowRight", "KneeLeft", "KneeRight", "SpineShoulder"),
     ("SpineShoulder",),
-)  # fmt: skip
+)
 
 H36M_LEVELS = (
     ("Hip", "RightKnee", "LeftKnee", "Thorax", "Head", "LeftElbow", "RightElbow"),

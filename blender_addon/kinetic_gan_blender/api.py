@@ -218,7 +218,7 @@ def export_bvh(armature: bpy.types.Object, action: bpy.types.Action, path: str |
         result = bpy.ops.export_anim.bvh(
             filepath=str(tmp), check_existing=False, frame_start=start, frame_end=end,
             rotate_mode="NATIVE", root_transform_only=False,
-        )  # fmt: skip
+        )
         if "FINISHED" not in result:
             raise RuntimeError(f"BVH export of {action.name!r} failed")
     return target
@@ -240,7 +240,7 @@ def export_fbx(armature: bpy.types.Object, action: bpy.types.Action, path: str |
                 filepath=str(tmp), check_existing=False, use_selection=True,
                 object_types={"ARMATURE", "MESH"}, add_leaf_bones=False, bake_anim=True,
                 bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
-            )  # fmt: skip
+            )
             if "FINISHED" not in result:
                 raise RuntimeError(f"FBX export of {action.name!r} failed")
     finally:

@@ -26,7 +26,7 @@ JOINT_ALIASES = {
     "RightHip": "HipRight", "RightKnee": "KneeRight", "RightFoot": "AnkleRight",
     "LeftShoulder": "ShoulderLeft", "LeftElbow": "ElbowLeft", "LeftWrist": "WristLeft",
     "RightShoulder": "ShoulderRight", "RightElbow": "ElbowRight", "RightWrist": "WristRight",
-}  # fmt: skip
+}
 
 # Directions of the body in its rest pose, named so references can say where they point.
 BODY_AXES = ("left", "right", "up", "down", "forward", "back")

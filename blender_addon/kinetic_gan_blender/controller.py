@@ -149,7 +149,7 @@ def apply_generation(context: bpy.types.Context, job: generation.GenerationJob) 
             metadata={"action": result.action, "seed": result.seed, "model": result.model,
                       "truncation": result.truncation, "sample": n,
                       "skeleton": result.skeleton},
-        )  # fmt: skip
+        )
         warnings += [w for w in made.warnings if w not in warnings]
         take = settings.takes.add()
         take.name, take.action, take.armature = made.action.name, made.action, armature
@@ -172,7 +172,7 @@ def take_options(settings) -> takes.TakeOptions:
         snap_to_floor=settings.snap_to_floor, smoothing=settings.smoothing,
         frame_start=settings.frame_start, push_to_nla=settings.push_to_nla,
         cleanup=cleanup.steps_from_settings(settings),
-    )  # fmt: skip
+    )
 
 
 def _make_take(*args, **kwargs) -> takes.MadeTake:
@@ -216,11 +216,11 @@ def animate_test_walk(context: bpy.types.Context) -> list[str]:
     walk = Motion(
         joints=motion_samples.walk_cycle(64), fps=30.0, skeleton="ntu",
         joint_names=list(NTU_JOINTS), parents=list(NTU_PARENTS),
-    )  # fmt: skip
+    )
     options = takes.TakeOptions(
         bone_map=bone_map_choice(settings), in_place=settings.in_place,
         snap_to_floor=settings.snap_to_floor, frame_start=settings.frame_start,
-    )  # fmt: skip
+    )
     return _make_take(target_armature(context), walk, "test_walk", options).warnings
 
 
@@ -235,7 +235,7 @@ def save_bone_map(context: bpy.types.Context, filepath: str) -> str:
         chosen, name=Path(filepath).stem,
         bones={k: (v,) for k, v in resolved.mapping.items()},
         description=f"Resolved from {chosen.name} for {armature.name}",
-    )  # fmt: skip
+    )
     try:
         saved.save(bpy.path.abspath(filepath))
     except OSError as exc:

@@ -110,7 +110,7 @@ def write_action(
             fcurve.update()
     held = [(bone, path, axis, value)
             for bone in rest_bones if bone in pose_bones
-            for path, axis, value in _rest_channels(pose_bones[bone])]  # fmt: skip
+            for path, axis, value in _rest_channels(pose_bones[bone])]
     for bone, props in (switches or {}).items():
         if bone in pose_bones:
             for prop, value in props.items():

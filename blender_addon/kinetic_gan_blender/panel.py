@@ -122,4 +122,4 @@ class KGAN_PT_takes(_Sidebar, bpy.types.Panel):
 
 classes = (
     KGAN_UL_takes, KGAN_PT_main, KGAN_PT_target, KGAN_PT_cleanup, KGAN_PT_options, KGAN_PT_takes,
-)  # fmt: skip
+)

@@ -106,7 +106,7 @@ class KGAN_Settings(bpy.types.PropertyGroup):
     target: PointerProperty(
         name="Armature", type=bpy.types.Object, poll=_is_armature,
         description="The armature to animate; empty = build the built-in character",
-    )  # fmt: skip
+    )
     bone_map: EnumProperty(name="Bone Map", items=_BONE_MAP_ITEMS, default="AUTO")
     bone_map_file: StringProperty(name="Bone Map File", subtype="FILE_PATH")
     in_place: BoolProperty(name="In Place", description="Drop horizontal root motion")

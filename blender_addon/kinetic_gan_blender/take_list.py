@@ -66,4 +66,4 @@ def export_take(take, fmt: str, filepath: str) -> Path:
         path, stored["joints"], joint_names=stored["joint_names"], parents=stored["parents"],
         fps=stored["fps"], class_names=[meta.get("action", "")], skeleton=meta.get("skeleton", ""),
         seed=meta.get("seed"), truncation=meta.get("truncation"), cleanup=meta.get("cleanup"),
-    )  # fmt: skip
+    )

@@ -67,7 +67,7 @@ def make_take(
         snap_to_floor=options.snap_to_floor, smoothing=options.smoothing,
         frame_start=options.frame_start,
         metadata={**(metadata or {}), "cleanup": motion.cleanup},
-    )  # fmt: skip
+    )
     if options.ground_rig:
         ground_rig(armature, action)
     # Last: NLA frees the armature's active action, which grounding measures through.

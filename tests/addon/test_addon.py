@@ -109,7 +109,7 @@ def test_panel_draws_every_setting(bpy, addon):
     for name in ("address", "model", "action", "count", "seed", "truncation", "vary_noise",
                  "target", "bone_map", "in_place", "snap_to_floor", "smoothing", "frame_start",
                  "takes", "kinetic_gan.generate", "kinetic_gan.randomize_seed",
-                 "kinetic_gan.take_export"):  # fmt: skip
+                 "kinetic_gan.take_export"):
         assert name in drawn
 
 
@@ -135,7 +135,7 @@ def test_generate_keyframes_the_returned_joints_onto_the_character(bpy, addon, s
     expected = retarget(
         stored["joints"], stored["joint_names"], rig.rig_rest(armature),
         load_bone_map("default").resolve([b.name for b in armature.data.bones]).mapping,
-    )  # fmt: skip
+    )
     channelbag = action.layers[0].strips[0].channelbags[0]
     fcurves = {(fc.data_path, fc.array_index): fc for fc in channelbag.fcurves}
     assert len(fcurves) == 4 * len(expected.bone_names) + 3
@@ -253,7 +253,7 @@ def test_every_addon_error_shares_the_base_and_has_a_code(bpy):
 
     kinds = (errors.UserError, errors.BackendFailure, bone_map.BoneMapError,
              retarget.RetargetError, cleanup.CleanupUnavailable, plan.PlanError,
-             rigs.RigError, sources.SourceError, options.OptionsError)  # fmt: skip
+             rigs.RigError, sources.SourceError, options.OptionsError)
     codes = [kind.code for kind in kinds]
     assert all(issubclass(kind, errors.KineticGanAddonError) for kind in kinds)
     assert len(set(codes)) == len(codes) and "addon" not in codes

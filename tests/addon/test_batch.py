@@ -56,14 +56,14 @@ def render(env, *argv: str, timeout: float = 240) -> subprocess.CompletedProcess
     return subprocess.run(
         [sys.executable, "-m", "kinetic_gan.cli", "render", *argv],
         env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+    )
 
 
 def check_in_blender(env, blend: Path, bvh: Path) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", CHECK_SCRIPT, str(blend), str(bvh)],
         env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(re.search(r"^CHECK (.*)$", done.stdout, re.MULTILINE)[1])
 
@@ -77,7 +77,7 @@ def test_local_generation_renders_exports_and_resumes(tiny_weights, blender_env,
     out = tmp_path / "renders"
     args = ["--local", "--weights", str(tiny_weights), "--actions", "walk,jump up",
             "--count", "2", "--seed", "5", *SMALL, "--out", str(out),
-            "--mp4", "--blend", "--bvh", "--npz"]  # fmt: skip
+            "--mp4", "--blend", "--bvh", "--npz"]
     first = render(blender_env, *args)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     stems = [f"{a}_s{k}_psi0.70" for a in ("walk", "jump_up") for k in (5, 6)]  # ψ 0.7 default
@@ -115,7 +115,7 @@ def test_live_server_takes_and_a_grid(server, tiny_weights, blender_env, tmp_pat
     result = render(
         blender_env, "--backend", server, "--actions", "walk,kicking something", "--count", "2",
         *SMALL, "--out", str(out), "--mp4", "--bvh", "--npz",
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for stem in ("walk_s0", "walk_s1", "kicking_something_s0", "kicking_something_s1"):
         stem += "_psi0.70"
@@ -138,7 +138,7 @@ def test_live_server_takes_and_a_grid(server, tiny_weights, blender_env, tmp_pat
     grid = render(
         blender_env, "--backend", server, "--actions", "all", *SMALL, "--out", str(out / "grid"),
         "--grid", "--png", "--blend",
-    )  # fmt: skip
+    )
     assert grid.returncode == 0, grid.stdout[-3000:] + grid.stderr[-3000:]
     frames = sorted((out / "grid" / "grid_png").glob("*.png"))
     assert len(frames) == 32
@@ -150,7 +150,7 @@ def test_an_unknown_action_is_refused_before_any_take(server, blender_env, tmp_p
     result = render(
         blender_env, "--backend", server, "--actions", "walk,fly", *SMALL, "--out", str(out),
         "--npz",
-    )  # fmt: skip
+    )
     assert result.returncode == 2
     assert "error: unknown action 'fly'" in result.stderr
     assert "the model's actions: walk, jump up, kicking something" in result.stderr
@@ -163,7 +163,7 @@ def test_a_dead_backend_is_one_clear_error(blender_env, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     result = render(blender_env, "--backend", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path),
-                    timeout=60)  # fmt: skip
+                    timeout=60)
     assert result.returncode == 2
     assert f"error: no backend at tcp://127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -209,16 +209,16 @@ def test_a_rig_without_a_mesh_renders_bone_proxies(tiny_weights, blender_env, tm
     made = subprocess.run(
         [sys.executable, "-c", BARE_RIG_SCRIPT, str(ROOT / "blender_addon"), str(blend)],
         env=blender_env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     out = tmp_path / "bare"
     args = ["--local", "--weights", str(tiny_weights), "--actions", "walk", "--rig",
-            f"{blend}:Bare", *SMALL, "--out", str(out), "--png", "--npz"]  # fmt: skip
+            f"{blend}:Bare", *SMALL, "--out", str(out), "--png", "--npz"]
     result = render(blender_env, *args)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "has no visible mesh: rendering bone proxies" in result.stdout
     frames = [iio.imread(p)[..., :3].astype(int) for p in
-              sorted((out / "walk_s0_psi0.70_png").glob("*.png"))]  # fmt: skip
+              sorted((out / "walk_s0_psi0.70_png").glob("*.png"))]
     assert len(frames) == 32
     blue = [((f[..., 2] - f[..., 0]) > 40).sum() for f in frames]  # the proxies' colour
     assert min(blue) > 0  # the character is in every frame
@@ -228,7 +228,7 @@ def test_a_rig_without_a_mesh_renders_bone_proxies(tiny_weights, blender_env, tm
         cleaned = take["joints"]
 
     raw = render(blender_env, *args[:-4], "--out", str(tmp_path / "raw"), "--npz",
-                 "--cleanup", "none")  # fmt: skip
+                 "--cleanup", "none")
     assert raw.returncode == 0, raw.stdout[-3000:] + raw.stderr[-3000:]
     with np.load(tmp_path / "raw" / "walk_s0_psi0.70.npz") as take:
         assert str(take["cleanup"]) == "none"

@@ -34,7 +34,7 @@ def test_candidates_and_namespaces_resolve():
     resolved = load_bone_map("mixamo").resolve(rig)
     assert resolved.mapping == {
         "hips": "mixamorig:Hips", "spine": "mixamorig:Spine", "upper_arm.L": "mixamorig:LeftArm",
-    }  # fmt: skip
+    }
     assert "head" in resolved.missing and "head" in resolved.warning()
     rigify = load_bone_map("rigify").resolve(["ORG-spine", "DEF-spine", "ORG-thigh.L"])
     assert rigify.mapping == {"hips": "DEF-spine", "thigh.L": "ORG-thigh.L"}  # DEF first
@@ -115,7 +115,7 @@ def test_names_match_whatever_their_case_separators_and_side_spelling(names, key
 
 def test_a_rig_with_other_spellings_resolves_through_name_keys():
     rig = ["hips", "spine_02", "LeftUpLeg", "left_leg", "RightUpLeg", "right_leg",
-           "left_arm", "LeftForeArm", "RightArm", "right_fore_arm"]  # fmt: skip
+           "left_arm", "LeftForeArm", "RightArm", "right_fore_arm"]
     resolved = load_bone_map("mixamo").resolve(rig)
     assert resolved.mapping["hips"] == "hips"
     assert resolved.mapping["shin.L"] == "left_leg"
@@ -127,7 +127,7 @@ def test_auto_scores_presets_by_coverage_and_reports_it():
     mocapbank = ["Hips", "Chest", "Chest2", "LeftCollar", "LeftShoulder", "LeftElbow",
                  "LeftWrist", "RightCollar", "RightShoulder", "RightElbow", "RightWrist",
                  "Neck", "Head", "LeftHip", "LeftKnee", "LeftAnkle", "RightHip", "RightKnee",
-                 "RightAnkle"]  # fmt: skip
+                 "RightAnkle"]
     ranked = rank_presets(mocapbank)
     assert ranked[0].map_name == "mocapbank" and ranked[0].coverage == 1.0
     # Bone names alone would let Mixamo's map read MocapBank's upper arm as a clavicle:
@@ -159,7 +159,7 @@ def test_overridden_candidates_give_way_to_free_ones():
 
 def test_rest_bones_and_switches_round_trip(tmp_path):
     original = BoneMap("ctl", {"hips": ("torso",)}, "", at_rest=("chest",),
-                       switches={"thigh_parent.L": {"IK_FK": 1.0}})  # fmt: skip
+                       switches={"thigh_parent.L": {"IK_FK": 1.0}})
     original.save(tmp_path / "ctl.json")
     again = load_bone_map(tmp_path / "ctl.json")
     assert again.at_rest == ("chest",) and again.switches == {"thigh_parent.L": {"IK_FK": 1.0}}

@@ -175,7 +175,7 @@ def test_keys_on_bones_constraints_override_are_reported(bpy, rigify_file, walk)
     metarig = bone_map.load_bone_map("metarig").bones
     deform = bone_map.BoneMap("deform", {k: (f"DEF-{v[0]}",) for k, v in metarig.items()})
     action = api.animate(armature, walk, NTU_JOINTS, NTU_PARENTS,
-                         bone_map=deform)  # fmt: skip
+                         bone_map=deform)
     (warning,) = [w for w in action[api.TAKE_KEY]["warnings"] if "constraints override" in w]
     assert "DEF-thigh.L" in warning and "controls" in warning
 

@@ -34,7 +34,7 @@ def test_every_point_is_inside_the_margins_and_the_fit_is_tight(view, seed):
     assert uv[:, 1].max() <= 1 - margins.top + eps and uv[:, 1].min() >= -1 + margins.bottom - eps
     # Tight: the content reaches the margin on at least one side (no wasted zoom).
     slack = [1 - margins.right - uv[:, 0].max(), uv[:, 0].min() + 1 - margins.left,
-             1 - margins.top - uv[:, 1].max(), uv[:, 1].min() + 1 - margins.bottom]  # fmt: skip
+             1 - margins.top - uv[:, 1].max(), uv[:, 1].min() + 1 - margins.bottom]
     assert min(slack) < 1e-3
 
 

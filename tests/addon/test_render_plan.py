@@ -31,7 +31,7 @@ def test_defaults_render_an_mp4_of_every_action_from_the_local_server():
 def test_switches_and_values_parse():
     o = parse("--actions", "jump up, kick,jump up", "--count", "3", "--seed", "9",
               "--truncation", "0.7", "--resolution", "321x240", "--bvh", "--npz", "--grid",
-              "--engine", "cycles")  # fmt: skip
+              "--engine", "cycles")
     assert o.actions == ("jump up", "kick")
     assert (o.count, o.seed, o.truncation) == (3, 9, 0.7)
     assert o.resolution == (320, 240)  # H.264 wants even sizes
@@ -110,7 +110,7 @@ def test_takes_per_action_use_consecutive_seeds_in_order():
     takes = plan.plan_takes(["Jump Up", "1"], CLASSES, count=2, seed=40, truncation=None)
     assert [(t.action, t.label, t.seed) for t in takes] == [
         ("jump up", 2, 40), ("jump up", 2, 41), ("run", 1, 40), ("run", 1, 41),
-    ]  # fmt: skip
+    ]
     assert [t.stem for t in takes] == ["jump_up_s40", "jump_up_s41", "run_s40", "run_s41"]
     assert all(t.error is None for t in takes)
 
@@ -270,7 +270,7 @@ def test_summary_lists_every_take_counts_and_the_stage_split():
                             timings={"generate": 0.5, "render": 2.0, "export": 0.5}),
         progress.TakeResult("fly_s0", "fly", 0, "failed", 0.0, error="unknown action 'fly'"),
         progress.TakeResult("run_s0", "run", 0, "skipped", outputs=["mp4"]),
-    ]  # fmt: skip
+    ]
     table = progress.summary_table(results)
     lines = table.splitlines()
     assert lines[0].split() == ["take", "action", "seed", "status", "seconds", "outputs"]

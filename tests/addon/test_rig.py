@@ -59,7 +59,7 @@ def mixamo_bones(prefix: str = "mixamorig:") -> list[tuple]:
          ("Spine1", p("SpineMid", "SpineShoulder", 0.3), p("SpineShoulder"), "Spine"),
          ("Spine2", p("SpineShoulder"), p("SpineShoulder", "Neck", 0.5), "Spine1"),
          ("Neck", p("SpineShoulder", "Neck", 0.5), p("Neck"), "Spine2"),
-         ("Head", p("Neck"), p("Head"), "Neck")]  # fmt: skip
+         ("Head", p("Neck"), p("Head"), "Neck")]
     for side in ("Left", "Right"):
         b += [(f"{side}UpLeg", p(f"Hip{side}"), p(f"Knee{side}"), "Hips"),
               (f"{side}Leg", p(f"Knee{side}"), p(f"Ankle{side}"), f"{side}UpLeg"),
@@ -67,7 +67,7 @@ def mixamo_bones(prefix: str = "mixamorig:") -> list[tuple]:
               (f"{side}Shoulder", p("SpineShoulder"), p(f"Shoulder{side}"), "Spine2"),
               (f"{side}Arm", p(f"Shoulder{side}"), p(f"Elbow{side}"), f"{side}Shoulder"),
               (f"{side}ForeArm", p(f"Elbow{side}"), p(f"Wrist{side}"), f"{side}Arm"),
-              (f"{side}Hand", p(f"Wrist{side}"), p(f"Hand{side}"), f"{side}ForeArm")]  # fmt: skip
+              (f"{side}Hand", p(f"Wrist{side}"), p(f"Hand{side}"), f"{side}ForeArm")]
     return [(prefix + n, h, t, prefix + par if par else None) for n, h, t, par in b]
 
 

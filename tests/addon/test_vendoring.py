@@ -27,7 +27,7 @@ def test_the_vendored_modules_import_without_the_backend(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_ALONE, str(vendor.parent), *modules],
         capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
 
 

@@ -74,7 +74,7 @@ def test_rotation_channels_apply_in_the_listed_order():
     (ARM.split("MOTION")[0], "unexpected end of file"),
     (ARM.replace("JOINT Arm", "JOINT Hips"), "'Hips' used twice"),
     (ARM.replace("    End Site", "    Leaf Site"), "expected JOINT, End Site"),
-])  # fmt: skip
+])
 def test_malformed_bvh_names_the_problem(broken, match):
     with pytest.raises(KineticGanError, match=match):
         parse_bvh(broken)

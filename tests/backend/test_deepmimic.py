@@ -98,7 +98,7 @@ def test_non_looping_clip_holds_its_ends(tmp_path):
     ('{"Loop": "twice", "Frames": []}', "'Loop' must be"),
     ('{"Frames": [[1, 2], [3]]}', "equal-length"),
     ('{"Frames": [[0.1, 0, 0]]}', "at least 2 frames of 44"),
-])  # fmt: skip
+])
 def test_malformed_clips(tmp_path, content, match):
     path = tmp_path / "bad.txt"
     path.write_text(content)

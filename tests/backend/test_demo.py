@@ -46,7 +46,7 @@ def test_quick_demo_serves_renders_and_stops(tiny_weights, tmp_path):
         [sys.executable, "-m", "kinetic_gan.demo", "--quick", "--weights", str(tiny_weights),
          "--out", str(out)],
         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     video, gif = out / "grid.mp4", out / "demo.gif"
     assert f"video:   {video}" in result.stdout and f"preview: {gif}" in result.stdout

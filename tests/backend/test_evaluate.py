@@ -41,7 +41,7 @@ def write_dataset(folder, skeleton="ntu", frames=FRAMES, per_split=(("train", 9)
         with open(folder / f"{split}_label.pkl", "wb") as handle:
             pickle.dump(([f"s{i}" for i in range(n)], [int(v) for v in labels]), handle)
     meta = {"name": "tiny", "class_names": CLASSES, "fps": 30, "skeleton": skeleton,
-            "normalization": NORM}  # fmt: skip
+            "normalization": NORM}
     (folder / "meta.json").write_text(json.dumps(meta))
     return folder
 
@@ -53,7 +53,7 @@ def setup(tmp_path_factory):
     random_generator_weights(
         root / "gen", n_classes=3, frames=FRAMES, class_names=CLASSES, normalization=NORM,
         samples_per_class=8,
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     inception = root / "pt_inception.pth"
     torch.save(FidInceptionV3().state_dict(), inception)
@@ -66,7 +66,7 @@ def test_kinetic_gan_protocol_writes_fid_and_mmd(setup, capsys):
         "evaluate", "--protocol", "kinetic-gan", "--real", str(setup["data"]),
         "--generated", str(setup["weights"]), "--inception-weights", str(setup["inception"]),
         "--per-class", "2", "--out", str(out),
-    ])  # fmt: skip
+    ])
     assert code == 0
     result = json.loads(out.read_text())
     assert result["protocol"] == "kinetic-gan" and result["split"] == "train"
@@ -82,7 +82,7 @@ def test_recognizer_training_and_recognition_protocol(setup, capsys):
     assert main([
         "train-recognizer", "--data", str(setup["data"]), "--out", str(rec),
         "--channels", "8,16", "--strides", "1,2", "--epochs", "2", "--batch-size", "4",
-    ]) == 0  # fmt: skip
+    ]) == 0
     card = json.loads(rec.with_suffix(".json").read_text())
     assert card["class_names"] == CLASSES and 0.0 <= card["test_accuracy"] <= 1.0
     assert rec.with_suffix(".safetensors").is_file()
@@ -92,7 +92,7 @@ def test_recognizer_training_and_recognition_protocol(setup, capsys):
         "evaluate", "--protocol", "recognition", "--real", str(setup["data"]),
         "--generated", str(setup["weights"]), "--recognizer", str(rec),
         "--per-class", "4", "--repeats", "2", "--out", str(out),
-    ]) == 0  # fmt: skip
+    ]) == 0
     result = json.loads(out.read_text())
     assert result["split"] == "test" and result["repeats"] == 2
     generated = result["generated"]
@@ -108,14 +108,14 @@ def test_recognizer_training_and_recognition_protocol(setup, capsys):
     assert main([
         "evaluate", "--protocol", "recognition", "--real", str(setup["data"]),
         "--generated", str(npz), "--recognizer", str(rec), "--out", str(out),
-    ]) == 0  # fmt: skip
+    ]) == 0
     assert json.loads(out.read_text())["generated_samples_per_draw"] == 9
 
 
 def test_mismatched_skeletons_and_frames_are_clear_errors(setup, capsys):
     h36m = write_dataset(setup["root"] / "h36m", skeleton="h36m", per_split=(("train", 3),))
     args = ["evaluate", "--generated", str(setup["weights"]), "--inception-weights",
-            str(setup["inception"]), "--per-class", "2"]  # fmt: skip
+            str(setup["inception"]), "--per-class", "2"]
     assert main([*args, "--real", str(h36m)]) == 2
     assert "skeletons differ" in capsys.readouterr().err
     long = write_dataset(setup["root"] / "long", frames=64, per_split=(("train", 3),))
@@ -149,7 +149,7 @@ def test_preview_command_renders_npz_and_datasets(setup, tmp_path):
 def test_plot_loss_draws_the_training_log(tmp_path, capsys):
     rows = ["iteration,epoch,d_loss,g_loss,gp,w_dist,seconds"]
     rows += [f"{i},{i // 10},{-5 + i * 0.01},{2 - i * 0.02},{0.5 / (i + 1)},{5 - i * 0.01},{i}"
-             for i in range(1, 120)]  # fmt: skip
+             for i in range(1, 120)]
     (tmp_path / "log.csv").write_text("\n".join(rows) + "\n")
     assert main(["plot-loss", str(tmp_path)]) == 0
     image = iio.imread(tmp_path / "loss.png")

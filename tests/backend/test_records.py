@@ -23,7 +23,7 @@ def takes(**change) -> GeneratedSet:
         z=rng.standard_normal((2, 16)).astype(np.float32), fps=29.97, skeleton="ntu",
         joint_names=list(NTU_JOINTS), parents=list(NTU_PARENTS), model="m", seed=7,
         truncation=0.7, vary_noise=True, cleanup="bones",
-    )  # fmt: skip
+    )
     return dataclasses.replace(record, **change)
 
 
@@ -49,7 +49,7 @@ def test_files_of_the_old_generate_layout_still_read(tmp_path):
     np.savez(path, joints=record.joints, labels=record.labels, z=record.z,
              class_names=np.asarray(record.class_names), fps=np.asarray(30),
              skeleton=np.asarray("ntu"), joint_names=np.asarray(record.joint_names),
-             parents=np.asarray(record.parents), units=np.asarray("m"))  # fmt: skip
+             parents=np.asarray(record.parents), units=np.asarray("m"))
     old = load_npz(path)
     assert old.fps == 30.0 and old.cleanup == "none" and old.model == ""
     assert (old.seed, old.truncation, old.vary_noise) == (None, None, False)
@@ -61,7 +61,7 @@ def test_files_of_the_old_addon_layout_still_read(tmp_path):
     np.savez(path, joints=record.joints, labels=np.array([-1, -1]),
              class_names=np.asarray(["", ""]), fps=np.float32(24.0), skeleton=np.asarray(""),
              joint_names=np.asarray(record.joint_names), parents=np.asarray(record.parents),
-             units=np.asarray("m"), seed=np.int64(-1), truncation=np.float32(np.nan))  # fmt: skip
+             units=np.asarray("m"), seed=np.int64(-1), truncation=np.float32(np.nan))
     old = load_npz(path)
     assert old.z.shape == (2, 0) and old.fps == 24.0 and old.cleanup == "none"
     assert (old.seed, old.truncation) == (None, None)
@@ -75,7 +75,7 @@ def test_the_addon_writes_the_backend_layout(tmp_path):
         tmp_path / "addon.npz", record.joints[0], joint_names=record.joint_names,
         parents=record.parents, fps=24.0, class_names=["walk"], labels=[0], skeleton="ntu",
         seed=3, cleanup="feet",
-    )  # fmt: skip
+    )
     with np.load(path) as mine, np.load(save_npz(tmp_path / "backend.npz", record)) as theirs:
         assert set(mine.files) == set(theirs.files)
         assert all(mine[k].dtype.kind == theirs[k].dtype.kind for k in mine.files)
@@ -110,7 +110,7 @@ def test_request_fields_are_checked_once_for_everyone():
     assert req.truncation == 0.5 and type(req.truncation) is float
     assert GenerateRequest.from_fields({"action": 1, "truncation": 1}).truncation == 1.0
     assert req.fields() == {"action": "walk", "count": 1, "model": None, "seed": None,
-                            "truncation": 0.5, "vary_noise": False}  # fmt: skip
+                            "truncation": 0.5, "vary_noise": False}
     for fields, words in [
         ({"count": 2}, 'needs "action"'),
         ({"action": "walk", "colour": "red"}, "unknown fields"),

@@ -169,7 +169,7 @@ def generate_reply(header, n=1, fps=30.0, joints_shape=None):
         "model": "tiny", "action": "walk", "label": 0, "class_names": ["walk"] * n,
         "seed": 1, "truncation": None, "vary_noise": False, "fps": fps, "skeleton": "t",
         "joint_names": ["a", "b", "c", "d"], "parents": [-1, 0, 1, 2], "units": "m",
-    }  # fmt: skip
+    }
     arrays = {"joints": joints, "labels": np.zeros(n, np.int64), "z": np.zeros((n, 4), np.float32)}
     return protocol.ok_reply(header["id"], "generate", result, arrays)
 
@@ -287,7 +287,7 @@ def test_curve_domains_keep_worker_keys_apart(tmp_path):
     server = curve.CurveServer(
         context, tmp_path / "keys" / "broker.key_secret", tmp_path / "clients",
         worker_dir=tmp_path / "workers",
-    )  # fmt: skip
+    )
     try:
         certs = server._auth.certs
         assert set(certs) == {curve.CLIENTS, curve.WORKERS}
@@ -356,7 +356,7 @@ def _npz(path, **extra):
     fields = dict(
         joints=np.zeros((2, 8, 25, 3), np.float32), labels=np.zeros(2, np.int64),
         class_names=np.array(["a", "b"]), skeleton=np.array("ntu"), fps=np.asarray(30),
-    )  # fmt: skip
+    )
     fields.update(extra)
     np.savez(path, **fields)
     return path
@@ -438,7 +438,7 @@ def test_request_to_a_dead_address_answers_fast_and_names_serve(tmp_path):
             [sys.executable, "-m", "kinetic_gan.cli", "request", "--address",
              f"tcp://127.0.0.1:{port}", "--action", "cartwheel", "--out", str(tmp_path / "x.npz")],
             capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        )
         elapsed = time.monotonic() - started
     assert done.returncode != 0
     assert "`kinetic-gan serve" in done.stderr and "CurveZMQ" in done.stderr

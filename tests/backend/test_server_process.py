@@ -117,7 +117,7 @@ def server(weights, tmp_path_factory):
         "--weights", str(weights / "tiny.safetensors"), str(weights / "other.safetensors"),
         "--bind", "tcp://127.0.0.1:*", "--device", "cpu",
         "--max-count", "8", "--max-pending", "8", "--max-delay-ms", "20",
-    )  # fmt: skip
+    )
     yield endpoint, proc
     assert proc.stop() == 0, proc.log()
 
@@ -144,7 +144,7 @@ def test_round_trip_equals_the_generator(server, generator):
         assert other["skeleton"] == "h36m" and len(other["parents"]) == 16
 
         for kwargs in ({"count": 2, "seed": 7}, {"count": 3, "seed": 8, "truncation": 0.5},
-                       {"count": 2, "seed": 9, "vary_noise": True}):  # fmt: skip
+                       {"count": 2, "seed": 9, "vary_noise": True}):
             take = client.generate("jump up", **kwargs)
             want = direct(generator, "jump up", **kwargs)
             np.testing.assert_allclose(take.joints, want.joints, rtol=0, atol=1e-6)
@@ -190,7 +190,7 @@ def test_request_cli_writes_the_generate_layout(server, generator, tmp_path):
         [sys.executable, "-m", "kinetic_gan.cli", "request", "--address", address,
          "--action", "jump up", "--count", "2", "--seed", "5", "--out", str(out)],
         capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     got, want = load_npz(out), direct(generator, "jump up", count=2, seed=5)
     np.testing.assert_allclose(got.joints, want.joints, rtol=0, atol=1e-6)
@@ -351,7 +351,7 @@ def test_sigterm_sends_the_in_flight_replies_then_exits_0(weights, tmp_path):
         tmp_path, "graceful", "--weights", str(weights / "tiny.safetensors"),
         "--bind", "tcp://127.0.0.1:*", "--device", "cpu", "--log-level", "DEBUG",
         "--max-batch", "64",
-    )  # fmt: skip
+    )
     try:
         with zmq.Context.instance().socket(zmq.DEALER) as sock:
             sock.setsockopt(zmq.LINGER, 0)
@@ -382,7 +382,7 @@ def test_refuses_a_public_bind_without_keys(weights):
         ["broker", "--frontend", "tcp://*:0"],
     ):
         done = subprocess.run([sys.executable, "-m", "kinetic_gan.cli", *args],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+                              capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert "reachable from other machines" in done.stderr and "Traceback" not in done.stderr
 
@@ -395,7 +395,7 @@ def test_curve_admits_only_authorised_clients(weights, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "kinetic_gan.cli", "keygen", "server", "--out", str(keys)],
         capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     alice_public, alice_secret = curve.write_keypair(keys, "alice")
     curve.write_keypair(keys, "mallory")
@@ -407,7 +407,7 @@ def test_curve_admits_only_authorised_clients(weights, tmp_path):
         "--bind", "tcp://127.0.0.1:*", "--device", "cpu",
         "--curve-secret-key", str(keys / "server.key_secret"),
         "--curve-authorized-clients", str(allowed),
-    )  # fmt: skip
+    )
     try:
         mallory = CurveKeys.from_files(keys / "server.key", keys / "mallory.key_secret")
         for credentials in (None, mallory):
@@ -431,7 +431,7 @@ def test_curve_admits_only_authorised_clients(weights, tmp_path):
 def test_broker_survives_a_killed_worker_without_losing_requests(weights, generator, tmp_path):
     broker = Process(["broker", "--frontend", "tcp://127.0.0.1:*", "--backend",
                       "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--log-level", "DEBUG"],
-                     tmp_path / "broker.log")  # fmt: skip
+                     tmp_path / "broker.log")
     workers: list[Process] = []
     try:
         front, back = broker.wait_for(r"listening frontend=(\S+) backend=(\S+)").groups()
@@ -440,7 +440,7 @@ def test_broker_survives_a_killed_worker_without_losing_requests(weights, genera
                 ["serve", "--weights", str(weights / "tiny.safetensors"), "--connect", back,
                  "--device", "cpu", "--heartbeat-ms", "200", "--log-level", "DEBUG"],
                 tmp_path / f"worker-{name}.log", env={"OMP_NUM_THREADS": "1"},
-            )  # fmt: skip
+            )
             workers.append(worker)
         for worker in workers:
             worker.wait_for(r"listening endpoint=")

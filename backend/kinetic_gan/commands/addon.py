@@ -170,7 +170,7 @@ def download_wheels(dest: Path, platforms: list[str], log=_print_err) -> dict[st
         cached = [w for w in dest.glob("pyzmq-27.*.whl") if any(t in w.name for t in tags)]
         if not cached:
             cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-                   "--no-deps", "--python-version", "3.11", "--dest", str(dest)]  # fmt: skip
+                   "--no-deps", "--python-version", "3.11", "--dest", str(dest)]
             for tag in tags:
                 cmd += ["--platform", tag]
             done = subprocess.run([*cmd, PYZMQ], capture_output=True, text=True, timeout=300)
@@ -251,7 +251,7 @@ def build_addon(
         cli = _blender_ext_cli()
         if cli is None:
             log("warning: Blender's extension CLI (from the bpy module) not found; "
-                "packing without manifest validation")  # fmt: skip
+                "packing without manifest validation")
             _zip_folder(staging, extension, "")
         else:
             with atomic_path(extension) as tmp_zip:
@@ -259,7 +259,7 @@ def build_addon(
                     [sys.executable, str(cli), "build", "--source-dir", str(staging),
                      "--output-filepath", str(tmp_zip)],
                     capture_output=True, text=True, timeout=300,
-                )  # fmt: skip
+                )
                 if done.returncode != 0:
                     detail = (done.stdout + done.stderr).strip().splitlines()
                     raise KineticGanError(f"extension build failed: {' | '.join(detail[-3:])}")

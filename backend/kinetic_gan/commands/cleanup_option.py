@@ -23,7 +23,7 @@ def add_argument(parser: argparse.ArgumentParser) -> None:
         help="clean the joints before saving: all (the default when the flag is given), none, "
         f"or some of {','.join(motion_cleanup.STEPS)} (constant bones, a 6 Hz zero-phase "
         "low-pass, feet held during contacts; docs/cleanup.md). Default: none (raw output)",
-    )  # fmt: skip
+    )
 
 
 def parse(text: str) -> tuple[str, ...]:

@@ -177,7 +177,7 @@ def format_table(results: dict[str, object]) -> str:
     if results["protocol"] == "kinetic-gan":
         quirk = " (published quirk)" if results["mmd_published_quirk"] else ""
         rows = [("FID", results["fid"]), (f"MMD-a{quirk}", results["mmd_a"]),
-                (f"MMD-s{quirk}", results["mmd_s"])]  # fmt: skip
+                (f"MMD-s{quirk}", results["mmd_s"])]
         width = max(len(r[0]) for r in rows)
         return "\n".join(f"{name:<{width}}  {value:.4f}" for name, value in rows)
     header = f"{'':<10}  {'FID':>16}  {'accuracy':>16}  {'diversity':>16}  {'multimodality':>16}"

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         full = probe.skeleton == "ntu"
         augment = Augment(seed=args.seed) if full else Augment(
             yaw_deg=0.0, mirror_p=0.0, time_warp=(0.8, 1.25), bone_jitter=0.0, seed=args.seed
-        )  # fmt: skip
+        )
     train_set = open_dataset(args.data, split="train", frames=args.frames, augment=augment)
     test_set = open_dataset(
         args.data, split="test", frames=args.frames, normalization=train_set.normalization
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed, "augment": augment is not None, "train_samples": len(train_set),
             "test_samples": len(test_set), "seconds": round(seconds, 1), "device": device,
         },
-    )  # fmt: skip
+    )
     weights, card_path = save_recognizer(args.out, model.cpu(), card)
     print(f"test accuracy {test_accuracy:.3f}; wrote {weights} and {card_path}")
     return 0

@@ -27,7 +27,7 @@ NTU60 = (
     "point finger at the other person", "hugging other person",
     "giving something to other person", "touch other person's pocket", "handshaking",
     "walking towards each other", "walking apart from each other",
-)  # fmt: skip
+)
 
 NTU120 = (
     *NTU60,
@@ -47,7 +47,7 @@ NTU120 = (
     "carry something with other person", "take a photo of other person",
     "follow other person", "whisper in other person's ear", "exchange things with other person",
     "support somebody with hand", "finger-guessing game (playing rock-paper-scissors)",
-)  # fmt: skip
+)
 
 # The ten Human3.6M scenarios used by the published 16-joint H36M setting (as in SA-GCN,
 # whose data Kinetic-GAN reuses), in the alphabetical order of the scenario names. A
@@ -55,16 +55,16 @@ NTU120 = (
 H36M = (
     "directions", "discussion", "eating", "greeting", "phoning",
     "posing", "sitting", "sitting down", "smoking", "walking",
-)  # fmt: skip
+)
 
 # Our corpus: the 15 DeepMimic clips, in label order (see docs/data.md).
 DEEPMIMIC15 = (
     "walk", "run", "jump", "kick", "punch", "spin", "spinkick", "cartwheel", "backflip",
     "crawl", "roll", "dance_a", "dance_b", "getup_faceup", "getup_facedown",
-)  # fmt: skip
+)
 
 _TABLES = {"ntu": NTU60, "ntu60": NTU60, "ntu120": NTU120, "ntu2d": NTU60, "h36m": H36M,
-           "deepmimic15": DEEPMIMIC15}  # fmt: skip
+           "deepmimic15": DEEPMIMIC15}
 
 
 def class_table(name: str) -> tuple[str, ...]:

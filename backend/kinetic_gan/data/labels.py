@@ -20,7 +20,7 @@ _ALLOWED = {
     ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode"),
-}  # fmt: skip
+}
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

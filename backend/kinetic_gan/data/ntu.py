@@ -25,7 +25,7 @@ LAYOUTS = ("auto", "ntu", "ntu120", "ntu2d", "h36m")
 _SHAPES = {
     "ntu": ("ntu", 3, 25, True, 30), "ntu120": ("ntu", 3, 25, True, 30),
     "ntu2d": ("ntu2d", 2, 25, True, 30), "h36m": ("h36m", 3, 16, False, 50),
-}  # fmt: skip
+}
 
 
 class MotionDataset:

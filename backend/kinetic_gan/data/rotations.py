@@ -16,7 +16,7 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
         np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
         np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
         np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)  # fmt: skip
+    ], -2)
 
 
 def axis_angle_matrix(axis: str, angle: np.ndarray) -> np.ndarray:
@@ -56,5 +56,5 @@ def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         aw * bx + ax * bw + ay * bz - az * by,
         aw * by - ax * bz + ay * bw + az * bx,
         aw * bz + ax * by - ay * bx + az * bw,
-    ], -1)  # fmt: skip
+    ], -1)
 

@@ -66,7 +66,7 @@ DEEPMIMIC = {
         ("Shoulder", "shoulder"), ("Elbow", "elbow"), ("Wrist", "wrist"), ("Hand", "hand"),
         ("Hip", "hip"), ("Knee", "knee"), ("Ankle", "ankle"), ("Foot", "foot"),
         ("HandTip", "hand_tip"), ("Thumb", "thumb"))},
-}  # fmt: skip
+}
 
 # Mixamo: Neck is the base of the neck (NTU's SpineShoulder); Head is the skull base and
 # HeadTop_End the crown, so the head centre is half way; LeftArm is the shoulder joint
@@ -119,7 +119,7 @@ BIOVISION = _both({
 
 RIGS: dict[str, dict[str, Rule]] = {
     "deepmimic": DEEPMIMIC, "mixamo": MIXAMO, "cmu": CMU, "biovision": BIOVISION,
-}  # fmt: skip
+}
 
 # Source axes → dataset axes (proper rotations). DeepMimic: Y up, faces +x, right side +z;
 # a turn of +90° about Y sends +x to −Z and +z to +X. BVH files are Y up, and the heading

@@ -108,7 +108,7 @@ def generate_joints(
     for c in range(generator.card.n_classes):
         # One seed per class keeps each class's draw independent of the class count.
         parts.append(generate(generator, action=c, count=per_class, seed=seed * 100_003 + c,
-                              truncation=truncation))  # fmt: skip
+                              truncation=truncation))
     first = parts[0]
     return Joints(
         joints=np.concatenate([np.asarray(p.joints, dtype=np.float32) for p in parts]),
@@ -126,7 +126,7 @@ def to_model_units(joints: Joints, normalization, class_names: list[str], source
     if joints.units != "normalised":
         x = np.asarray(normalization.normalise(x), dtype=np.float32)
     return MotionSet(x, labels, list(class_names), get_skeleton_name(joints.skeleton), joints.fps,
-                     source)  # fmt: skip
+                     source)
 
 
 def align_labels(names: list[str], reference: list[str], source: str) -> np.ndarray:

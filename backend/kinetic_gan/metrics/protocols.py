@@ -38,7 +38,7 @@ def kinetic_gan_protocol(
     mmd = mmd_mod.class_mmd(
         real.motions, real.labels, generated.motions, generated.labels, real.class_names,
         published_quirk=published_quirk,
-    )  # fmt: skip
+    )
     return {
         "fid": fid_mod.fid_from_features(real_features, gen_features),
         "mmd_a": mmd.mmd_a,

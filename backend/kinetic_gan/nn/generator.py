@@ -152,7 +152,7 @@ class Generator(nn.Module):
                 time_upsample=self.architecture.time_upsample,
             )
             for i, (cin, cout, lvl, t, up, bn, res) in enumerate(plan)
-        )  # fmt: skip
+        )
         self.levels = [blk.level for blk in self.st_gcn_networks]
         self.edge_importance = register_graph(self, pyramid, self.levels)
         # Our optional output stages (smoothing, kinematics); absent in published models,

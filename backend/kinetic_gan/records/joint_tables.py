@@ -14,7 +14,7 @@ NTU_JOINTS = (
     "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
     "HipRight", "KneeRight", "AnkleRight", "FootRight",
     "SpineShoulder", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight",
-)  # fmt: skip
+)
 
 # Parent of each NTU joint, rooted at SpineBase (the Kinect's own hierarchy).
 NTU_PARENTS = (
@@ -24,12 +24,12 @@ NTU_PARENTS = (
     0, 12, 13, 14,
     0, 16, 17, 18,
     1, 7, 7, 11, 11,
-)  # fmt: skip
+)
 
 # Human3.6M, the 16-joint order of the published code ("Foot" is the ankle there).
 H36M_JOINTS = (
     "Hip", "RightHip", "RightKnee", "RightFoot", "LeftHip", "LeftKnee", "LeftFoot",
     "Spine", "Thorax", "Head", "LeftShoulder", "LeftElbow", "LeftWrist",
     "RightShoulder", "RightElbow", "RightWrist",
-)  # fmt: skip
+)
 H36M_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 8, 10, 11, 8, 13, 14)

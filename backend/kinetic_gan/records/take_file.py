@@ -40,7 +40,7 @@ FILE_DEFAULTS: dict[str, Any] = {
 _DTYPES = {
     "joints": np.float32, "labels": np.int64, "z": np.float32, "parents": np.int64,
     "fps": np.float64, "seed": np.int64, "truncation": np.float64, "vary_noise": np.bool_,
-}  # fmt: skip
+}
 # An array holds no None: how "not known" is stored.
 _STORED_NONE = {"seed": -1, "truncation": math.nan}
 

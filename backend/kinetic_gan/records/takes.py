@@ -64,7 +64,7 @@ class GeneratedSet(MotionFormat):
         return Motion(
             joints=self.joints[index], label=int(self.labels[index]),
             **{f.name: getattr(self, f.name) for f in dataclasses.fields(MotionFormat)},
-        )  # fmt: skip
+        )
 
     def fields(self) -> dict[str, Any]:
         """Every field by name, lists and scalars as plain Python values (arrays as they are)."""

@@ -36,7 +36,7 @@ def octahedra(
     half = np.clip(WAIST_HALF_WIDTH * length, *WAIST_RANGE_M)
     waist = heads + WAIST_AT * (tails - heads)
     ring = [waist + half * x_axes, waist + half * z_axes, waist - half * x_axes,
-            waist - half * z_axes]  # fmt: skip
+            waist - half * z_axes]
     verts = np.stack([heads, *ring, tails], axis=1).reshape(-1, 3)
     faces = [tuple(6 * b + i for i in face) for b in range(len(heads)) for face in _FACES]
     return verts, faces

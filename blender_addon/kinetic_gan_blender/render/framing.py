@@ -67,7 +67,7 @@ class CameraPose:
             [(q @ self.matrix[:, 0]) / (safe * self.tan_half_x),
              (q @ self.matrix[:, 1]) / (safe * self.tan_half_y)],
             axis=1,
-        )  # fmt: skip
+        )
         return uv, depth
 
     def camera_space(self, uv: np.ndarray, depth: float) -> np.ndarray:
@@ -78,7 +78,7 @@ class CameraPose:
              uv[:, 1] * self.tan_half_y * depth,
              np.full(len(uv), -float(depth))],
             axis=1,
-        )  # fmt: skip
+        )
 
 
 def view_basis(view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +101,7 @@ def _distance(
     needed = np.concatenate(
         [np.maximum(x, 0) / right - z, np.maximum(-x, 0) / left - z,
          np.maximum(y, 0) / top - z, np.maximum(-y, 0) / bottom - z, near - z]
-    )  # fmt: skip
+    )
     return float(needed.max())
 
 
@@ -125,7 +125,7 @@ def frame_points(
     limits = (
         tx * (1 - margins.right), tx * (1 - margins.left),
         ty * (1 - margins.top), ty * (1 - margins.bottom),
-    )  # fmt: skip
+    )
     sx = (x.max() + x.min()) / 2
     sy = (y.max() + y.min()) / 2
     for _ in range(4):
@@ -223,7 +223,7 @@ def motion_hull(points: np.ndarray, pad: float) -> np.ndarray:
     corners = [
         np.stack([(lo, hi)[i][:, 0], (lo, hi)[j][:, 1], (lo, hi)[k][:, 2]], axis=1)
         for i in (0, 1) for j in (0, 1) for k in (0, 1)
-    ]  # fmt: skip
+    ]
     return np.concatenate(corners)
 
 

@@ -73,16 +73,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--actions", default="all",
         help='comma-separated class names or indices, e.g. "jump,kick" or "0,3"; "all" (default)',
-    )  # fmt: skip
+    )
     src.add_argument("--count", type=int, default=1, help="takes per action (default 1)")
     src.add_argument(
         "--seed", type=int, default=0,
         help="seed of an action's first take; take k uses seed + k (default 0)",
-    )  # fmt: skip
+    )
     src.add_argument(
         "--truncation", type=float, default=DEFAULT_TRUNCATION,
         help=f"truncation psi in [0, 1]; 1 turns it off (default {DEFAULT_TRUNCATION})",
-    )  # fmt: skip
+    )
     src.add_argument(
         "--backend", default=DEFAULT_BACKEND, help=f"server address (default {DEFAULT_BACKEND})"
     )
@@ -94,24 +94,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--local", action="store_true",
         help="kinetic-gan render: serve --weights on a free loopback port for this batch and "
         "stop it after (instead of --backend)",
-    )  # fmt: skip
+    )
     src.add_argument("--weights", type=Path, default=None, help="FILE.safetensors for --local")
     src.add_argument(
         "--cleanup", default="all", metavar="STEPS",
         help="motion cleanup before animating: all (default), none (the raw output), or some "
         f"of {','.join(CLEANUP_STEPS)} — constant bones, a 6 Hz zero-phase low-pass, feet "
         "held during contacts (NTU-25 models in metres; docs/cleanup.md)",
-    )  # fmt: skip
+    )
 
     rig = parser.add_argument_group("character")
     rig.add_argument(
         "--rig", default="default",
         help='"default" (the built-in character) or FILE.blend:ArmatureName',
-    )  # fmt: skip
+    )
     rig.add_argument(
         "--bone-map", default=None,
         help="bone map preset (default, mixamo, rigify, metarig, h36m) or a JSON file",
-    )  # fmt: skip
+    )
     rig.add_argument(
         "--in-place", action="store_true", help="keep the character on the spot (no root travel)"
     )
@@ -125,11 +125,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="samples per pixel: render time grows with it (default: Workbench 1, its edges "
         "smoothed by the compositor; 5, 8, 11, 16 or 32 for its multi-sample anti-aliasing; "
         "EEVEE 16, Cycles 32)",
-    )  # fmt: skip
+    )
     out.add_argument(
         "--grid", action="store_true",
         help="one scene with every take side by side, in place: --mp4/--png/--blend become grid.*",
-    )  # fmt: skip
+    )
     out.add_argument("--out", type=Path, default=Path("renders"), help="output folder")
     for name, text in (
         ("mp4", "an H.264 MP4 per take (the default when no export is named)"),

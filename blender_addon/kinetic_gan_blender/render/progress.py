@@ -135,7 +135,7 @@ def summary_table(results: Sequence[TakeResult]) -> str:
             ", ".join(r.outputs) if r.status != "failed" else (r.error or ""),
         )
         for r in results
-    ]  # fmt: skip
+    ]
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers)]
     widths[-1] = len(headers[-1])  # the last column runs free
 

@@ -83,7 +83,7 @@ def _body_meshes(scene: bpy.types.Scene, armature: bpy.types.Object) -> list[bpy
     return [
         o for o in scene.objects
         if o.type == "MESH" and len(o.data.vertices) and _belongs_to(o, armature)
-    ]  # fmt: skip
+    ]
 
 
 def has_visible_mesh(scene: bpy.types.Scene, armature: bpy.types.Object) -> bool:

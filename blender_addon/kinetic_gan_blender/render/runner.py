@@ -112,7 +112,7 @@ class _Batch:
             "bone_map": o.bone_map, "in_place": self._in_place, "engine": o.engine,
             "resolution": list(o.resolution), "fps": o.fps, "samples": o.samples,
             "cleanup": list(o.cleanup),
-        }  # fmt: skip
+        }
 
     def _stage(self, fps: float) -> None:
         if self.studio is None:
@@ -269,7 +269,7 @@ class _Batch:
     def _shoot(
         self, take: Take, result: TakeResult, started: float,
         character: Callable[[], bpy.types.Object],
-    ) -> _Shot:  # fmt: skip
+    ) -> _Shot:
         """One take, generated and keyed on its character (run_takes' and run_grid's step)."""
         motion = self._generate(take, result)
         self._stage(motion.fps)
@@ -287,12 +287,12 @@ class _Batch:
         options = takes.TakeOptions(
             bone_map=self.options.bone_map, in_place=self._in_place,
             cleanup=tuple(self.options.cleanup), ground_rig=True,
-        )  # fmt: skip
+        )
         made = takes.make_take(
             armature, motion, take.stem, options,
             metadata={"action": take.action, "seed": take.seed, "truncation": take.truncation,
                       "model": self.source.model},
-        )  # fmt: skip
+        )
         for note in made.cleanup_warnings:
             self._note_once(f"{self.source.model}: {note}")
         result.timings.update(made.timings)
@@ -360,7 +360,7 @@ class _Batch:
                 paths["npz"], m.joints, joint_names=m.joint_names, parents=m.parents, fps=m.fps,
                 class_names=[take.action], labels=[m.label], skeleton=m.skeleton, units=m.units,
                 seed=take.seed, truncation=take.truncation, cleanup=m.cleanup,
-            )  # fmt: skip
+            )
         shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + (
             time.perf_counter() - t0
         )

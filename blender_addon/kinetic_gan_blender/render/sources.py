@@ -85,7 +85,7 @@ class RemoteSource:
             raise SourceError(f"backend at {address} serves no model")
         chosen = models[0] if model is None else next(
             (m for m in models if m.get("name") == model), None
-        )  # fmt: skip
+        )
         if chosen is None:
             self._client.close()
             names = ", ".join(repr(m.get("name")) for m in models)
@@ -98,7 +98,7 @@ class RemoteSource:
             r = self._client.generate(
                 action=take.label, count=1, seed=take.seed, truncation=take.truncation,
                 model=self.model, timeout_s=self.timeout_s,
-            )  # fmt: skip
+            )
         except self._errors as exc:
             raise RuntimeError(f"backend: {exc}") from None
         return r.sample(0)

@@ -64,7 +64,7 @@ class Studio:
             p.name: self._light(p.name, p.size) for p in framing.three_point_lights(
                 np.zeros(3), view, 5.0
             )
-        }  # fmt: skip
+        }
         self._workbench()
 
     # ---------------------------------------------------------------- building
