@@ -172,12 +172,11 @@ def swaying(amplitude: float, frames: int = 30, hz: float = 1.0) -> np.ndarray:
     return x
 
 
-def test_take_energy_is_the_log_mean_joint_speed_and_acceleration():
+def test_take_energy_is_the_log_mean_joint_speed():
     x = swaying(0.1)
-    energy = take_energy(torch.from_numpy(x), 30.0)[0].exp().numpy()
+    energy = take_energy(torch.from_numpy(x), 30.0)[0].exp().item()
     speed = np.linalg.norm(np.diff(x, axis=1) * 30, axis=-1).mean()
-    accel = np.linalg.norm(np.diff(x, n=2, axis=1) * 900, axis=-1).mean()
-    assert energy == pytest.approx([speed, accel], abs=2e-4)  # the 1e-4 m/s still floor
+    assert energy == pytest.approx(speed, abs=2e-4)  # the 1e-4 m/s floor of still joints
     assert np.isfinite(take_energy(torch.from_numpy(standing()), 30.0).numpy()).all()
 
 
@@ -188,12 +187,9 @@ def test_the_energy_band_spans_each_class_and_the_time_warp():
     energy = take_energy(takes, 30.0)
     for c in (0, 1):
         rows = energy[labels == c]
-        assert (band[c, :, 0] >= rows.min(0).values - 1e-6).all()
-        assert (band[c, :, 1] <= rows.max(0).values + 1e-6).all()
+        assert rows.min() - 1e-6 <= band[c, 0] < band[c, 1] <= rows.max() + 1e-6
     warped = class_energy_band(takes, labels, 2, 30.0, time_warp=(0.8, 1.25))
-    shift = torch.log(torch.tensor(1.25))
-    assert torch.allclose(warped[:, 0, 1] - band[:, 0, 1], shift)  # speed ∝ playback rate
-    assert torch.allclose(warped[:, 1, 1] - band[:, 1, 1], 2 * shift)  # accel ∝ its square
+    assert torch.allclose(warped - band, torch.log(torch.tensor([0.8, 1.25])))
     with pytest.raises(KineticGanError, match="class 2 has no real takes"):
         class_energy_band(takes, labels, 3, 30.0)
 
