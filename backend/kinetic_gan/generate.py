@@ -135,7 +135,7 @@ def sample_inputs(
 
 
 def to_joints(x: torch.Tensor, card, layout: str = "NCTV") -> np.ndarray:
-    """Normalised model output → (N, T, V, C) float32 in metres when the card knows the scale."""
+    """Normalized model output → (N, T, V, C) float32 in metres when the card knows the scale."""
     if layout == "NCTV":
         x = x.permute(0, 2, 3, 1)
     joints = x.float().cpu().numpy()

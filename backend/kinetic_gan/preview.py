@@ -1,7 +1,7 @@
 """Skeleton animations people can look at: GIF, MP4 and contact sheets (matplotlib, headless).
 
 Input is always joints ``(N, T, V, C)`` in the dataset frame (Y up, the subject facing
-−Z, metres — or normalised units, which draw the same way). 3-D skeletons are drawn in
+−Z, metres — or normalized units, which draw the same way). 3-D skeletons are drawn in
 perspective over a ground plane with their shadow; 2-D skeletons (NTU-2D) flat. Bones
 are coloured by side — left warm, right cool, spine dark — so a mirrored motion is
 visible at a glance. Axes are fixed for the whole clip and shared by all samples, so

@@ -10,7 +10,7 @@ Every level carries the ST-GCN *spatial* partition of its adjacency (Yan et al.
 2018): with max hop 1 and a centre joint, three (V, V) matrices — the joint
 itself, its neighbours at the same or a smaller distance to the centre
 (centripetal), and its neighbours further away (centrifugal) — each column
-normalised by the node degree (self loop included).
+normalized by the node degree (self loop included).
 """
 
 from __future__ import annotations
@@ -133,19 +133,19 @@ def _hop_distance(num_nodes: int, edges: tuple[tuple[int, int], ...]) -> np.ndar
 def spatial_partition(
     num_nodes: int, edges: tuple[tuple[int, int], ...], center: int
 ) -> np.ndarray:
-    """ST-GCN spatial partition (self, same-or-outward, inward), max hop 1, column-normalised."""
+    """ST-GCN spatial partition (self, same-or-outward, inward), max hop 1, column-normalized."""
     hop = _hop_distance(num_nodes, edges)
     adjacency = (hop <= MAX_HOP).astype(np.float64)
-    normalised = adjacency / adjacency.sum(axis=0, keepdims=True)  # column j divided by deg(j)
+    normalized = adjacency / adjacency.sum(axis=0, keepdims=True)  # column j divided by deg(j)
     # ST-GCN measures the distance to the centre only up to the max hop (1): every joint
     # further away counts as equally far ("unreachable"), which decides the partitions.
     to_center = np.where(hop[:, center] <= MAX_HOP, hop[:, center], np.inf)
     # Entry [j, i]: node i gathers from neighbour j. Neighbours as far from the centre as
     # the node or further share one partition; neighbours nearer the centre form the other.
     j_not_closer = to_center[:, None] >= to_center[None, :]
-    root = np.where(hop == 0, normalised, 0.0)
-    outward = np.where((hop == 1) & j_not_closer, normalised, 0.0)
-    inward = np.where((hop == 1) & ~j_not_closer, normalised, 0.0)
+    root = np.where(hop == 0, normalized, 0.0)
+    outward = np.where((hop == 1) & j_not_closer, normalized, 0.0)
+    inward = np.where((hop == 1) & ~j_not_closer, normalized, 0.0)
     return np.stack([root, outward, inward]).astype(np.float32)
 
 

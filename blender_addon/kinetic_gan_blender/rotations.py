@@ -68,7 +68,7 @@ def quaternion_from_matrix(m: np.ndarray) -> np.ndarray:
     """(w, x, y, z) unit quaternions of rotation matrices (..., 3, 3), w >= 0.
 
     Branch-free: each component's magnitude from the diagonal, its sign from the
-    antisymmetric part (w is taken non-negative), then one renormalisation.
+    antisymmetric part (w is taken non-negative), then one renormalization.
     """
     m = np.asarray(m, dtype=np.float64)
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
@@ -95,7 +95,7 @@ def quaternion_from_matrix(m: np.ndarray) -> np.ndarray:
 
 
 def matrix_from_quaternion(q: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) of (w, x, y, z) quaternions (normalised first)."""
+    """Rotation matrices (..., 3, 3) of (w, x, y, z) quaternions (normalized first)."""
     q = np.asarray(q, dtype=np.float64)
     q = q / norm(q)[..., None]
     w, x, y, z = np.moveaxis(q, -1, 0)

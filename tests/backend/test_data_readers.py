@@ -31,7 +31,7 @@ def ntu_array(n=6, c=3, t=20, m=2, seed=0) -> np.ndarray:
     return data
 
 
-def test_ntu60_first_body_normalised_to_unit_range(tmp_path):
+def test_ntu60_first_body_normalized_to_unit_range(tmp_path):
     data = ntu_array()
     path = write_published(tmp_path, "train", data, [0, 1, 2, 0, 1, 59])
     ds = open_dataset(path, frames=None)
@@ -42,7 +42,7 @@ def test_ntu60_first_body_normalised_to_unit_range(tmp_path):
     assert x.shape == (3, 20, 25) and x.dtype == np.float32 and label == 59
     whole = ds.array()
     assert whole.min() == pytest.approx(-1.0) and whole.max() == pytest.approx(1.0)
-    np.testing.assert_allclose(ds.normalization.denormalise(whole), body0, atol=1e-5)
+    np.testing.assert_allclose(ds.normalization.denormalize(whole), body0, atol=1e-5)
     assert isinstance(ds._data, np.memmap)
 
 
@@ -147,7 +147,7 @@ def test_nan_and_inf(tmp_path):
     expect_error("NaN or Inf", write_published(tmp_path / "inf", "train", data, [0, 1]))
 
 
-def test_constant_data_cannot_be_normalised(tmp_path):
+def test_constant_data_cannot_be_normalized(tmp_path):
     path = write_published(tmp_path, "train", np.zeros((2, 3, 4, 25, 2), np.float32), [0, 1])
     expect_error("every value is 0.0", path)
     assert len(open_dataset(path, normalization=Normalization(-1.0, 1.0))) == 2

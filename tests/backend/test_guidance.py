@@ -1,7 +1,7 @@
 """Class guidance: a frozen recogniser's cross-entropy added to the generator's loss.
 
 Tiny settings as in test_train (T=32, 3 classes, batch 4); the guide is a small
-recogniser saved with the tiny dataset's classes and normalisation.
+recogniser saved with the tiny dataset's classes and normalization.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def test_a_guide_for_other_classes_or_another_scale_is_named(tmp_path):
                    device=torch.device("cpu"))
     scaled = save_guide(tmp_path / "scaled", data,
                         normalization={"min": norm["min"] * 2, "max": norm["max"] * 2})
-    with pytest.raises(KineticGanError, match="normalisation"):
+    with pytest.raises(KineticGanError, match=r"normali[sz]ation"):
         load_guide(scaled, 1.0, class_names=CLASSES, normalization=norm,
                    device=torch.device("cpu"))
     with pytest.raises(KineticGanError, match="recogniser file not found"):

@@ -105,7 +105,7 @@ def test_converted_checkpoints_load_and_match(original_fixtures, manifest, tmp_p
     )
     g = load_generator(gen)
     assert g.card.n_classes == cfg["n_classes"] and g.card.mapping_depth == cfg["mlp_depth"]
-    assert g.card.units == "normalised"
+    assert g.card.units == "normalised"  # the published value (records.takes.NORMALIZED_UNITS)
     io = torch.load(original_fixtures / f"{name}.io.pt", weights_only=True)
     _check_generator_output(g.module, io)
     c = load_critic(crit)

@@ -36,7 +36,7 @@ def test_upsample_neighbourhoods_equal_published(published, name):
         assert ours == ref
 
 
-def test_partitions_are_column_normalised():
+def test_partitions_are_column_normalized():
     for name in ("ntu", "h36m"):
         for level in get_skeleton(name).pyramid.levels:
             np.testing.assert_allclose(level.A.sum(axis=(0, 1)), 1.0, atol=1e-6)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {out} and {out.with_suffix('.json')}")
     if normalization is None:
         print(
-            "warning: no --data/--norm-min/--norm-max: outputs stay in normalised units",
+            "warning: no --data/--norm-min/--norm-max: outputs stay in normalized units",
             file=sys.stderr,
         )
     return 0

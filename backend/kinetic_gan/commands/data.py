@@ -59,7 +59,7 @@ def _sheet(path: Path, out: Path, classes: list[str]) -> None:
 
     ds = open_dataset(path, frames=None, classes=classes)
     first = [int((ds.labels == k).argmax()) for k in range(ds.num_classes)]
-    joints = ds.array(normalised=False)[first].transpose(0, 2, 3, 1)
+    joints = ds.array(normalized=False)[first].transpose(0, 2, 3, 1)
     print(render_sanity_sheet(out, joints, ds.class_names))
 
 

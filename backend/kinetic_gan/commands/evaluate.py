@@ -77,8 +77,8 @@ def _real(args, split: str, normalization=None):
     real = motion_sets.real_set(dataset, f"{args.real} ({split})")
     if normalization is not None:
         # Measure in the recogniser's units: undo the reader's scaling, apply the card's.
-        metres = np.asarray(dataset.array(normalised=False), dtype=np.float32)
-        real.motions = np.asarray(normalization.normalise(metres), dtype=np.float32)
+        metres = np.asarray(dataset.array(normalized=False), dtype=np.float32)
+        real.motions = np.asarray(normalization.normalize(metres), dtype=np.float32)
     return real, normalization or dataset.normalization
 
 
@@ -141,8 +141,8 @@ def run_plausibility(args, device: str) -> dict[str, object]:
     test = motion_sets.open_real(args.real, split, args.frames)
     train = motion_sets.open_real(args.real, "train", args.frames)
     fps = float(test.fps)
-    real_m = np.asarray(test.array(normalised=False)).transpose(0, 2, 3, 1)
-    train_m = np.asarray(train.array(normalised=False)).transpose(0, 2, 3, 1)
+    real_m = np.asarray(test.array(normalized=False)).transpose(0, 2, 3, 1)
+    train_m = np.asarray(train.array(normalized=False)).transpose(0, 2, 3, 1)
     if args.generated.suffix == ".npz":
         joints = motion_sets.read_npz(args.generated)
     elif args.generated.suffix == ".safetensors":

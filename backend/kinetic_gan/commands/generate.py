@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     card = generator.card
     if card.units != "m":
         print(
-            f"warning: {args.weights} has no metres scale; output is in normalised units",
+            f"warning: {args.weights} has no metres scale; output is in normalized units",
             file=sys.stderr,
         )
     actions: list[str | int] = []

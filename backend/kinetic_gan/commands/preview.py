@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.records.takes import NORMALIZED_UNITS
 
 OUTPUTS = (".gif", ".mp4", ".png")
 # Without --samples: every motion in the input, up to this many (a 4 × 4 grid still reads).
@@ -53,7 +54,7 @@ def read_joints(path: Path, split: str):
         check_npz(path)  # a truncated zip, a zip bomb or an array fps: one clear line
         return motion_sets.read_npz(path)
     dataset = motion_sets.open_real(path, split, frames=None)
-    joints = np.asarray(dataset.array(normalised=False), dtype=np.float32).transpose(0, 2, 3, 1)
+    joints = np.asarray(dataset.array(normalized=False), dtype=np.float32).transpose(0, 2, 3, 1)
     names = [dataset.class_names[int(c)] for c in dataset.labels]
     return motion_sets.Joints(joints, names, dataset.skeleton, float(dataset.fps), "m")
 
@@ -78,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         preview.render_gif(args.out, joints, data.skeleton, titles, fps, grid=args.grid)
     else:
         preview.render_mp4(args.out, joints, data.skeleton, titles, fps, grid=args.grid)
-    if data.units == "normalised":
-        print("note: the input is in normalised units (its model card has no normalisation)")
+    if data.units == NORMALIZED_UNITS:
+        print("note: the input is in normalized units (its model card has no normalization)")
     shown = f"{len(chosen)} motions" if len(chosen) == total else (
         f"{len(chosen)} of the input's {total} motions, one class after another; "
         f"--samples {total} shows them all")

@@ -1,6 +1,6 @@
 """``kinetic-gan train-recognizer``: the ST-GCN whose features the recognition metrics use.
 
-Trains on the dataset's train split, measures accuracy on its test split (normalised
+Trains on the dataset's train split, measures accuracy on its test split (normalized
 with the train statistics) and stores ``OUT.safetensors`` + ``OUT.json`` with that
 accuracy in the card.
 """
@@ -73,7 +73,7 @@ def train(
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    plain_x = None if augmented else np.asarray(train_set.array(normalised=True), np.float32)
+    plain_x = None if augmented else np.asarray(train_set.array(normalized=True), np.float32)
     labels = np.asarray(train_set.labels, dtype=np.int64)
     n = len(labels)
     model.to(device)
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     test_accuracy = train(
         train_set,
-        np.asarray(test_set.array(normalised=True), np.float32),
+        np.asarray(test_set.array(normalized=True), np.float32),
         np.asarray(test_set.labels, np.int64),
         model,
         args.epochs,

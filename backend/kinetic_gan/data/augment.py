@@ -37,7 +37,7 @@ class Augment:
 def random_yaw(joints: np.ndarray, rng: np.random.Generator, max_deg: float) -> np.ndarray:
     """Turn the take about the vertical through its pelvis' mean position.
 
-    That is the origin of our corpus (whose normalisation is widened for such turns) and the
+    That is the origin of our corpus (whose normalization is widened for such turns) and the
     subject's own place in camera-space data such as NTU's.
     """
     angle = np.deg2rad(rng.uniform(-max_deg, max_deg))

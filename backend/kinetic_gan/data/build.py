@@ -2,7 +2,7 @@
 
 Every sample is a 64-frame window at 30 fps of one clip, in our dataset frame (facing −Z at
 the window's first frame, floor at y = 0, the pelvis' mean position over the window above
-the origin), as NTU-25 joints. The stored normalisation is the train split's min–max
+the origin), as NTU-25 joints. The stored normalization is the train split's min–max
 widened so that turns about the vertical and mirrors stay inside (``turn_safe_normalization``).
 
 Windows. A clip is sampled at ``start + n / fps``. Looping clips (``"Loop": "wrap"``) run

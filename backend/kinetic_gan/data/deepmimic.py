@@ -26,7 +26,7 @@ import numpy as np
 
 from kinetic_gan.data.rotations import (
     axis_angle_matrix,
-    normalise_quat,
+    normalize_quat,
     quat_multiply,
     quat_to_matrix,
     slerp,
@@ -197,7 +197,7 @@ def _ease_into(poses: np.ndarray, end: np.ndarray, start: np.ndarray,
     out = poses + w[:, None] * (start - end)
     for col in _quaternion_columns():
         q = slice(col, col + 4)
-        a, b = normalise_quat(end[q]), normalise_quat(start[q])
+        a, b = normalize_quat(end[q]), normalize_quat(start[q])
         gap = quat_multiply(b, a * [1.0, -1.0, -1.0, -1.0])  # b ⊗ a⁻¹
         identity = np.broadcast_to([1.0, 0.0, 0.0, 0.0], (len(w), 4))
         share = slerp(identity, np.broadcast_to(gap, (len(w), 4)), w)

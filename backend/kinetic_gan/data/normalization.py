@@ -1,4 +1,4 @@
-"""The published global min–max normalisation: every coordinate of a whole dataset to [-1, 1].
+"""The published global min–max normalization: every coordinate of a whole dataset to [-1, 1].
 
 ``x_n = 2 (x - min) / (max - min) - 1`` with one ``min`` and one ``max`` over all samples,
 frames, joints and channels. The two numbers go into the model card so a generator's output
@@ -22,14 +22,14 @@ class Normalization:
     def __post_init__(self) -> None:
         if not (np.isfinite(self.min) and np.isfinite(self.max)) or self.max <= self.min:
             raise KineticGanError(
-                f"normalisation: need finite min < max, got min={self.min}, max={self.max}"
+                f"normalization: need finite min < max, got min={self.min}, max={self.max}"
             )
 
     @classmethod
     def of(cls, x: np.ndarray, chunk: int = 256) -> Normalization:
         """Global min and max of ``x`` (N, ...), read in chunks so memory maps stay cheap."""
         if x.size == 0:
-            raise KineticGanError("normalisation: no samples to compute min/max from")
+            raise KineticGanError("normalization: no samples to compute min/max from")
         lo, hi = np.inf, -np.inf
         for start in range(0, len(x), chunk):
             block = np.asarray(x[start : start + chunk])
@@ -42,7 +42,7 @@ class Normalization:
             return cls(float(d["min"]), float(d["max"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise KineticGanError(
-                f"normalisation: expected {{'min': .., 'max': ..}}, got {d!r}"
+                f"normalization: expected {{'min': .., 'max': ..}}, got {d!r}"
             ) from exc
 
     def to_dict(self) -> dict[str, float]:
@@ -52,12 +52,15 @@ class Normalization:
     def scale(self) -> float:
         return self.max - self.min
 
-    def normalise(self, x: np.ndarray) -> np.ndarray:
+    def normalize(self, x: np.ndarray) -> np.ndarray:
         return (2.0 * (np.asarray(x, dtype=np.float32) - self.min) / self.scale - 1.0).astype(
             np.float32
         )
 
-    def denormalise(self, x: np.ndarray) -> np.ndarray:
+    def denormalize(self, x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, dtype=np.float32) + 1.0) * 0.5 * self.scale + self.min).astype(
             np.float32
         )
+
+    # The old spelling, only for train/ (rundir.py) until it moves to -ize; nothing new uses it.
+    denormalise = denormalize

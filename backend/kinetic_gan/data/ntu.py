@@ -81,18 +81,21 @@ class MotionDataset:
             rng = np.random.default_rng((self.augment.seed, self.epoch, i))
             joints = augmentation.apply(x.transpose(1, 2, 0), self.augment, rng, self.skeleton)
             x = joints.transpose(2, 0, 1)
-            return np.clip(self.normalization.normalise(x), -1.0, 1.0), int(self.labels[i])
-        return self.normalization.normalise(x), int(self.labels[i])
+            return np.clip(self.normalization.normalize(x), -1.0, 1.0), int(self.labels[i])
+        return self.normalization.normalize(x), int(self.labels[i])
 
-    def array(self, normalised: bool = True) -> np.ndarray:
-        """All items, (N, C, T, V) float32, without augmentation."""
+    def array(self, normalized: bool = True, *, normalised: bool | None = None) -> np.ndarray:
+        """All items, (N, C, T, V) float32, without augmentation. ``normalised=`` is the old
+        spelling, only for train/ (loop.py, batches.py) until it moves to -ize."""
+        if normalised is not None:
+            normalized = normalised
         out = np.empty((len(self), *self.shape), dtype=np.float32)
         for start in range(0, len(self), 512):
             rows = np.asarray(self._data[self._index[start : start + 512]], dtype=np.float32)
             if rows.ndim == 5:
                 rows = rows[..., 0]
             out[start : start + len(rows)] = fit_frames(rows, self.frames)
-        return self.normalization.normalise(out) if normalised else out
+        return self.normalization.normalize(out) if normalized else out
 
     def __repr__(self) -> str:
         return (f"MotionDataset({self.where}, n={len(self)}, classes={self.num_classes}, "
@@ -143,7 +146,7 @@ def open_dataset(path: str | Path, layout: str = "auto", split: str = "train",
     lo, hi = _scan(data, index, frames, where)
     if normalization is None:
         if not hi > lo:
-            raise KineticGanError(f"dataset {where}: every value is {lo}; nothing to normalise")
+            raise KineticGanError(f"dataset {where}: every value is {lo}; nothing to normalize")
         normalization = Normalization(lo, hi)
     ds = MotionDataset(
         data=data, labels=new_labels, sample_names=[names[i] for i in index],

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def normalise_quat(q: np.ndarray) -> np.ndarray:
+def normalize_quat(q: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """(..., 4) unit-or-not quaternions (w, x, y, z) → (..., 3, 3) rotation matrices."""
-    w, x, y, z = np.moveaxis(normalise_quat(np.asarray(q, dtype=np.float64)), -1, 0)
+    w, x, y, z = np.moveaxis(normalize_quat(np.asarray(q, dtype=np.float64)), -1, 0)
     return np.stack([
         np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
         np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
@@ -33,7 +33,7 @@ def axis_angle_matrix(axis: str, angle: np.ndarray) -> np.ndarray:
 
 def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Spherical interpolation between (..., 4) quaternions along the shorter arc."""
-    q0, q1 = normalise_quat(q0), normalise_quat(q1)
+    q0, q1 = normalize_quat(q0), normalize_quat(q1)
     dot = np.sum(q0 * q1, axis=-1, keepdims=True)
     q1 = np.where(dot < 0, -q1, q1)  # q and -q are the same rotation: take the short way
     dot = np.abs(dot)
@@ -44,7 +44,7 @@ def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
     safe = np.where(near, 1.0, sin)
     a = np.where(near, 1 - t, np.sin((1 - t) * theta) / safe)
     b = np.where(near, t, np.sin(t * theta) / safe)
-    return normalise_quat(a * q0 + b * q1)
+    return normalize_quat(a * q0 + b * q1)
 
 
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -320,7 +320,7 @@ def inception_features(
 
 
 def motion_as_images(x: np.ndarray) -> np.ndarray:
-    """Published protocol: a normalised motion (C, T, V) *is* an image (channels, frames, joints).
+    """Published protocol: a normalized motion (C, T, V) *is* an image (channels, frames, joints).
 
     The published script feeds its [-1, 1] tensors to the reference network unchanged
     (which expects [0, 1]), so we do too — this keeps FIDs comparable with the paper.

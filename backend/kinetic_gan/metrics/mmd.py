@@ -124,7 +124,7 @@ def class_mmd(
     samples_per_class: int = SAMPLES_PER_CLASS,
     published_quirk: bool = False,
 ) -> MmdResult:
-    """MMD-a and MMD-s between normalised motions (N, C, T, V), averaged over classes.
+    """MMD-a and MMD-s between normalized motions (N, C, T, V), averaged over classes.
 
     Each class compares its first ``k`` real with its first ``k`` generated motions, where
     ``k = min(samples_per_class, real count, generated count)``. Classes with fewer than

@@ -1,9 +1,9 @@
 """Motion sets for evaluation and previews: read, generate, align and check them.
 
-A ``MotionSet`` is motions in *model units* — ``(N, C, T, V)`` normalised to [-1, 1] with
+A ``MotionSet`` is motions in *model units* — ``(N, C, T, V)`` normalized to [-1, 1] with
 one ``Normalization`` — plus labels and class names. Real sets come from the dataset
 readers (``kinetic_gan.data``); generated sets from a weights file (sampled here) or an
-``.npz`` written by ``kinetic-gan generate``. Generated joints in metres are normalised
+``.npz`` written by ``kinetic-gan generate``. Generated joints in metres are normalized
 with the *real* set's statistics, so both sides are measured in the same units.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.records.takes import NORMALIZED_UNITS
 
 
 @dataclass
@@ -33,13 +34,13 @@ class MotionSet:
 
 @dataclass
 class Joints:
-    """Joints as they leave the backend: (N, T, V, C), metres or normalised units."""
+    """Joints as they leave the backend: (N, T, V, C), metres or normalized units."""
 
     joints: np.ndarray
     names: list[str]  # the class name of each sample (the .npz layout of ``generate``)
     skeleton: str
     fps: float
-    units: str  # "m" | "normalised"
+    units: str  # "m" | NORMALIZED_UNITS
 
 
 def open_real(path: str | Path, split: str, frames: int | None = None):
@@ -51,7 +52,7 @@ def open_real(path: str | Path, split: str, frames: int | None = None):
 
 def real_set(dataset, source: str) -> MotionSet:
     return MotionSet(
-        motions=np.ascontiguousarray(dataset.array(normalised=True), dtype=np.float32),
+        motions=np.ascontiguousarray(dataset.array(normalized=True), dtype=np.float32),
         labels=np.asarray(dataset.labels, dtype=np.int64),
         class_names=list(dataset.class_names),
         skeleton=get_skeleton_name(dataset.skeleton),
@@ -123,8 +124,8 @@ def to_model_units(joints: Joints, normalization, class_names: list[str], source
     """Generated joints → a MotionSet in the real set's units, labels mapped by class name."""
     labels = align_labels(joints.names, class_names, source)
     x = np.ascontiguousarray(joints.joints.transpose(0, 3, 1, 2), dtype=np.float32)
-    if joints.units != "normalised":
-        x = np.asarray(normalization.normalise(x), dtype=np.float32)
+    if joints.units != NORMALIZED_UNITS:
+        x = np.asarray(normalization.normalize(x), dtype=np.float32)
     return MotionSet(x, labels, list(class_names), get_skeleton_name(joints.skeleton), joints.fps,
                      source)
 

@@ -54,7 +54,7 @@ def kinetic_gan_protocol(
 def recognizer_outputs(
     model: Recognizer, motions: np.ndarray, device: str = "cpu", batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Penultimate features (N, D) and logits (N, classes) of normalised motions."""
+    """Penultimate features (N, D) and logits (N, classes) of normalized motions."""
     features, logits = [], []
     for start in range(0, len(motions), batch_size):
         x = torch.from_numpy(np.ascontiguousarray(motions[start : start + batch_size])).to(device)

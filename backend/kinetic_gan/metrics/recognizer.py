@@ -6,7 +6,7 @@ spatial partition of the skeleton (``kinetic_gan.skeletons``), the same graph th
 generator grows to, so both see a motion the same way.
 
 Weights are stored like generator weights: ``STEM.safetensors`` + ``STEM.json`` (a card
-with the dataset, classes, normalisation and the test-split accuracy).
+with the dataset, classes, normalization and the test-split accuracy).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class STGCNBlock(nn.Module):
 
 
 class Recognizer(nn.Module):
-    """(N, C, T, V) normalised motions → class logits; ``features`` gives the pooled embedding."""
+    """(N, C, T, V) normalized motions → class logits; ``features`` gives the pooled embedding."""
 
     def __init__(
         self,
@@ -101,7 +101,7 @@ class Recognizer(nn.Module):
                 f"recogniser for {self.skeleton} expects (N, {self.in_channels}, T, "
                 f"{self.num_joints}), got {tuple(x.shape)}"
             )
-        # Normalise each (joint, channel) over the batch and time, as ST-GCN does.
+        # Normalize each (joint, channel) over the batch and time, as ST-GCN does.
         x = self.data_bn(x.permute(0, 3, 1, 2).reshape(n, v * c, t))
         x = x.view(n, v, c, t).permute(0, 2, 3, 1)
         for block in self.blocks:

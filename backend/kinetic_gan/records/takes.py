@@ -3,7 +3,7 @@ files and the add-on all hand around.
 
 A :class:`GeneratedSet` holds N takes of one skeleton; :meth:`GeneratedSet.sample` gives
 one of them as a :class:`Motion`. Joints are in metres in the dataset frame (Y up, the
-subject facing −Z) unless ``units`` says "normalised".
+subject facing −Z) unless ``units`` is :data:`NORMALIZED_UNITS`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ import numpy as np
 # The fields that are arrays (a reply's binary frames); the others are plain values.
 ARRAY_FIELDS = ("joints", "labels", "z")
 MAX_FPS = 1000.0
+# ``units`` of a model without a metres scale. The value keeps its published spelling (model
+# cards, the wire protocol and take files carry it); the code spells the word "normalize".
+NORMALIZED_UNITS = "normalised"
 
 
 @dataclass(kw_only=True)
@@ -29,7 +32,7 @@ class MotionFormat:
     skeleton: str
     joint_names: list[str]
     parents: list[int]  # -1 for the root
-    units: str = "m"  # "m", or "normalised" for a model without a metres scale
+    units: str = "m"  # "m", or NORMALIZED_UNITS for a model without a metres scale
     cleanup: str = "none"  # the motion-cleanup steps the joints went through, comma-separated
 
 

@@ -18,6 +18,7 @@ from kinetic_gan.atomic import atomic_write
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.nn.generator import FRAMES, LATENT_DIM
 from kinetic_gan.nn.output_head import Architecture
+from kinetic_gan.records.takes import NORMALIZED_UNITS
 from kinetic_gan.skeletons import get_skeleton
 
 FORMAT = "kinetic-gan/1"
@@ -64,7 +65,7 @@ class ModelCard:
 
     @property
     def units(self) -> str:
-        return "m" if self.normalization else "normalised"
+        return "m" if self.normalization else NORMALIZED_UNITS
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

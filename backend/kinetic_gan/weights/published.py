@@ -173,5 +173,5 @@ def normalization_from_data(path: str | Path) -> dict[str, float]:
     norm = ds.normalization
     lo, hi = float(norm.min), float(norm.max)
     if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise KineticGanError(f"{path}: cannot derive a normalisation (min {lo}, max {hi})")
+        raise KineticGanError(f"{path}: cannot derive a normalization (min {lo}, max {hi})")
     return {"min": lo, "max": hi}

@@ -59,7 +59,7 @@ class CameraPose:
         return -self.matrix[:, 2]
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised image coordinates (P, 2), −1…1 edge to edge (y up), and depth (P,)."""
+        """Normalized image coordinates (P, 2), −1…1 edge to edge (y up), and depth (P,)."""
         q = np.asarray(points, dtype=np.float64).reshape(-1, 3) - self.location
         depth = q @ self.forward
         safe = np.where(np.abs(depth) < 1e-9, 1e-9, depth)
