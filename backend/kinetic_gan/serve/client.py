@@ -244,9 +244,8 @@ class Client:
             # Without copying: decode makes the one copy of each array it keeps.
             parts = self._socket.recv_multipart(copy=False)
             if len(parts) > protocol.MAX_FRAMES + 2:
-                raise BackendError(
-                    self.address, BAD_REPLY, f"bad reply from {self.address}: "
-                    f"{len(parts)} frames (at most {protocol.MAX_FRAMES + 1})"
+                raise self._bad_reply(
+                    "bad reply", f"{len(parts)} frames (at most {protocol.MAX_FRAMES + 1})"
                 )
             frames = [part.buffer for part in parts]
             if frames and len(frames[0]) == 0:
@@ -254,9 +253,7 @@ class Client:
             try:
                 message = protocol.decode(frames)
             except protocol.ProtocolError as exc:
-                raise BackendError(
-                    self.address, BAD_REPLY, f"bad reply from {self.address}: {exc}"
-                ) from None
+                raise self._bad_reply("bad reply", exc) from None
             if message.header.get("id") == request_id:
                 return message
             # else: the answer to an earlier, abandoned try — ignore it.
@@ -265,9 +262,7 @@ class Client:
         try:
             error = protocol.reply_error(message.header)
         except protocol.ProtocolError as exc:
-            raise BackendError(
-                self.address, BAD_REPLY, f"bad reply from {self.address}: {exc}"
-            ) from None
+            raise self._bad_reply("bad reply", exc) from None
         if error is not None:
             code, text = error
             raise BackendError(self.address, code, f"{op} failed ({code}): {text}")
@@ -277,12 +272,12 @@ class Client:
         try:
             takes = protocol.generated_from_reply(message)
         except protocol.ProtocolError as exc:
-            raise BackendError(
-                self.address, BAD_REPLY, f"incomplete generate reply from {self.address}: {exc}"
-            ) from None
+            raise self._bad_reply("incomplete generate reply", exc) from None
         problem = check_generated(takes, count)
         if problem:
-            raise BackendError(
-                self.address, BAD_REPLY, f"bad generate reply from {self.address}: {problem}"
-            )
+            raise self._bad_reply("bad generate reply", problem)
         return takes
+
+    def _bad_reply(self, what: str, problem: object) -> BackendError:
+        """A reply we refuse: ``what`` from this address, and why."""
+        return BackendError(self.address, BAD_REPLY, f"{what} from {self.address}: {problem}")
