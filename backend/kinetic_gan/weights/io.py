@@ -57,27 +57,41 @@ def save_generator(
             return value
         return value.to(torch.float16 if name in half else dtype)
 
-    tensors = {
-        k: stored(k, v).detach().cpu().contiguous() for k, v in generator.state_dict().items()
-    }
-    target = weights_path(path)
-    with atomic_path(target) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "kind": "generator"})
-    write_card(target, card)
-    return target
+    tensors = {k: stored(k, v) for k, v in generator.state_dict().items()}
+    return _save(path, tensors, "generator", card)
 
 
 def load_generator(path: str | Path, device: str | torch.device | None = "cpu") -> LoadedGenerator:
     """Load ``NAME.safetensors`` + ``NAME.json``: the card and the generator in eval mode."""
-    target = weights_path(path)
-    card = read_card(target)
-    if card.kind != "generator":
-        raise KineticGanError(f"{target}: holds a {card.kind}, not a generator")
-    generator = build_generator(card)
-    load_into(generator, _load_tensors(target), target)
+    card, generator = _load(path, "generator", build_generator)
     loaded = LoadedGenerator(card, generator.to(resolve_device(device)).eval())
     loaded.folded()  # fold now, so that the first call costs no more than the others
     return loaded
+
+
+# -- both ---------------------------------------------------------------------------------
+
+
+def _save(path: str | Path, tensors: dict[str, torch.Tensor], kind: str, card: ModelCard) -> Path:
+    """Write the tensors (tagged ``kind``) and the card beside them, atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    target = weights_path(path)
+    with atomic_path(target) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": FORMAT, "kind": kind})
+    write_card(target, card)
+    return target
+
+
+def _load(path: str | Path, kind: str, build) -> tuple[ModelCard, torch.nn.Module]:
+    """The card at ``path`` (which must describe a ``kind``) and ``build(card)`` holding the
+    file's tensors."""
+    target = weights_path(path)
+    card = read_card(target)
+    if card.kind != kind:
+        raise KineticGanError(f"{target}: holds a {card.kind}, not a {kind}")
+    module = build(card)
+    load_into(module, _load_tensors(target), target)
+    return card, module
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -113,20 +127,14 @@ def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: P
 # -- critic -------------------------------------------------------------------------------
 
 
+def build_critic(card: ModelCard) -> Critic:
+    return Critic(card.n_classes, card.skeleton, card.frames)
+
+
 def save_critic(path: str | Path, critic: Critic, card: ModelCard) -> Path:
-    target = weights_path(path)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in critic.state_dict().items()}
-    with atomic_path(target) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT, "kind": "critic"})
-    write_card(target, dataclasses.replace(card, kind="critic"))
-    return target
+    return _save(path, critic.state_dict(), "critic", dataclasses.replace(card, kind="critic"))
 
 
 def load_critic(path: str | Path, device: str | torch.device | None = "cpu") -> LoadedCritic:
-    target = weights_path(path)
-    card = read_card(target)
-    if card.kind != "critic":
-        raise KineticGanError(f"{target}: holds a {card.kind}, not a critic")
-    critic = Critic(card.n_classes, card.skeleton, card.frames)
-    load_into(critic, _load_tensors(target), target)
+    card, critic = _load(path, "critic", build_critic)
     return LoadedCritic(card, critic.to(resolve_device(device)).eval())
