@@ -3,7 +3,8 @@
 The input is a take in the *dataset frame* (right-handed, Y up, metres, the subject facing
 −Z). It is turned into Blender's frame by the proper rotation (x, y, z) → (−x, z, y), then
 into the armature's own axes, scaled from the performer's leg length to the rig's (both
-measured between joints), optionally smoothed, and put on the floor by the rig's own feet.
+measured between joints), optionally smoothed, and put on the floor by the rig's own feet
+(its planted legs bending or stretching at the knee to reach it, see ``grounding``).
 
 Each driven bone is aimed along its *segment* — from its head to the rig's position of its
 tail joint (``retarget_plan`` reads those off the rig; a bone need not point at the joint
@@ -142,8 +143,9 @@ def retarget(
 
     ``mapping``: canonical bone name → rig bone name (see ``bone_map.BoneMap.resolve``).
     ``smoothing``: Gaussian sigma in frames. ``snap_to_floor``: the rig's own feet are put
-    where the performer plants theirs (see ``grounding``); otherwise the take's floor is
-    put at the rig's lowest rest foot point. ``fps``: the take's frame rate (foot speeds).
+    where the performer plants theirs, its planted legs reaching for them at the knee (see
+    ``grounding``); otherwise the take's floor is put at the rig's lowest rest foot point.
+    ``fps``: the take's frame rate (foot speeds).
     ``world_to_armature``: the rotation from Blender's world axes to the armature's (the
     transpose of the armature object's rotation), for rigs imported lying down.
     """
@@ -173,11 +175,17 @@ def retarget(
     if plan.root is not None:
         # Only differences of points are used from here on, so the root's path is applied
         # to its location key alone, not to every joint.
-        target = grounding.root_path(
+        grounded = grounding.root_path(
             points, plan, world, rig.heads[plan.root], scale=scale, fps=fps,
             in_place=in_place, snap_to_floor=snap_to_floor,
         )  # fmt: skip
-        root_location = (target - rig.heads[plan.root]) @ rig.matrices[plan.root]
+        if grounded.leg_moves.any():
+            # Planted legs make up what the root's path could not: aim them again.
+            points = grounding.reach(points, plan, world, grounded.leg_moves)
+            by_axis = np.ascontiguousarray(points.transpose(2, 1, 0))
+            direction, aimed, twist_x, free = _aim(by_axis, plan)
+            world, local = _pose(plan, len(rig.bone_names), direction, aimed, twist_x, free)
+        root_location = (grounded.root - rig.heads[plan.root]) @ rig.matrices[plan.root]
     rotations = np.swapaxes(quaternion_from_matrix(local[plan.output_order]), 0, 1)
     return Retargeted(
         bone_names=tuple(rig.bone_names[b] for b in plan.driver_bones[plan.output_order]),

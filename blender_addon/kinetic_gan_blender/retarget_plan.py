@@ -74,6 +74,20 @@ class References:
 
 
 @dataclass(frozen=True)
+class Reaching:
+    """The legs that can reach for the floor (``grounding.reach``), L of them: those whose
+    thigh and shin are driven from hip, knee and ankle, and whose ankle is a foot point."""
+
+    sides: np.ndarray  # (L,) 0 left, 1 right
+    columns: np.ndarray  # (L, 4) joint columns of hip, knee, ankle and toe (-1: none)
+    lengths: np.ndarray  # (L, 2) the rig's thigh and shin, between its joints
+    thighs: np.ndarray  # (L,) rig index of the thigh bone
+    # (L, 3) the knee's hinge axis, ``(knee - hip) × (ankle - knee)`` as the twist aims
+    # it, in the thigh bone's own frame (zero where the thigh has no hinge reference).
+    hinges: np.ndarray
+
+
+@dataclass(frozen=True)
 class Plan:
     """How one rig is driven by one bone map from one set of joint names."""
 
@@ -99,6 +113,7 @@ class Plan:
     foot_offsets: np.ndarray  # (F, 3) the point in that bone's rest frame
     foot_rest_heights: np.ndarray  # (F,) the point's height in rest, along ``up``
     rig_floor: float  # the rig's lowest foot point in rest, along ``up``
+    reaching: Reaching
     references: References
     levels: tuple[Level, ...]
 
@@ -353,6 +368,48 @@ def _legs(
     return heads, tails, length
 
 
+def _reaching(
+    drivers: list[_Driver],
+    rest: dict[str, _Landmark],
+    index: dict[str, int],
+    feet: list[str],
+    references: References,
+    aim_offsets: np.ndarray,
+) -> Reaching:
+    position = {d.bone.name: k for k, d in enumerate(drivers)}
+    sides, columns, lengths, thighs, hinges = [], [], [], [], []
+    for side, (suffix, word) in enumerate((("L", "Left"), ("R", "Right"))):
+        thigh, shin = position.get(f"thigh.{suffix}"), position.get(f"shin.{suffix}")
+        hip, knee, ankle, toe = (f"{j}{word}" for j in ("Hip", "Knee", "Ankle", "Foot"))
+        if thigh is None or shin is None or ankle not in feet:
+            continue
+        ends = (drivers[thigh].head, drivers[thigh].tail, drivers[shin].head, drivers[shin].tail)
+        if ends != (hip, knee, knee, ankle):
+            continue
+        sides.append(side)
+        columns.append([index[hip], index[knee], index[ankle], index.get(toe, -1)])
+        lengths.append([
+            float(np.linalg.norm(rest[knee].point - rest[hip].point)),
+            float(np.linalg.norm(rest[ankle].point - rest[knee].point)),
+        ])  # fmt: skip
+        thighs.append(drivers[thigh].rig_index)
+        # The hinge reference's rest direction in the aim frame, taken to the bone's frame.
+        hinge = np.zeros(3)
+        for r in references.planes:
+            if references.owner[r] == thigh:
+                in_aim = np.array([references.rest_x[r], 0.0, references.rest_z[r]])
+                hinge = aim_offsets[thigh].T @ in_aim
+                break
+        hinges.append(hinge)
+    return Reaching(
+        sides=np.array(sides, dtype=np.intp),
+        columns=np.array(columns, dtype=np.intp).reshape(-1, 4),
+        lengths=np.array(lengths).reshape(-1, 2),
+        thighs=np.array(thighs, dtype=np.intp),
+        hinges=np.array(hinges).reshape(-1, 3),
+    )
+
+
 def _build(
     rig: RigRest, mapping: dict[str, str], joint_names: tuple[str, ...], up: np.ndarray
 ) -> Plan:
@@ -389,15 +446,17 @@ def _build(
     foot_joints = [j for j in body.FOOT_JOINTS if j in index and j in rest_joints]
     feet = [rest_joints[j] for j in foot_joints]
     heights = np.array([float(f.point @ up) for f in feet])
+    aim_offsets = np.array(
+        [f.T @ rig.matrices[d.rig_index] for d, f in zip(drivers, aim_frames, strict=True)]
+    ).reshape(-1, 3, 3)
+    references = _references(drivers, aim_frames, index, _rig_body_axes(rest_joints, up))
     return Plan(
         joint_index=index,
         skipped=tuple(skipped),
         driver_bones=np.array([d.rig_index for d in drivers], dtype=np.intp),
         driver_heads=np.array([index[d.head] for d in drivers], dtype=np.intp),
         driver_tails=np.array([index[d.tail] for d in drivers], dtype=np.intp),
-        aim_offsets=np.array(
-            [f.T @ rig.matrices[d.rig_index] for d, f in zip(drivers, aim_frames, strict=True)]
-        ).reshape(-1, 3, 3),
+        aim_offsets=aim_offsets,
         output_order=np.array([position[b] for b in sorted(position)], dtype=np.intp),
         rest_bones=_chain_at_rest(rig, set(by_rig_index)),
         legs=_legs(drivers, rest_joints, index),
@@ -411,6 +470,7 @@ def _build(
         ).reshape(-1, 3),
         foot_rest_heights=heights,
         rig_floor=float(heights.min(initial=np.inf)) if len(feet) else 0.0,
-        references=_references(drivers, aim_frames, index, _rig_body_axes(rest_joints, up)),
+        reaching=_reaching(drivers, rest_joints, index, foot_joints, references, aim_offsets),
+        references=references,
         levels=tuple(levels),
     )

@@ -53,10 +53,19 @@ def test_dataset_to_blender_is_a_proper_rotation_facing_minus_y():
 
 @pytest.mark.parametrize("noise", [0.0, 0.02])
 def test_forward_kinematics_reproduces_every_bone_direction_within_2_degrees(noise):
+    from kinetic_gan_blender.grounding import MAX_TURN_DEG
+
     joints = walk(noise=noise)
-    _, _, heads, tails = pose(joints)
+    _, _, heads, tails = pose(joints, snap_to_floor=False)
     errors = bone_direction_errors_deg(joints, heads, tails)
     assert max(errors.values()) < 2.0, errors
+    # Grounded, planted legs may bend or stretch at the knee to reach the floor, within
+    # ``MAX_TURN_DEG``; nothing else changes.
+    _, _, heads, tails = pose(joints)
+    errors = bone_direction_errors_deg(joints, heads, tails)
+    legs = {n for n in errors if n.split(".")[0] in ("thigh", "shin")}
+    assert max(errors[n] for n in legs) < MAX_TURN_DEG + 2.0, errors
+    assert max(errors[n] for n in errors.keys() - legs) < 2.0, errors
 
 
 def test_left_joints_drive_left_bones():
@@ -239,8 +248,10 @@ def test_performer_scale_matches_the_rig_legs():
     joints = walk(16)
     small = pose(joints)[0].scale
     assert pose(joints * 2.0)[0].scale == pytest.approx(small / 2, rel=1e-6)
-    # Scale changes nothing but the size: the same rotations.
-    assert np.allclose(pose(joints * 2.0)[0].rotations, pose(joints)[0].rotations, atol=1e-6)
+    # Scale changes nothing but the size: the same rotations (with the legs not reaching
+    # for the floor, since what counts as planted is judged in the performer's metres).
+    twice, once = (pose(j, snap_to_floor=False)[0].rotations for j in (joints * 2.0, joints))
+    assert np.allclose(twice, once, atol=1e-6)
 
 
 def test_snap_to_floor_and_in_place():
@@ -425,6 +436,163 @@ def test_feet_are_grounded_by_the_rigs_own_legs():
     floor = min(rig.tails[feet, 2].min(), rig.heads[feet, 2].min())
     assert np.percentile(lowest, 5) == pytest.approx(floor, abs=0.01)
     assert lowest.min() > floor - 1e-6
+
+
+def odd_legs(rig: rt.RigRest, foot: float = 2.0, knee_up: float = 0.08) -> rt.RigRest:
+    """The rig with feet ``foot`` times as long and knees ``knee_up`` higher (shorter
+    thighs, longer shins): legs and feet shaped otherwise than the performer's."""
+    heads, tails = rig.heads.copy(), rig.tails.copy()
+    for s in "LR":
+        f, shin, thigh = (rig.index(f"{b}.{s}") for b in ("foot", "shin", "thigh"))
+        tails[f] = heads[f] + foot * (tails[f] - heads[f])
+        heads[shin, 2] += knee_up
+        tails[thigh, 2] += knee_up
+    return rt.RigRest(rig.bone_names, rig.parents, heads, tails, rig.matrices)
+
+
+def stance(pelvis: np.ndarray, feet: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Joints (T, 25, 3), dataset frame: the walk's upper body over ``pelvis`` (T, 3), each
+    foot's ankle and toe where ``feet`` puts them (side → ((T, 3), (T, 3))), the knees
+    placed between (bent forward) for the walk's thigh and shin lengths."""
+    base = walk(1)[0]
+    joints = np.repeat(base[None], len(pelvis), axis=0) + (pelvis - base[J["SpineBase"]])[:, None]
+    forward = np.array([0.0, 0.0, -1.0])
+    for side, (ankle, toe) in feet.items():
+        hip = joints[:, J[f"Hip{side}"]]
+        a = np.linalg.norm(base[J[f"Knee{side}"]] - base[J[f"Hip{side}"]])
+        b = np.linalg.norm(base[J[f"Ankle{side}"]] - base[J[f"Knee{side}"]])
+        line = ankle - hip
+        d = np.linalg.norm(line, axis=-1, keepdims=True)
+        axis = line / d
+        pole = forward - np.sum(forward * axis, -1, keepdims=True) * axis
+        pole /= np.linalg.norm(pole, axis=-1, keepdims=True)
+        along = (a * a - b * b + d * d) / (2 * d)
+        knee = hip + along * axis + np.sqrt(np.maximum(a * a - along**2, 0)) * pole
+        joints[:, J[f"Knee{side}"]], joints[:, J[f"Ankle{side}"]] = knee, ankle
+        joints[:, J[f"Foot{side}"]] = toe
+    return joints
+
+
+def planted_feet(joints: np.ndarray, rig: rt.RigRest) -> tuple[np.ndarray, np.ndarray]:
+    """Per foot and frame (all planted here): the rig's lowest foot joint over its rest
+    floor minus the performer's over theirs (cm), and the rig's foot centre's horizontal
+    travel per frame (mm), both in the performer's size."""
+    take = rt.retarget(joints, NAMES, rig, IDENTITY)
+    rotations = {n: take.rotations[:, k] for k, n in enumerate(take.bone_names)}
+    _, heads, tails = rt.forward_kinematics(rig, rotations, {"hips": take.root_location})
+    points = rt.dataset_to_blender(joints)
+    feet = [rig.index("foot.L"), rig.index("foot.R")]
+    rig_floor = min(rig.tails[feet, 2].min(), rig.heads[feet, 2].min())
+    rig_low = np.minimum(heads[:, feet, 2], tails[:, feet, 2]) - rig_floor
+    ends = [(J[f"Ankle{s}"], J[f"Foot{s}"]) for s in ("Left", "Right")]
+    data_low = np.stack([points[:, e, 2].min(axis=1) for e in ends], axis=1)
+    gap = (rig_low / take.scale - (data_low - data_low.min())) * 100
+    centre = (heads[:, feet, :2] + tails[:, feet, :2]) / 2 / take.scale
+    slide = np.linalg.norm(np.diff(centre, axis=0), axis=-1) * 1000
+    return gap, slide
+
+
+HEEL = np.array([0.0, 0.06, 0.13])  # a standing foot's ankle from its toe, dataset frame
+
+
+def test_both_planted_feet_meet_the_floor_on_a_rig_with_longer_feet_and_shorter_shins():
+    # One foot flat, the other pushing off (heel up 35°, on its toe): a foot twice as long
+    # drops its toe further below the ankle, so the two feet ask for root heights some
+    # 2.7 cm apart and no root path alone serves both (each foot was 1.35 cm off). The
+    # legs, bent a little, make up the difference.
+    frames = 12
+    hold = np.ones((frames, 1))
+    pitch = np.radians(35)
+    left_toe = np.array([0.09, 0.02, -0.20])
+    right_toe = np.array([-0.09, 0.02, 0.05])
+    left = (hold * (left_toe + HEEL), hold * left_toe)
+    right = (hold * (right_toe + 0.15 * np.array([0.0, np.sin(pitch), np.cos(pitch)])),
+             hold * right_toe)  # fmt: skip
+    pelvis = hold * np.array([0.0, 0.88, -0.05])
+    gap, slide = planted_feet(stance(pelvis, {"Left": left, "Right": right}), odd_legs(RIG))
+    assert np.abs(gap).max() < 0.5, gap.max(axis=0)
+    assert slide.max() < 0.1
+
+
+def test_with_both_feet_planted_each_stays_on_its_spot():
+    # A lunge, the hips rocking forward and back over both planted feet: with thighs and
+    # shins of other proportions the rig's feet move against its hips otherwise than the
+    # performer's, each its own way, so one drift of the root cannot hold both (each
+    # slid 0.67 mm a frame, and stood up to 1.7 cm off the performer's height).
+    frames = 40
+    hold = np.ones((frames, 1))
+    rock = 0.06 * np.sin(np.linspace(0, 2 * np.pi, frames))[:, None]
+    left_toe, right_toe = np.array([0.09, 0.02, -0.32]), np.array([-0.09, 0.02, 0.12])
+    left = (hold * (left_toe + HEEL), hold * left_toe)
+    right = (hold * (right_toe + HEEL), hold * right_toe)
+    pelvis = np.array([0.0, 0.80, -0.05]) + rock * np.array([0.0, 0.0, -1.0])
+    rig = odd_legs(RIG, knee_up=0.04)
+    gap, slide = planted_feet(stance(pelvis, {"Left": left, "Right": right}), rig)
+    assert slide.max() < 0.2, slide.max(axis=0)  # mm a frame; the performer's feet: 0
+    assert np.abs(gap).max() < 0.5, gap.max(axis=0)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def test_reach_moves_the_rigs_ankle_by_what_it_is_asked_and_keeps_the_foot():
+    from kinetic_gan_blender import grounding
+    from kinetic_gan_blender.retarget_plan import plan_for
+
+    joints = walk(24)
+    plan = plan_for(RIG, IDENTITY, NAMES)
+    points = rt.dataset_to_blender(joints)
+    world = np.swapaxes(rt.retarget(joints, NAMES, RIG, IDENTITY).world_rotations, 0, 1)
+    hip, knee, ankle, toe = (J[f"{j}Left"] for j in ("Hip", "Knee", "Ankle", "Foot"))
+    k = list(plan.reaching.sides).index(0)  # the left leg
+
+    def rig_ankle(p: np.ndarray) -> np.ndarray:
+        """The rig's ankle from its hip: its thigh and shin along the performer's."""
+        thigh, shin = plan.reaching.lengths[k]
+        return thigh * unit(p[:, knee] - p[:, hip]) + shin * unit(p[:, ankle] - p[:, knee])
+
+    def hinge(p: np.ndarray) -> np.ndarray:
+        return unit(np.cross(p[:, knee] - p[:, hip], p[:, ankle] - p[:, knee]))
+
+    moves = np.zeros((len(plan.reaching.sides), len(joints), 3))
+    moves[k] = [0.002, -0.003, 0.004]  # the left foot: a little out, back and up
+    moved = grounding.reach(points, plan, world, moves)
+    assert np.allclose(rig_ankle(moved) - rig_ankle(points), moves[k], atol=1e-9)
+    right = [J["KneeRight"], J["AnkleRight"], J["FootRight"]]
+    assert np.allclose(moved[:, right], points[:, right])  # the other leg stays
+    assert np.allclose(moved[:, toe] - moved[:, ankle], points[:, toe] - points[:, ankle])
+    assert np.allclose(moved[:, hip], points[:, hip])  # the foot keeps its direction, the hip
+    # The knee stays in the leg's plane (the walk's knee is bent in every frame).
+    assert np.all(np.sum(hinge(moved) * hinge(points), -1) > np.cos(np.radians(3)))
+
+    # Asked for more than turning the thigh and shin MAX_TURN_DEG gives, a leg goes that
+    # far the way it was asked ...
+    moves[k] = [0.0, 0.0, 0.3]
+    lifted = grounding.reach(points, plan, world, moves)
+    for a, b in ((hip, knee), (knee, ankle)):
+        turned = np.degrees(
+            np.arccos(
+                np.clip(
+                    np.sum(
+                        unit(lifted[:, b] - lifted[:, a]) * unit(points[:, b] - points[:, a]), -1
+                    ),
+                    -1,
+                    1,
+                )
+            )
+        )
+        assert turned.max() < grounding.MAX_TURN_DEG * 1.01
+    went = rig_ankle(lifted) - rig_ankle(points)
+    assert np.all(went[:, 2] > 0.005) and np.allclose(went[:, :2], 0.0, atol=1e-9)
+    # ... and asked to stretch further than it reaches, it stops short of straight (or as
+    # straight as it was).
+    moves[k] = [0.0, 0.0, -0.5]
+    stretched = np.linalg.norm(rig_ankle(grounding.reach(points, plan, world, moves)), axis=-1)
+    before = np.linalg.norm(rig_ankle(points), axis=-1)
+    reach_max = grounding.FULL_REACH * plan.reaching.lengths[k].sum()
+    assert np.all(stretched <= np.maximum(reach_max, before) + 1e-9)
+    assert np.all(stretched >= before - 1e-9)
 
 
 @pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])

@@ -75,11 +75,14 @@ def test_swing_onto_the_same_opposite_or_no_direction_stays_a_rotation():
 
 
 def test_frames_are_posed_independently_of_the_rest_of_the_take():
+    # Bar what looks at neighbouring frames by design — planted legs reaching for the
+    # floor (off here) and the roll of a straight limb (this walk's limbs are bent enough).
     joints = motion_samples.walk_cycle(24).astype(np.float64)
     joints += np.random.default_rng(1).normal(scale=0.02, size=joints.shape)
-    whole = rt.retarget(joints, NAMES, RIG, IDENTITY).rotations
+    whole = rt.retarget(joints, NAMES, RIG, IDENTITY, snap_to_floor=False).rotations
     for t in (0, 7, 23):
-        alone = rt.retarget(joints[t : t + 1], NAMES, RIG, IDENTITY).rotations[0]
+        alone = rt.retarget(joints[t : t + 1], NAMES, RIG, IDENTITY, snap_to_floor=False)
+        alone = alone.rotations[0]
         same_sign = np.sign(np.sum(alone * whole[t], axis=-1, keepdims=True))
         assert np.allclose(alone * same_sign, whole[t], atol=1e-7)
 
