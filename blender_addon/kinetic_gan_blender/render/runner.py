@@ -149,9 +149,7 @@ class _Batch:
                     shot = self._shoot(take, result, started, self._one_character)
                     self._film([shot], take.stem, exports)
                     self._export(shot, exports)
-                    paths = output_paths(self.out, take.stem, exports)
-                    self.markers.mark(take.stem, self.settings(take), paths)
-                    result.outputs = exports
+                    self._mark(take.stem, self.settings(take), exports, result)
                 except Exception as exc:
                     result.status, result.error = "failed", _one_line(exc)
                 finally:
@@ -200,9 +198,7 @@ class _Batch:
                         result.outputs = data_exports
                     else:
                         self._export(shot, data_exports)
-                        paths = output_paths(self.out, take.stem, data_exports)
-                        self.markers.mark(take.stem, self.settings(take), paths)
-                        result.outputs = data_exports
+                        self._mark(take.stem, self.settings(take), data_exports, result)
                 except Exception as exc:
                     result.status, result.error = "failed", _one_line(exc)
             result.seconds = time.monotonic() - started
@@ -218,9 +214,7 @@ class _Batch:
         try:
             self._lay_out(shots)
             self._film(shots, GRID_STEM, scene_exports)
-            paths = output_paths(self.out, GRID_STEM, scene_exports)
-            self.markers.mark(GRID_STEM, grid_settings, paths)
-            grid.outputs = scene_exports
+            self._mark(GRID_STEM, grid_settings, scene_exports, grid)
         except Exception as exc:
             grid.status, grid.error = "failed", _one_line(exc)
         grid.seconds = time.monotonic() - started
@@ -247,6 +241,11 @@ class _Batch:
             shot.points = shot.points + offset
 
     # ------------------------------------------------------------------ stages
+
+    def _mark(self, stem: str, settings: dict, exports: list[str], result: TakeResult) -> None:
+        """``stem``'s outputs are written: its resume marker goes last, then the result says so."""
+        self.markers.mark(stem, settings, output_paths(self.out, stem, exports))
+        result.outputs = exports
 
     def _note_once(self, text: str) -> None:
         if text not in self._notes:
