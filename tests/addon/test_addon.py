@@ -3,7 +3,6 @@ server, a dead backend, exports, and the extension build."""
 
 from __future__ import annotations
 
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -16,17 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.blender
 ADDON = "kinetic_gan_blender"
-
-
-@pytest.fixture(scope="module")
-def bpy(tmp_path_factory):
-    from kinetic_gan.commands.addon import vendor_backend_modules
-
-    vendor_backend_modules()  # the add-on imports the backend's client from vendor/
-    home = tmp_path_factory.mktemp("blender_home")
-    os.environ["BLENDER_USER_RESOURCES"] = str(home / "resources")
-    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
-    return pytest.importorskip("bpy")
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -13,14 +11,6 @@ from kinetic_gan_blender.retarget import RigRest, dataset_to_blender
 pytestmark = pytest.mark.blender
 JOINTS = motion_samples.walk_cycle(24)
 J = {name: i for i, name in enumerate(body.NTU_JOINTS)}
-
-
-@pytest.fixture(scope="module")
-def bpy(tmp_path_factory):
-    home = tmp_path_factory.mktemp("blender_home")
-    os.environ["BLENDER_USER_RESOURCES"] = str(home / "resources")
-    os.environ["XDG_CACHE_HOME"] = str(home / "cache")
-    return pytest.importorskip("bpy")
 
 
 @pytest.fixture
