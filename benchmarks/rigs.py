@@ -1,7 +1,8 @@
 """Retargeting onto rigs nobody here built, measured through the add-on's real path.
 
     python benchmarks/rigs.py [--rigs built-in,metarig,rigify,mixamo,mocapbank]
-                              [--takes walk,cartwheel,generated] [--stills docs/rigs]
+                              [--takes walk,cartwheel,generated,generated-raw]
+                              [--stills docs/rigs]
 
 Each take goes through ``api.animate`` (what the panel and the batch renderer call) onto
 each rig, and the posed rig, as Blender evaluates it (constraints included), is compared
@@ -11,11 +12,14 @@ with the input joints. Prints a Markdown table (docs/rigs.md holds its numbers):
   the bone's head to the rig's position of its tail joint) and the input's (median / max);
 - *trunk*: the worst angle, over frames, between the rig's and the input's trunk up
   (SpineBase → SpineShoulder) or hip line (right hip → left hip, ⟂ up);
-- *feet*: in the frames where the input has a foot planted, how far the rig's foot is
-  above its standing height (the lowest of its ankle and toe joints over where that joint
-  is in rest), in the performer's centimetres (rig distances ÷ the take's scale), max;
-- *slide*: a planted foot's ankle, horizontal travel per frame (mm), rig ÷ scale vs input;
-- *flips*: frame-to-frame turns over 90° of any measured bone;
+- *feet*: in the frames where the input has a foot planted (lowest foot joint within 4 cm
+  of its floor, ankle slower than 0.5 m/s), the rig's lowest foot joint over its floor (5th
+  percentile of the take) minus the input's over theirs, in the performer's centimetres
+  (rig distances ÷ the take's scale), max;
+- *slide*: a planted foot's centre (between ankle and toe), horizontal travel per frame
+  (mm), rig ÷ scale vs input;
+- *flips*: frame-to-frame turns over 90° of any measured bone about its own axis, rig vs
+  the input's own (see ``_input_flips``);
 - *time*: ``api.animate`` wall time for the 64-frame take.
 
 Rigify is measured on its deform bones (DEF-, what its mesh follows: the metarig's bones,
@@ -23,8 +27,7 @@ limbs split in halves), though the take keys its controls. Real rigs and
 clips come from `kinetic-gan data fetch` (the bvhtoolbox sdist's Mixamo and MocapBank BVH
 files, DeepMimic clips from pybullet); the generated take is the shipped
 deepmimic15-mlp4 model's walk (seed 3, ψ 0.7), cleaned as the panel cleans it by default
-("generated") and raw ("generated-raw": its joints jitter by up to 40 cm a frame and its
-bones change length by up to 80 %, so flips there are the input's).
+("generated") and raw ("generated-raw").
 """
 
 from __future__ import annotations
