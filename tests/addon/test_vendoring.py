@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -45,3 +46,15 @@ def test_copies_of_modules_no_longer_bundled_are_removed(tmp_path):
     vendor = addon.vendor_backend_modules(tmp_path)
     assert not stale.exists()
     assert (vendor / "serve" / "protocol.py").read_text().startswith("# Copied from")
+
+
+def test_the_add_on_writes_files_through_the_backends_atomic_module(tmp_path):
+    from kinetic_gan_blender import atomic
+
+    assert atomic.atomic_path.__module__ == "kinetic_gan_blender.vendor.atomic"
+    target = tmp_path / "done.json"
+    atomic.write_text(target, "{}")
+    assert target.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == ["done.json"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() would make it, not 0600

@@ -1,7 +1,8 @@
 """``kinetic-gan addon build``: the installable Blender extension (.zip).
 
-One source for the shared records, the wire format and the motion cleanup: the backend's
-``records/``, ``serve/protocol.py``, ``serve/client.py`` and ``motion_cleanup.py`` are
+One source for the shared records, the wire format, atomic writes and the motion cleanup:
+the backend's ``records/``, ``serve/protocol.py``, ``serve/client.py``, ``atomic.py`` and
+``motion_cleanup.py`` are
 copied into the add-on's ``vendor/`` (gitignored), in the same folders, so their relative
 imports work there unchanged — by the build, and by the tests before they load the add-on
 (``tests/conftest.py``). pyzmq wheels
@@ -33,6 +34,7 @@ ADDON_DIR = PACKAGE_DIR.parents[1] / "blender_addon" / "kinetic_gan_blender"
 # The modules the add-on bundles, by their path in the package. vendor/ mirrors those paths,
 # so a copy's relative import (``from . import protocol``) means what it means here.
 VENDORED = (
+    "atomic.py",
     "records/__init__.py",
     "records/joint_tables.py",
     "records/request.py",
@@ -103,8 +105,8 @@ def vendor_backend_modules(target: Path | None = None) -> Path:
             written.add(_write(init, f'"""Copies of backend/kinetic_gan/{package}/ modules."""\n'))
     _write(
         vendor / "__init__.py",
-        '"""The backend\'s shared records, wire format, client and motion cleanup, copied '
-        'at build time."""\n',
+        '"""The backend\'s shared records, wire format, client, atomic writes and motion '
+        'cleanup, copied at build time."""\n',
     )
     _remove_stale(vendor, written)
     return vendor
