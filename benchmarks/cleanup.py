@@ -36,7 +36,7 @@ COLUMNS = (
     ("foot_skating_ms", "skating m/s", 2), ("foot_contact_share", "contact", 2),
     ("floor_penetration_cm", "floor cm", 2), ("knee_hyperextension", "knee hyper", 3),
     ("median_accel_ms2", "accel m/s²", 1),
-)  # fmt: skip
+)
 
 
 def moved_cm(a: np.ndarray, b: np.ndarray) -> float:
@@ -57,11 +57,11 @@ def real_clips() -> dict[str, np.ndarray]:
 
 def real_table(clips: dict[str, np.ndarray]) -> list[str]:
     lines = ["| clip | frames | filter | bones | feet | all three | skating before → after |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "|---|---|---|---|---|---|---|"]
     changes = []
     for name, joints in clips.items():
         row = [moved_cm(mc.clean_motion(joints, FPS, s), joints)
-               for s in ("filter", "bones", "feet", "all")]  # fmt: skip
+               for s in ("filter", "bones", "feet", "all")]
         cleaned = mc.clean_motion(joints, FPS)
         before = plausibility.foot_skating(joints[None], FPS)[0]
         after = plausibility.foot_skating(cleaned[None], FPS)[0]
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = np.stack([damage(clips[n][:64], seed=i) for i, n in enumerate(DAMAGED)])
     rows = {"real (truth)": truth, "damaged": bad, "damaged, cleaned": mc.clean_motion(bad, FPS)}
     print("\n".join(["### Damaged real clips (moved: from the truth)", "",
-                     *stats_table(rows, reference=truth), ""]))  # fmt: skip
+                     *stats_table(rows, reference=truth), ""]))
 
     for path in args.generated:
         with np.load(path) as data:
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 joints, fps, steps
             )
         print("\n".join([f"### {path.name}: {len(joints)} takes, cleanup {seconds:.2f} s", "",
-                         *stats_table(rows), ""]))  # fmt: skip
+                         *stats_table(rows), ""]))
     return 0
 
 

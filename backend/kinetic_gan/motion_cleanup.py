@@ -396,7 +396,7 @@ def lock_feet(
         new_knee, new_ankle = two_bone_ik(
             x[moving][:, hip], x[moving][:, knee], x[moving][:, ankle], target[moving],
             left[moving], w[moving],
-        )  # fmt: skip
+        )
         out_knee = out[:, :, knee]
         out_knee[moving] = new_knee
         out[:, :, knee] = out_knee
@@ -462,7 +462,7 @@ def two_bone_ik(
     wanted = np.where(facing < 0, current - 2.0 * facing * forward, current)
     # Signed angle about the leg axis from the current knee side to the wanted one.
     angle = np.arctan2(np.sum(np.cross(current, wanted) * axis, axis=-1),
-                       np.sum(current * wanted, axis=-1))  # fmt: skip
+                       np.sum(current * wanted, axis=-1))
     pole = _rotate_about(current, axis, np.asarray(weight) * angle)
 
     new_knee = hip + along[..., None] * axis + height[..., None] * pole

@@ -80,9 +80,9 @@ def test_module_is_stdlib_and_numpy_only_and_imports_alone(tmp_path):
     text = Path(mc.__file__).read_text(encoding="utf-8")
     tree = ast.parse(text)
     roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-             for a in n.names}  # fmt: skip
+             for a in n.names}
     roots |= {n.module.split(".")[0] for n in ast.walk(tree)
-              if isinstance(n, ast.ImportFrom) and n.module and not n.level}  # fmt: skip
+              if isinstance(n, ast.ImportFrom) and n.module and not n.level}
     assert roots <= {"__future__", "math", "collections", "itertools", "numpy"}
     relative = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
     assert relative == {"records.joint_tables"}  # bundled beside it
@@ -107,7 +107,7 @@ def test_module_is_stdlib_and_numpy_only_and_imports_alone(tmp_path):
     ("text", "steps"),
     [("all", mc.STEPS), (None, mc.STEPS), ("none", ()), ("", ()),
      ("feet,bones", ("bones", "feet")), (" Filter ", ("filter",)), (["feet"], ("feet",))],
-)  # fmt: skip
+)
 def test_steps_parse_in_run_order(text, steps):
     assert mc.parse_steps(text) == steps
 
@@ -122,7 +122,7 @@ def test_unknown_step_names_the_step():
     [(np.zeros((10, 24, 3)), 30, r"NTU-25 joints"), (np.zeros((2, 3, 10, 25, 3)), 30, "NTU-25"),
      (np.full((10, 25, 3), np.nan), 30, "NaN"), (np.zeros((10, 25, 3)), 0, "frame rate"),
      (np.zeros((10, 25, 3)), float("inf"), "frame rate")],
-)  # fmt: skip
+)
 def test_bad_input_is_one_clear_error(joints, fps, match):
     with pytest.raises(mc.CleanupError, match=match):
         mc.clean_motion(joints, fps)
@@ -151,7 +151,7 @@ def test_bones_get_their_median_length_keeping_directions_and_root():
     out = mc.constant_bone_lengths(take)[0]
     lengths = bones(out)[0]
     np.testing.assert_allclose(lengths, np.median(bones(take)[0], axis=0)[None].repeat(50, 0),
-                               atol=1e-12)  # fmt: skip
+                               atol=1e-12)
     np.testing.assert_array_equal(out[:, 0], take[:, 0])
     for j in mc.BONE_CHILDREN:
         before = take[:, j] - take[:, NTU_PARENTS[j]]
@@ -357,12 +357,12 @@ def test_damaged_mocap_loses_its_sliding_stretch_and_jitter():
     bad = np.stack([damaged(clips[n][:64], seed=i) for i, n in enumerate(names)])
     fixed = mc.clean_motion(bad, FPS)
     skate = {k: plausibility.foot_skating(x, FPS)[0] for k, x in
-             (("real", real), ("bad", bad), ("fixed", fixed))}  # fmt: skip
+             (("real", real), ("bad", bad), ("fixed", fixed))}
     assert skate["bad"] > 2 * skate["real"]
     assert skate["fixed"] < 0.5 * skate["bad"] and skate["fixed"] < 1.1 * skate["real"]
     assert plausibility.bone_cv(bad) > 0.08 and plausibility.bone_cv(fixed) < 1e-9
     hf = {k: plausibility.high_freq_share(x, FPS) for k, x in
-          (("real", real), ("bad", bad), ("fixed", fixed))}  # fmt: skip
+          (("real", real), ("bad", bad), ("fixed", fixed))}
     assert hf["fixed"] < hf["real"] < hf["bad"]
     error = lambda x: np.linalg.norm(x - real, axis=-1).mean()  # noqa: E731
     assert error(fixed) < 0.7 * error(bad)  # closer to the truth than what it was given
@@ -375,13 +375,13 @@ def test_generate_is_raw_by_default_and_cleans_with_the_flag(tiny_weights, tmp_p
     from kinetic_gan.cli import main
 
     argv = ["generate", "--weights", str(tiny_weights), "--action", "walk", "--count", "2",
-            "--seed", "3"]  # fmt: skip
+            "--seed", "3"]
     assert main([*argv, "--out", str(tmp_path / "raw.npz")]) == 0
     assert main([*argv, "--cleanup", "--out", str(tmp_path / "clean.npz")]) == 0
     assert "cleanup filter,bones,feet" in capsys.readouterr().out
     assert main([*argv, "--cleanup", "bones", "--out", str(tmp_path / "bones.npz")]) == 0
     with (np.load(tmp_path / "raw.npz") as raw, np.load(tmp_path / "clean.npz") as clean,
-          np.load(tmp_path / "bones.npz") as only_bones):  # fmt: skip
+          np.load(tmp_path / "bones.npz") as only_bones):
         assert str(raw["cleanup"]) == "none" and str(clean["cleanup"]) == "filter,bones,feet"
         assert str(only_bones["cleanup"]) == "bones"
         expected = mc.clean_motion(raw["joints"], float(raw["fps"]))
@@ -394,7 +394,7 @@ def test_generate_refuses_an_unknown_cleanup_step(tiny_weights, tmp_path, capsys
     from kinetic_gan.cli import main
 
     code = main(["generate", "--weights", str(tiny_weights), "--action", "walk",
-                 "--cleanup", "bones,wobble", "--out", str(tmp_path / "x.npz")])  # fmt: skip
+                 "--cleanup", "bones,wobble", "--out", str(tmp_path / "x.npz")])
     assert code == 2
     assert "error: --cleanup: unknown cleanup step 'wobble'" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
@@ -464,7 +464,7 @@ def test_the_panel_hook_cleans_received_takes_in_place():
     ("joints", "skeleton", "units", "why"),
     [(np.zeros((1, 8, 16, 3)), "h36m", "m", "needs NTU-25 joints; this model gives h36m"),
      (np.zeros((1, 8, 25, 3)), "ntu", "normalised", "needs joints in metres")],
-)  # fmt: skip
+)
 def test_takes_cleanup_does_not_fit_are_left_raw_with_a_warning(joints, skeleton, units, why):
     cleanup = addon_cleanup()
     reply = Reply(joints, skeleton, units)

@@ -127,7 +127,7 @@ def test_descending_the_hinge_penalty_straightens_a_backward_knee():
     assert (knees > -plausibility.HYPEREXTENSION_DEG).all()
 
 
-def test_priors_read_model_units_through_the_normalisation():
+def test_priors_read_model_units_through_the_normalization():
     norm = {"min": -2.0, "max": 2.0}
     priors = MotionPriors(hinge=1.0, foot_slide=0.0, floor=10.0, skeleton="ntu",
                           normalization=norm, fps=30)

@@ -61,6 +61,3 @@ class Normalization:
         return ((np.asarray(x, dtype=np.float32) + 1.0) * 0.5 * self.scale + self.min).astype(
             np.float32
         )
-
-    # The old spelling, only for train/ (rundir.py) until it moves to -ize; nothing new uses it.
-    denormalise = denormalize

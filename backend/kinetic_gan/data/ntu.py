@@ -84,11 +84,8 @@ class MotionDataset:
             return np.clip(self.normalization.normalize(x), -1.0, 1.0), int(self.labels[i])
         return self.normalization.normalize(x), int(self.labels[i])
 
-    def array(self, normalized: bool = True, *, normalised: bool | None = None) -> np.ndarray:
-        """All items, (N, C, T, V) float32, without augmentation. ``normalised=`` is the old
-        spelling, only for train/ (loop.py, batches.py) until it moves to -ize."""
-        if normalised is not None:
-            normalized = normalised
+    def array(self, normalized: bool = True) -> np.ndarray:
+        """All items, (N, C, T, V) float32, without augmentation."""
         out = np.empty((len(self), *self.shape), dtype=np.float32)
         for start in range(0, len(self), 512):
             rows = np.asarray(self._data[self._index[start : start + 512]], dtype=np.float32)

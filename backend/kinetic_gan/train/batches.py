@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from kinetic_gan.errors import KineticGanError
 
-# Keep the whole (normalised) dataset on the device when it is at most this big.
+# Keep the whole (normalized) dataset on the device when it is at most this big.
 RESIDENT_LIMIT = {"cuda": 2 << 30, "cpu": 256 << 20}
 
 
@@ -55,7 +55,7 @@ class BatchStream:
         item_bytes = 4 * int(np.prod(dataset.shape))
         limit = RESIDENT_LIMIT["cuda" if self.device.type == "cuda" else "cpu"]
         if getattr(dataset, "augment", None) is None and len(dataset) * item_bytes <= limit:
-            array = np.ascontiguousarray(dataset.array(normalised=True))
+            array = np.ascontiguousarray(dataset.array(normalized=True))
             self._resident = (torch.from_numpy(array).to(self.device),
                               torch.as_tensor(np.asarray(dataset.labels), device=self.device))
 

@@ -122,7 +122,7 @@ def mean_over_ranks(ctx: Distributed, stats: torch.Tensor, flag_index: int) -> t
 def average_batch_norm_stats(ctx: Distributed, module: torch.nn.Module) -> None:
     """Keep batch-norm running statistics identical on every rank (their mean over ranks).
 
-    Each rank normalises with its own batch's statistics during training, as DDP does; only
+    Each rank normalizes with its own batch's statistics during training, as DDP does; only
     the running estimates used at inference are shared, so every rank exports the same model.
     """
     if not ctx.enabled:

@@ -7,7 +7,7 @@ Precision: tensors are stored in float16 where that is lossless enough, float32 
 Every tensor whose values fit float16's range is a candidate (the published mapping
 network's N(0, 1) initialisation makes some batch-norm running variances ~1e7 and the mean w
 ~1e5, beyond float16's 65504: those stay float32). The rounded model must reproduce the
-float32 model's output within ``FP16_TOLERANCE`` (normalised units, of the [-1, 1] range)
+float32 model's output within ``FP16_TOLERANCE`` (normalized units, of the [-1, 1] range)
 on fixed inputs, with and without truncation; while it does not, the tensors with the most
 output error per byte saved go back to float32 (rounding errors of an untrained or lightly
 trained model are spread over many tensors, so the result is often a mix).

@@ -68,6 +68,6 @@ def load_guide(path: str | Path, weight: float, *, class_names: list[str],
         if key not in theirs or not math.isclose(theirs[key], normalization[key],
                                                  rel_tol=1e-5, abs_tol=1e-6):
             raise KineticGanError(
-                f"{path}: the guide recogniser's normalisation {theirs} differs from this "
+                f"{path}: the guide recogniser's normalization {theirs} differs from this "
                 f"dataset's {normalization}; train it on the same dataset")
     return ClassGuide(recognizer, weight)

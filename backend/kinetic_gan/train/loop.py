@@ -123,7 +123,7 @@ def dataset_bone_lengths(dataset) -> torch.Tensor:
     from kinetic_gan.nn.output_head import bone_lengths
     from kinetic_gan.skeletons import get_skeleton
 
-    motions = torch.from_numpy(np.asarray(dataset.array(normalised=True), dtype=np.float32))
+    motions = torch.from_numpy(np.asarray(dataset.array(normalized=True), dtype=np.float32))
     return bone_lengths(motions, get_skeleton(dataset.skeleton).parents)
 
 

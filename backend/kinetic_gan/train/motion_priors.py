@@ -17,7 +17,7 @@ counterparts of ``kinetic_gan.metrics.plausibility``'s hyperextension, foot skat
 penetration and hover, with the same joints, axes and thresholds, so what the metric
 measures is what training pushes down. NTU-25 skeletons only; everything is in metres, y up, the
 floor at y = 0 (our dataset frame), recovered from the model units by the dataset's
-normalisation. Off (all λ = 0) in every published setting; no weight layout changes.
+normalization. Off (all λ = 0) in every published setting; no weight layout changes.
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def dump_samples(path: Path, generator: torch.nn.Module, *, per_class: int, data
     norm = data_info.get("normalization")
     joints = out.transpose(0, 2, 3, 1)  # (N, C, T, V) -> (N, T, V, C)
     if norm is not None:
-        joints = Normalization.from_dict(norm).denormalise(joints)
+        joints = Normalization.from_dict(norm).denormalize(joints)
     skeleton = get_skeleton(data_info["skeleton"])
     class_names = list(data_info["class_names"])
     save_npz(path, GeneratedSet(
@@ -170,7 +170,7 @@ def dump_samples(path: Path, generator: torch.nn.Module, *, per_class: int, data
         class_names=[class_names[i] for i in labels.tolist()], z=z.numpy(),
         fps=int(data_info["fps"]), skeleton=skeleton.name,
         joint_names=list(skeleton.joint_names), parents=list(skeleton.parents),
-        units="m" if norm is not None else "normalised", seed=seed))
+        units="m" if norm is not None else "normalized", seed=seed))
     _preview(path.with_suffix(".png"), joints[::per_class], skeleton.name,
              list(data_info["class_names"]))
 
