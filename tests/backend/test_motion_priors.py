@@ -172,11 +172,15 @@ def swaying(amplitude: float, frames: int = 30, hz: float = 1.0) -> np.ndarray:
     return x
 
 
-def test_take_energy_is_the_log_mean_joint_speed():
+def test_take_energy_is_the_log_mean_joint_speed_and_the_judder_of_the_take():
     x = swaying(0.1)
-    energy = take_energy(torch.from_numpy(x), 30.0)[0].exp().item()
+    energy = take_energy(torch.from_numpy(x), 30.0)[0].exp().numpy()
     speed = np.linalg.norm(np.diff(x, axis=1) * 30, axis=-1).mean()
-    assert energy == pytest.approx(speed, abs=2e-4)  # the 1e-4 m/s floor of still joints
+    assert energy[0] == pytest.approx(speed, abs=2e-4)  # the 1e-4 m/s floor of still joints
+    assert energy[1] == pytest.approx(plausibility.judder(x, 30.0), rel=1e-3)
+    stepping = x.copy()
+    stepping[:, 1::2] = stepping[:, :-1:2]  # every frame shown twice: fast, still, fast...
+    assert take_energy(torch.from_numpy(stepping), 30.0)[0, 1].exp() > 10 * energy[1]
     assert np.isfinite(take_energy(torch.from_numpy(standing()), 30.0).numpy()).all()
 
 
@@ -187,11 +191,20 @@ def test_the_energy_band_spans_each_class_and_the_time_warp():
     energy = take_energy(takes, 30.0)
     for c in (0, 1):
         rows = energy[labels == c]
-        assert rows.min() - 1e-6 <= band[c, 0] < band[c, 1] <= rows.max() + 1e-6
+        assert rows[:, 0].min() - 1e-6 <= band[c, 0] < band[c, 1] <= rows[:, 0].max() + 1e-6
+        assert rows[:, 1].min() - 1e-6 <= band[c, 2] <= rows[:, 1].max() + 1e-6
     warped = class_energy_band(takes, labels, 2, 30.0, time_warp=(0.8, 1.25))
-    assert torch.allclose(warped - band, torch.log(torch.tensor([0.8, 1.25])))
+    assert torch.allclose(warped - band, torch.log(torch.tensor([0.8, 1.25, 1.25**2])))
     with pytest.raises(KineticGanError, match="class 2 has no real takes"):
         class_energy_band(takes, labels, 3, 30.0)
+
+
+def test_the_energy_penalty_counts_a_take_rougher_than_its_class():
+    takes = torch.from_numpy(np.concatenate([swaying(a) for a in (0.1, 0.2)]))
+    band = class_energy_band(takes, torch.tensor([0, 0]), 1, 30.0)
+    rough = swaying(0.15)
+    rough[:, 1::2] = rough[:, :-1:2]  # the same sway in two-frame steps: inside on speed
+    assert energy_penalty(torch.from_numpy(rough), torch.tensor([0]), band, 30.0).item() > 1.0
 
 
 def test_the_energy_penalty_is_zero_inside_the_band_and_lifts_a_slow_take():
