@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "blender_addon"))
-from kinetic_gan_blender.render.options import DEFAULT_SAMPLES  # noqa: E402 (stdlib-only module)
+from kinetic_gan_blender.core.render.options import DEFAULT_SAMPLES  # noqa: E402 (stdlib-only module)
 
 FRAMES = 64
 REFERENCE = """

@@ -29,8 +29,9 @@ def per_frame_insert(bpy, armature, joints, names) -> tuple[float, float]:
 
     Returns the seconds spent retargeting and keying.
     """
-    from kinetic_gan_blender import bone_map, rig
-    from kinetic_gan_blender.retarget import retarget
+    from kinetic_gan_blender.blender import rig
+    from kinetic_gan_blender.core import bone_map
+    from kinetic_gan_blender.core.retarget import retarget
 
     start = time.perf_counter()
     rest = rig.rig_rest(armature)
@@ -55,8 +56,9 @@ def bulk(bpy, armature, joints, names) -> tuple[float, float]:
 
     The retarget/keys split is measured by running the same two stages again on their own.
     """
-    from kinetic_gan_blender import api, bone_map, keyframes, rig
-    from kinetic_gan_blender.retarget import retarget
+    from kinetic_gan_blender.blender import api, keyframes, rig
+    from kinetic_gan_blender.core import bone_map
+    from kinetic_gan_blender.core.retarget import retarget
 
     api.animate(armature, joints, names, list(range(len(names))), fps=30, name="bulk")
     start = time.perf_counter()
@@ -75,7 +77,8 @@ def measure(bpy, frames: int, repeats: int, slow_repeats: int) -> dict[str, tupl
     then its runs back to back (a bulk run straight after a per-frame loop finds its
     caches cold and takes ~0.5 ms more at 64 frames).
     """
-    from kinetic_gan_blender import api, body, motion_samples
+    from kinetic_gan_blender.blender import api
+    from kinetic_gan_blender.core import body, motion_samples
 
     joints = motion_samples.walk_cycle(frames)
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -107,7 +110,7 @@ def timed(fn, repeats: int) -> float:
 def end_to_end(bpy, repeats: int) -> None:
     from kinetic_gan.serve.loopback import serving
     from kinetic_gan.testing import random_generator_weights
-    from kinetic_gan_blender import controller
+    from kinetic_gan_blender.blender import controller
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = random_generator_weights(

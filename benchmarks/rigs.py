@@ -65,7 +65,7 @@ LIMITS = {"direction_median": 2.0, "trunk": 3.0, "feet_cm": 3.0, "flips": 0}
 
 def ntu_skeleton() -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The takes' joint names and parents (NTU RGB+D 25)."""
-    from kinetic_gan_blender import body
+    from kinetic_gan_blender.core import body
 
     return body.NTU_JOINTS, body.NTU_PARENTS
 
@@ -110,7 +110,7 @@ def load_take(name: str) -> np.ndarray:
 def build_rig(bpy, name: str):
     """Build or import one rig into the current (empty) scene; returns the armature."""
     if name == "built-in":
-        from kinetic_gan_blender import api
+        from kinetic_gan_blender.blender import api
 
         return api.build_default_character(bpy.context.scene)
     if name == "metarig":
@@ -146,7 +146,7 @@ def import_bvh(bpy, name: str):
 
 def measure_map(armature, rig: str) -> dict[str, str]:
     """Canonical bone → the rig bone whose pose is measured."""
-    from kinetic_gan_blender import bone_map
+    from kinetic_gan_blender.core import bone_map
 
     names = [b.name for b in armature.data.bones]
     preset = bone_map.load_bone_map(MEASURE_PRESETS[rig])
@@ -191,7 +191,7 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _landmark_sources(mapping: dict[str, str]) -> dict[str, tuple[str, str]]:
     """Joint → (rig bone, "head" | "tail"): a bone starting at the joint, else one ending."""
-    from kinetic_gan_blender import body
+    from kinetic_gan_blender.core import body
 
     sources: dict[str, tuple[str, str]] = {}
     for bone in body.CANONICAL_BONES:
@@ -271,8 +271,8 @@ def _input_flips(data: np.ndarray, index: dict[str, int], bone) -> int:
 def quality(joints: np.ndarray, rig: dict, mapping: dict[str, str], scale: float,
             seconds: float) -> Quality:  # fmt: skip
     """Compare the evaluated rig with the input joints (T, V, 3, dataset frame)."""
-    from kinetic_gan_blender import body
-    from kinetic_gan_blender.retarget import dataset_to_blender
+    from kinetic_gan_blender.core import body
+    from kinetic_gan_blender.core.retarget import dataset_to_blender
 
     index = body.canonical_joint_indices(body.NTU_JOINTS)
     data = dataset_to_blender(joints)
@@ -361,7 +361,8 @@ def quality(joints: np.ndarray, rig: dict, mapping: dict[str, str], scale: float
 def animate_and_measure(bpy, armature, rig: str, joints: np.ndarray, name: str,
                         bone_map=None) -> tuple[Quality, object]:  # fmt: skip
     """Retarget ``joints`` through ``api.animate`` and measure the evaluated result."""
-    from kinetic_gan_blender import api, body
+    from kinetic_gan_blender.blender import api
+    from kinetic_gan_blender.core import body
 
     start = time.perf_counter()
     action = api.animate(armature, joints, body.NTU_JOINTS, body.NTU_PARENTS, fps=FPS,
@@ -384,9 +385,9 @@ def render_still(bpy, armature, rig: str, joints: np.ndarray, frame: int, scale:
     """A small Workbench still: the rig's joints as posed, joined like the input's (and
     its mesh, if it has one), the input's skeleton in blue beside it at the rig's size,
     and the floor at the rig's lowest rest foot joint."""
-    from kinetic_gan_blender import body
-    from kinetic_gan_blender.capsules import capsule
-    from kinetic_gan_blender.retarget import dataset_to_blender
+    from kinetic_gan_blender.core import body
+    from kinetic_gan_blender.core.capsules import capsule
+    from kinetic_gan_blender.core.retarget import dataset_to_blender
 
     scene = bpy.context.scene
     scene.frame_set(frame)

@@ -74,7 +74,7 @@ def render_takes(address: str, out: Path, actions: list[str], args, mode: dict) 
     from kinetic_gan.commands import render
 
     batch = render.batch_module()
-    options = importlib.import_module(f"{render.ADDON}.render.options")
+    options = importlib.import_module(f"{render.ADDON}.core.render.options")
     argv = [
         "--backend", address, "--actions", ",".join(actions), "--count", "1",
         "--seed", str(args.seed), "--truncation", str(args.truncation), "--grid",

@@ -35,7 +35,7 @@ def script_arguments(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     package = _package()
-    options = importlib.import_module(f"{package}.render.options")
+    options = importlib.import_module(f"{package}.core.render.options")
     args = script_arguments(sys.argv) if argv is None else argv
     parsed = options.build_parser(prog="batch.py").parse_args(args)
     return run(parsed)
@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 def run(parsed) -> int:
     """Run a batch from parsed arguments; user mistakes print ``error: ...`` and return 2."""
     package = _package()
-    options = importlib.import_module(f"{package}.render.options")
-    runner = importlib.import_module(f"{package}.render.runner")
-    errors = importlib.import_module(f"{package}.errors")
+    options = importlib.import_module(f"{package}.core.render.options")
+    runner = importlib.import_module(f"{package}.blender.render.runner")
+    errors = importlib.import_module(f"{package}.core.errors")
     try:
         return runner.run(options.from_namespace(parsed))
     except errors.KineticGanAddonError as exc:  # a failing take is caught by the runner

@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     from kinetic_gan.commands.addon import vendor_backend_modules
 
     vendor_backend_modules()  # as the build does: the add-on imports the backend's records
-    from kinetic_gan_blender import api, body, motion_samples, takes
+    from kinetic_gan_blender.blender import api, takes
+    from kinetic_gan_blender.core import body, motion_samples
     from kinetic_gan_blender.vendor.records.take_file import read_npz
     from kinetic_gan_blender.vendor.records.takes import Motion
 

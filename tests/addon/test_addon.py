@@ -85,7 +85,7 @@ def test_registers_and_unregisters_cleanly_twice(bpy):
 
 
 def test_panel_draws_every_setting(bpy, addon):
-    from kinetic_gan_blender import panel
+    from kinetic_gan_blender.blender import panel
 
     drawn: list[str] = []
     settings = bpy.context.scene.kinetic_gan
@@ -102,9 +102,9 @@ def test_panel_draws_every_setting(bpy, addon):
 
 
 def test_generate_keyframes_the_returned_joints_onto_the_character(bpy, addon, server):
-    from kinetic_gan_blender import api, controller, rig
-    from kinetic_gan_blender.bone_map import load_bone_map
-    from kinetic_gan_blender.retarget import retarget
+    from kinetic_gan_blender.blender import api, controller, rig
+    from kinetic_gan_blender.core.bone_map import load_bone_map
+    from kinetic_gan_blender.core.retarget import retarget
 
     settings = bpy.context.scene.kinetic_gan
     settings.address = server
@@ -139,7 +139,7 @@ def test_generate_keyframes_the_returned_joints_onto_the_character(bpy, addon, s
 
 
 def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
-    from kinetic_gan_blender import api, controller
+    from kinetic_gan_blender.blender import api, controller
 
     settings = bpy.context.scene.kinetic_gan
     settings.address, settings.action, settings.count = server, "walk", 2
@@ -150,7 +150,7 @@ def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
     controller.apply_generation(bpy.context, job)
     assert not settings.busy
     # Cleanup is on by default: the (untrained, stretching) takes got constant bone lengths.
-    from kinetic_gan_blender.body import NTU_PARENTS
+    from kinetic_gan_blender.core.body import NTU_PARENTS
 
     def bone_spread(joints):
         bones = [(c, p) for c, p in enumerate(NTU_PARENTS) if p >= 0]
@@ -173,8 +173,8 @@ def test_background_job_path_makes_one_action_per_sample(bpy, addon, server):
 
 
 def test_dead_backend_is_reported_within_the_timeout(bpy, addon):
-    from kinetic_gan_blender import controller
-    from kinetic_gan_blender.errors import KineticGanAddonError
+    from kinetic_gan_blender.blender import controller
+    from kinetic_gan_blender.core.errors import KineticGanAddonError
 
     address = f"tcp://127.0.0.1:{free_port()}"
     bpy.context.preferences.addons[ADDON].preferences.timeout_s = 0.5
@@ -196,9 +196,10 @@ def test_dead_backend_is_reported_within_the_timeout(bpy, addon):
 
 
 def test_takes_export_to_bvh_fbx_and_npz(bpy, addon, tmp_path):
-    from kinetic_gan_blender import motion_samples, take_list
-    from kinetic_gan_blender.body import NTU_JOINTS
-    from kinetic_gan_blender.errors import KineticGanAddonError
+    from kinetic_gan_blender.blender import take_list
+    from kinetic_gan_blender.core import motion_samples
+    from kinetic_gan_blender.core.body import NTU_JOINTS
+    from kinetic_gan_blender.core.errors import KineticGanAddonError
 
     assert bpy.ops.kinetic_gan.sample_walk() == {"FINISHED"}
     settings = bpy.context.scene.kinetic_gan
@@ -223,7 +224,8 @@ def test_takes_export_to_bvh_fbx_and_npz(bpy, addon, tmp_path):
 
 
 def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_path):
-    from kinetic_gan_blender import api, bone_map
+    from kinetic_gan_blender.blender import api
+    from kinetic_gan_blender.core import bone_map
 
     assert bpy.ops.kinetic_gan.sample_walk() == {"FINISHED"}  # builds the character
     armature = bpy.context.scene.kinetic_gan.target
@@ -236,8 +238,9 @@ def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_
 
 
 def test_every_addon_error_shares_the_base_and_has_a_code(bpy):
-    from kinetic_gan_blender import bone_map, cleanup, errors, retarget
-    from kinetic_gan_blender.render import options, plan, rigs, sources
+    from kinetic_gan_blender.blender.render import rigs
+    from kinetic_gan_blender.core import bone_map, cleanup, errors, retarget
+    from kinetic_gan_blender.core.render import options, plan, sources
 
     kinds = (errors.UserError, errors.BackendFailure, bone_map.BoneMapError,
              retarget.RetargetError, cleanup.CleanupUnavailable, plan.PlanError,
@@ -252,7 +255,7 @@ def test_a_failing_operator_reports_one_error_line(bpy, addon, capsys):
     settings = bpy.context.scene.kinetic_gan
     settings.bone_map, settings.bone_map_file = "FILE", ""
     reports: list[tuple[set[str], str]] = []
-    from kinetic_gan_blender import operators
+    from kinetic_gan_blender.blender import operators
 
     op = SimpleNamespace(report=lambda kind, text: reports.append((kind, text)))
     result = operators.KGAN_OT_sample_walk.execute(op, bpy.context)
@@ -274,8 +277,8 @@ def test_extension_builds_without_wheels(tmp_path):
         names = set(z.namelist())
         manifest = z.read("blender_manifest.toml").decode()
     bundled = {"vendor/serve/client.py", "vendor/serve/protocol.py", "vendor/motion_cleanup.py"}
-    assert {"__init__.py", "retarget.py", *bundled} <= names
-    assert "bone_maps/mixamo.json" in names and not any(n.startswith("wheels/") for n in names)
+    assert {"__init__.py", "batch.py", "core/retarget.py", "blender/api.py", *bundled} <= names
+    assert "core/bone_maps/mixamo.json" in names and not any(n.startswith("wheels/") for n in names)
     assert 'id = "kinetic_gan"' in manifest and "wheels" not in manifest.split("[")[0]
     assert any("without pyzmq wheels" in m for m in messages)
     with zipfile.ZipFile(legacy) as z:

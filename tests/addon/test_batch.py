@@ -194,7 +194,7 @@ BARE_RIG_SCRIPT = """
 import sys
 import bpy
 sys.path.insert(0, sys.argv[1])
-from kinetic_gan_blender import api
+from kinetic_gan_blender.blender import api
 bpy.ops.wm.read_homefile(use_empty=True)
 api.build_default_character(bpy.context.scene, name="Bare")
 for obj in [o for o in bpy.data.objects if o.type == "MESH"]:

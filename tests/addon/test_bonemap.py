@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kinetic_gan_blender import body
-from kinetic_gan_blender.bone_map import (
+from kinetic_gan_blender.core import body
+from kinetic_gan_blender.core.bone_map import (
     CORE_BONES,
     PRESETS,
     BoneMap,

@@ -1,6 +1,9 @@
-"""The add-on's split, as declared in ``kinetic_gan_blender.PURE_MODULES`` and
-``GLUE_MODULES``: the pure part never imports ``bpy`` (nor ``mathutils``/``bmesh``, nor a glue
-module), so it imports and runs outside Blender; every module is declared on one side."""
+"""The add-on's split, as folders: ``kinetic_gan_blender/core/`` is the pure part and never
+imports Blender's modules (``bpy``, ``mathutils``, ``bmesh``, …), torch, the ``kinetic_gan``
+backend package or anything under ``blender/``, so it imports and runs outside Blender;
+``kinetic_gan_blender/blender/`` is the glue, and each of its modules uses Blender. Nothing
+else is left beside the two folders but the package ``__init__``, the manifest, the entry
+script and the generated ``vendor/`` (the backend's bundled copies) and ``wheels/``."""
 
 from __future__ import annotations
 
@@ -15,10 +18,17 @@ import pytest
 import kinetic_gan_blender as addon
 
 PACKAGE = Path(addon.__file__).resolve().parent
+PURE, GLUE = "core", "blender"
 BLENDER_ONLY = ("bpy", "mathutils", "bmesh", "gpu", "blf", "addon_utils")
+BACKEND_ONLY = ("torch", "kinetic_gan")
+# What may sit beside core/ and blender/: the package, Blender's manifest, the
+# `blender --background --python` entry script, and the gitignored folders the build makes.
+TOP_LEVEL = {"__init__.py", "blender_manifest.toml", "batch.py", PURE, GLUE}
+GENERATED = {"vendor", "wheels", "__pycache__"}
 
-# Run in a fresh interpreter: Blender's modules cannot be imported (a finder refuses them and
-# names the importer), then every pure module is imported; prints what it refused.
+# Run in a fresh interpreter: Blender's modules, torch and the backend package cannot be
+# imported (a finder refuses them), then every pure module is imported; prints what it
+# refused, what of them got loaded anyway, and which glue modules came along.
 BLOCKED_IMPORT = r"""
 import importlib, json, sys, traceback
 
@@ -35,98 +45,68 @@ class Refuse:
 
 
 sys.meta_path.insert(0, Refuse())
-for name in BLOCKED:
-    sys.modules.pop(name, None)
+for name in list(sys.modules):
+    if name.split(".")[0] in BLOCKED:
+        sys.modules.pop(name)
 failures = {}
 for module in json.loads(sys.argv[1]):
     try:
         importlib.import_module(f"kinetic_gan_blender.{module}")
     except Exception:
         failures[module] = traceback.format_exc(limit=-3)
-print(json.dumps({"failures": failures, "refused": refused,
-                  "loaded": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)}))
+print(json.dumps({
+    "failures": failures, "refused": refused,
+    "loaded": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED),
+    "glue": sorted(m for m in sys.modules if m.startswith("kinetic_gan_blender.blender")),
+}))
 """
 
 
-def package_modules() -> set[str]:
-    """Every module of the add-on (vendor/ is the backend's own copy: not ours to declare)."""
-    out = set()
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE)
-        if rel.parts[0] in ("vendor", "wheels") or rel.name == "__init__.py":
-            continue
-        out.add(".".join(rel.with_suffix("").parts))
+def modules_under(folder: str) -> list[str]:
+    """The dotted names (``core.render.plan``) of the modules and packages in ``folder``."""
+    out = []
+    for path in sorted((PACKAGE / folder).rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        out.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
     return out
 
 
-def test_every_module_is_declared_pure_or_glue_once():
-    pure, glue = set(addon.PURE_MODULES), set(addon.GLUE_MODULES)
-    assert len(pure) == len(addon.PURE_MODULES) and len(glue) == len(addon.GLUE_MODULES)
-    assert not pure & glue, f"declared both pure and glue: {sorted(pure & glue)}"
-    modules = package_modules()
-    assert modules - pure - glue == set(), "undeclared: add them to PURE_MODULES or GLUE_MODULES"
-    assert (pure | glue) - modules == set(), "declared but missing"
+def source_of(module: str) -> Path:
+    path = PACKAGE.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
-def test_the_pure_part_imports_with_blender_modules_blocked():
-    result = subprocess.run(
-        [sys.executable, "-c", BLOCKED_IMPORT, json.dumps(list(addon.PURE_MODULES)),
-         json.dumps(BLENDER_ONLY)],
-        cwd=PACKAGE.parent, capture_output=True, text=True, timeout=120,
-        env={"PYTHONPATH": str(PACKAGE.parent), "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["failures"] == {}, "\n".join(report["failures"].values())
-    assert report["refused"] == [] and report["loaded"] == []
+def package_of(module: str) -> list[str]:
+    """The package a module's relative imports start from (a package is its own)."""
+    parts = module.split(".")
+    return parts if source_of(module).name == "__init__.py" else parts[:-1]
 
 
-def imports_of(path: Path) -> list[tuple[int, str]]:
-    """(level, absolute-or-relative module) for every import in the file, functions included."""
+def imports_of(module: str) -> list[tuple[int, str]]:
+    """(level, name) for every import in the module, inside functions too; relative ones
+    resolved to a dotted name inside the add-on (``core.errors``), absolute ones as written.
+    ``from . import x`` gives ``x`` as a module; ``from .m import x`` gives ``m`` and ``m.x``."""
+    here = package_of(module)
     out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source_of(module).read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             out += [(0, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            out += [(node.level, f"{base}.{a.name}" if base else a.name) for a in node.names]
-            if base:
-                out.append((node.level, base))
+            base = node.module.split(".") if node.module else []
+            if node.level:
+                assert node.level - 1 <= len(here), f"{module}: an import above the add-on"
+                base = [*here[: len(here) - (node.level - 1)], *base]
+            names = [".".join([*base, alias.name]) for alias in node.names]
+            out += [(node.level, name) for name in names]
+            if node.module:
+                out.append((node.level, ".".join(base)))
     return out
 
 
-@pytest.mark.parametrize("module", addon.PURE_MODULES)
-def test_a_pure_module_names_no_blender_module_and_no_glue_even_inside_functions(module):
-    """Imports done lazily inside a function escape the import test: read the source too."""
-    path = PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
-    here = module.split(".")[:-1]
-    glue = set(addon.GLUE_MODULES)
-    for level, name in imports_of(path):
-        if level == 0:
-            assert name.split(".")[0] not in BLENDER_ONLY, f"{module} imports {name}"
-            continue
-        target = ".".join([*here[: len(here) - (level - 1)], name]) if level else name
-        assert target not in glue, f"{module} imports the glue module {target}"
-
-
-
-BACKEND_ONLY = ("torch", "kinetic_gan")
-# cleanup.py still falls back to kinetic_gan.motion_cleanup when vendor/ lacks its copy;
-# strict, so this test says when the fallback is gone and the entry can go too.
-BACKEND_FALLBACK = {"cleanup"}
-
-
-def _backend_import_case(module: str):
-    if module not in BACKEND_FALLBACK:
-        return module
-    reason = "falls back to the backend package's motion_cleanup"
-    return pytest.param(module, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-def imported_by_name(path: Path) -> list[str]:
+def imported_by_name(module: str) -> list[str]:
     """Module names handed to ``importlib.import_module`` or ``__import__`` as literals."""
     out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source_of(module).read_text(encoding="utf-8"))):
         if not isinstance(node, ast.Call) or not node.args:
             continue
         func = node.func
@@ -137,11 +117,71 @@ def imported_by_name(path: Path) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("module", [_backend_import_case(m) for m in sorted(package_modules())])
+def test_nothing_but_the_package_entry_points_sits_beside_core_and_blender():
+    found = {p.name for p in PACKAGE.iterdir()} - GENERATED
+    assert found - TOP_LEVEL == set(), "put it in core/ (no bpy) or blender/ (bpy)"
+    assert TOP_LEVEL - found == set()
+
+
+@pytest.mark.parametrize("folder", [PURE, GLUE])
+def test_every_folder_of_code_is_a_package(folder):
+    for path in (PACKAGE / folder).rglob("*.py"):
+        assert (path.parent / "__init__.py").is_file(), f"{path.parent} has no __init__.py"
+
+
+def test_the_pure_part_imports_with_blender_torch_and_the_backend_blocked():
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKED_IMPORT, json.dumps(modules_under(PURE)),
+         json.dumps(BLENDER_ONLY + BACKEND_ONLY)],
+        cwd=PACKAGE.parent, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(PACKAGE.parent), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["failures"] == {}, "\n".join(report["failures"].values())
+    assert report["refused"] == [] and report["loaded"] == []
+    assert report["glue"] == [], "importing core/ loaded blender/ modules"
+
+
+@pytest.mark.parametrize("module", modules_under(PURE))
+def test_a_pure_module_imports_only_the_pure_part_even_inside_functions(module):
+    """Imports done lazily inside a function escape the import test: read the source too.
+    Within the add-on a pure module reaches only core/ and the bundled vendor/."""
+    for level, name in imports_of(module):
+        if level == 0:
+            assert name.split(".")[0] not in BLENDER_ONLY, f"{module} imports {name}"
+            assert not name.startswith("kinetic_gan_blender"), f"{module} imports {name}"
+        else:
+            assert name.split(".")[0] in (PURE, "vendor"), f"{module} imports the add-on's {name}"
+
+
+@pytest.mark.parametrize(
+    "module", [m for m in modules_under(GLUE) if source_of(m).name != "__init__.py"]
+)
+def test_a_glue_module_uses_blender(module):
+    """A module of blender/ that needs no Blender module belongs in core/, where it is
+    tested without Blender."""
+    names = [name for level, name in imports_of(module) if level == 0]
+    assert any(name.split(".")[0] in BLENDER_ONLY for name in names), f"move {module} to core/"
+
+
+BACKEND_FALLBACK = {"core.cleanup"}
+
+
+def _backend_import_case(module: str):
+    if module not in BACKEND_FALLBACK:
+        return module
+    reason = "falls back to the backend package's motion_cleanup"
+    return pytest.param(module, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+ALL_MODULES = ["batch", *modules_under(PURE), *modules_under(GLUE)]
+
+
+@pytest.mark.parametrize("module", [_backend_import_case(m) for m in ALL_MODULES])
 def test_no_module_of_the_add_on_imports_torch_or_the_backend_package(module):
     """The add-on reaches the backend only as a server, through its bundled client (vendor/):
     no import of torch or the kinetic_gan package, lazy ones and importlib included."""
-    path = PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
-    names = [name for level, name in imports_of(path) if level == 0] + imported_by_name(path)
+    names = [name for level, name in imports_of(module) if level == 0] + imported_by_name(module)
     for name in names:
         assert name.split(".")[0] not in BACKEND_ONLY, f"{module} imports {name}"

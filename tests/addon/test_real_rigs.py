@@ -88,7 +88,7 @@ def assert_matches_the_input(quality, feet_cm: float = bench.LIMITS["feet_cm"]) 
 
 
 def test_mixamo_bvh_follows_the_walk_with_its_pelvis_upright(bpy, scene, walk):
-    from kinetic_gan_blender import api
+    from kinetic_gan_blender.blender import api
 
     armature = bench.build_rig(bpy, "mixamo")
     hips = armature.data.bones["mixamorig:Hips"]
@@ -100,7 +100,7 @@ def test_mixamo_bvh_follows_the_walk_with_its_pelvis_upright(bpy, scene, walk):
 
 
 def test_a_bvh_rigs_own_euler_animation_still_plays_after_a_take(bpy, scene, walk):
-    from kinetic_gan_blender import api, keyframes
+    from kinetic_gan_blender.blender import api, keyframes
 
     armature = bench.build_rig(bpy, "mixamo")
     own = armature.animation_data.action
@@ -131,7 +131,7 @@ def test_a_posed_spine_the_map_skips_is_keyed_at_rest(bpy, scene, walk):
 
 
 def test_mocapbank_bvh_resolves_by_name_and_moves_its_legs(bpy, scene, walk):
-    from kinetic_gan_blender import api
+    from kinetic_gan_blender.blender import api
 
     armature = bench.build_rig(bpy, "mocapbank")
     bone_map, resolution = api.resolve_bone_map(armature)
@@ -148,7 +148,7 @@ def test_metarig_stands_on_the_floor(bpy, scene, walk):
 
 
 def test_rigify_is_driven_through_its_fk_controls(bpy, rigify_file, walk):
-    from kinetic_gan_blender import api
+    from kinetic_gan_blender.blender import api
 
     bpy.ops.wm.open_mainfile(filepath=str(rigify_file))
     bpy.context.scene.render.fps = bench.FPS
@@ -168,7 +168,8 @@ def test_rigify_is_driven_through_its_fk_controls(bpy, rigify_file, walk):
 
 
 def test_keys_on_bones_constraints_override_are_reported(bpy, rigify_file, walk):
-    from kinetic_gan_blender import api, bone_map
+    from kinetic_gan_blender.blender import api
+    from kinetic_gan_blender.core import bone_map
 
     bpy.ops.wm.open_mainfile(filepath=str(rigify_file))
     armature = bpy.data.objects["rig"]
@@ -181,7 +182,8 @@ def test_keys_on_bones_constraints_override_are_reported(bpy, rigify_file, walk)
 
 
 def test_a_map_that_does_not_fit_names_the_bones_it_cannot_find(bpy, scene, walk):
-    from kinetic_gan_blender import api, bone_map
+    from kinetic_gan_blender.blender import api
+    from kinetic_gan_blender.core import bone_map
 
     armature = bench.build_rig(bpy, "mocapbank")
     with pytest.raises(bone_map.BoneMapError) as error:
@@ -192,7 +194,8 @@ def test_a_map_that_does_not_fit_names_the_bones_it_cannot_find(bpy, scene, walk
 
 
 def test_a_bone_map_saved_on_the_rig_is_used_and_travels_with_it(bpy, scene, walk):
-    from kinetic_gan_blender import api, bone_map
+    from kinetic_gan_blender.blender import api
+    from kinetic_gan_blender.core import bone_map
 
     armature = bench.build_rig(bpy, "mocapbank")
     custom = bone_map.load_bone_map("mocapbank")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinetic_gan_blender.render import floor, framing
+from kinetic_gan_blender.core.render import floor, framing
 
 VIEWS = [
     framing.View(),

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from kinetic_gan_blender.render import captions, options, plan, progress, sources
+from kinetic_gan_blender.core.render import captions, options, plan, progress, sources
 
 CLASSES = ["walk", "run", "jump up", "kicking something"]
 
@@ -294,7 +294,7 @@ def test_the_caption_band_share_grows_with_its_lines():
 def test_bone_proxies_are_closed_octahedra_from_head_to_tail_facing_out():
     import numpy as np
 
-    from kinetic_gan_blender.render import bone_proxies
+    from kinetic_gan_blender.core.render import bone_proxies
 
     heads = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
     tails = np.array([[0.0, 0.0, 1.5], [0.0, 0.0, 0.002]])  # a spine bone and a tiny one

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinetic_gan_blender import body, motion_samples
-from kinetic_gan_blender import retarget as rt
-from kinetic_gan_blender.rotations import quaternion_from_matrix
+from kinetic_gan_blender.core import body, motion_samples
+from kinetic_gan_blender.core import retarget as rt
+from kinetic_gan_blender.core.rotations import quaternion_from_matrix
 
 RIG = rt.RigRest.default_character()
 IDENTITY = {b.name: b.name for b in body.CANONICAL_BONES}
@@ -53,7 +53,7 @@ def test_dataset_to_blender_is_a_proper_rotation_facing_minus_y():
 
 @pytest.mark.parametrize("noise", [0.0, 0.02])
 def test_forward_kinematics_reproduces_every_bone_direction_within_2_degrees(noise):
-    from kinetic_gan_blender.grounding import MAX_TURN_DEG
+    from kinetic_gan_blender.core.grounding import MAX_TURN_DEG
 
     joints = walk(noise=noise)
     _, _, heads, tails = pose(joints, snap_to_floor=False)
@@ -537,8 +537,8 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 
 def test_reach_moves_the_rigs_ankle_by_what_it_is_asked_and_keeps_the_foot():
-    from kinetic_gan_blender import grounding
-    from kinetic_gan_blender.retarget_plan import plan_for
+    from kinetic_gan_blender.core import grounding
+    from kinetic_gan_blender.core.retarget_plan import plan_for
 
     joints = walk(24)
     plan = plan_for(RIG, IDENTITY, NAMES)
@@ -597,7 +597,7 @@ def test_reach_moves_the_rigs_ankle_by_what_it_is_asked_and_keeps_the_foot():
 
 @pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
 def test_euler_keys_round_trip_and_stay_continuous(order):
-    from kinetic_gan_blender.rotations import (
+    from kinetic_gan_blender.core.rotations import (
         continuous_euler,
         euler_from_matrix,
         matrix_from_euler,
@@ -621,7 +621,7 @@ def test_euler_keys_round_trip_and_stay_continuous(order):
 
 
 def test_axis_angle_keys_follow_the_quaternions():
-    from kinetic_gan_blender.rotations import axis_angle_from_quaternion
+    from kinetic_gan_blender.core.rotations import axis_angle_from_quaternion
 
     q = rt.retarget(walk(16), NAMES, RIG, IDENTITY).rotations
     aa = axis_angle_from_quaternion(q)

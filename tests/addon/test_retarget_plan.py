@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinetic_gan_blender import body, bone_map, motion_samples
-from kinetic_gan_blender import retarget as rt
-from kinetic_gan_blender.retarget_plan import plan_for
-from kinetic_gan_blender.rotations import cross, normalize, swing_perpendicular
+from kinetic_gan_blender.core import body, bone_map, motion_samples
+from kinetic_gan_blender.core import retarget as rt
+from kinetic_gan_blender.core.retarget_plan import plan_for
+from kinetic_gan_blender.core.rotations import cross, normalize, swing_perpendicular
 
 RIG = rt.RigRest.default_character()
 IDENTITY = {b.name: b.name for b in body.CANONICAL_BONES}

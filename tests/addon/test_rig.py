@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinetic_gan_blender import body, character, motion_samples
-from kinetic_gan_blender.retarget import RigRest, dataset_to_blender
+from kinetic_gan_blender.core import body, character, motion_samples
+from kinetic_gan_blender.core.retarget import RigRest, dataset_to_blender
 
 pytestmark = pytest.mark.blender
 JOINTS = motion_samples.walk_cycle(24)
@@ -99,7 +99,7 @@ def assert_bones_follow_the_joints(bpy, armature, mapping: dict[str, str], tol_d
 
 
 def test_default_character_is_an_ntu_armature_with_a_skinned_body(bpy, scene):
-    from kinetic_gan_blender import api, rig
+    from kinetic_gan_blender.blender import api, rig
 
     arm = api.build_default_character(scene)
     assert arm.type == "ARMATURE" and arm.name == "KGAN_Character"
@@ -117,7 +117,7 @@ def test_default_character_is_an_ntu_armature_with_a_skinned_body(bpy, scene):
 
 
 def test_default_character_follows_the_joints(bpy, scene):
-    from kinetic_gan_blender import api
+    from kinetic_gan_blender.blender import api
 
     arm = api.build_default_character(scene)
     api.animate(arm, JOINTS, body.NTU_JOINTS, list(range(25)), fps=30)
@@ -125,7 +125,7 @@ def test_default_character_follows_the_joints(bpy, scene):
 
 
 def test_skinned_mesh_moves_with_the_pose(bpy, scene):
-    from kinetic_gan_blender import api
+    from kinetic_gan_blender.blender import api
 
     arm = api.build_default_character(scene)
     api.animate(arm, JOINTS, body.NTU_JOINTS, list(range(25)), fps=30)
@@ -141,7 +141,8 @@ def test_skinned_mesh_moves_with_the_pose(bpy, scene):
 
 @pytest.mark.parametrize("prefix", ["mixamorig:", "mixamorig1:", ""])
 def test_mixamo_preset_drives_a_mixamo_named_rig(bpy, scene, prefix):
-    from kinetic_gan_blender import api, bone_map
+    from kinetic_gan_blender.blender import api
+    from kinetic_gan_blender.core import bone_map
 
     arm = build_armature(bpy, "Mixamo", mixamo_bones(prefix))
     names = [b.name for b in arm.data.bones]
@@ -157,7 +158,7 @@ def test_mixamo_preset_drives_a_mixamo_named_rig(bpy, scene, prefix):
 
 
 def test_rigify_preset_drives_def_bones_whatever_their_roll(bpy, scene):
-    from kinetic_gan_blender import api
+    from kinetic_gan_blender.blender import api
 
     arm = build_armature(bpy, "Rigify", rigify_bones(), roll_hint=(0.0, 0.2, 1.0))
     api.animate(arm, JOINTS, body.NTU_JOINTS, list(range(25)), bone_map="rigify")

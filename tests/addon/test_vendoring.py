@@ -49,7 +49,7 @@ def test_copies_of_modules_no_longer_bundled_are_removed(tmp_path):
 
 
 def test_the_add_on_writes_files_through_the_backends_atomic_module(tmp_path):
-    from kinetic_gan_blender import atomic
+    from kinetic_gan_blender.core import atomic
 
     assert atomic.atomic_path.__module__ == "kinetic_gan_blender.vendor.atomic"
     target = tmp_path / "done.json"

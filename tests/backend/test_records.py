@@ -68,7 +68,7 @@ def test_files_of_the_old_addon_layout_still_read(tmp_path):
 
 
 def test_the_addon_writes_the_backend_layout(tmp_path):
-    from kinetic_gan_blender.take_files import save_joints_npz
+    from kinetic_gan_blender.core.take_files import save_joints_npz
 
     record = takes()
     path = save_joints_npz(

@@ -15,7 +15,7 @@ import pytest
 
 from kinetic_gan.commands import render
 from kinetic_gan.errors import KineticGanError
-from kinetic_gan_blender.render import options
+from kinetic_gan_blender.core.render import options
 from kinetic_gan_blender.vendor.serve.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -203,7 +203,7 @@ def test_blender_job_reports_a_bad_reply_in_one_line_and_creates_nothing():
 
     vendor_backend_modules()
     pytest.importorskip("bpy")  # the add-on package imports it
-    generation = importlib.import_module("kinetic_gan_blender.generation")
+    generation = importlib.import_module("kinetic_gan_blender.core.generation")
     server = FakeServer(lambda header: generate_reply(header, n=1000))
     try:
         walk = generation.GenerateRequest(action="walk")

@@ -72,7 +72,7 @@ def staged_checkout_addon() -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     batch_module()  # puts the add-on on sys.path
-    options = importlib.import_module(f"{ADDON}.render.options")
+    options = importlib.import_module(f"{ADDON}.core.render.options")
     options.add_arguments(parser)
 
 
@@ -92,7 +92,7 @@ def run_local(batch: ModuleType, args: argparse.Namespace) -> int:
     """``--local``: serve ``--weights`` on a free loopback port for this batch, then stop it."""
     from kinetic_gan.serve.loopback import serving
 
-    options = importlib.import_module(f"{ADDON}.render.options")
+    options = importlib.import_module(f"{ADDON}.core.render.options")
     try:
         checked = options.from_namespace(args)  # every argument, before a server starts
     except options.OptionsError as exc:

@@ -18,9 +18,9 @@ from typing import TextIO
 
 import bpy
 
-from ..atomic import atomic_path
+from ...core.atomic import atomic_path
+from ...core.render.options import BatchOptions
 from . import antialias
-from .options import BatchOptions
 
 # Told after each frame is written: (frames done, frames in all, the terminal).
 FrameCallback = Callable[[int, int, TextIO], None]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..vendor.records.take_file import write_npz
+from ..vendor.records.takes import GeneratedSet
 from .atomic import atomic_path
-from .vendor.records.take_file import write_npz
-from .vendor.records.takes import GeneratedSet
 
 
 def save_joints_npz(

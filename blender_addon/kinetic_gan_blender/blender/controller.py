@@ -13,12 +13,13 @@ from pathlib import Path
 
 import bpy
 
-from . import api, cleanup, generation, keyframes, motion_samples, preferences, takes
-from .body import NTU_JOINTS, NTU_PARENTS
-from .errors import BackendFailure, KineticGanAddonError, UserError
+from ..core import cleanup, generation, motion_samples
+from ..core.body import NTU_JOINTS, NTU_PARENTS
+from ..core.errors import BackendFailure, KineticGanAddonError, UserError
+from ..vendor.records.request import GenerateRequest
+from ..vendor.records.takes import Motion
+from . import api, keyframes, preferences, takes
 from .properties import fill_classes, settings_of
-from .vendor.records.request import GenerateRequest
-from .vendor.records.takes import Motion
 
 
 def backend_address(context: bpy.types.Context) -> str:
@@ -36,7 +37,7 @@ def _curve(context: bpy.types.Context):
     prefs = preferences.get(context)
     if prefs is None or not (prefs.server_public_key and prefs.client_secret_key):
         return None
-    from .vendor.serve.client import CurveKeys
+    from ..vendor.serve.client import CurveKeys
 
     try:
         return CurveKeys.from_files(

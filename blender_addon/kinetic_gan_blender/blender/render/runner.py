@@ -17,12 +17,19 @@ from typing import TextIO
 import bpy
 import numpy as np
 
+from ...core.render import captions, framing
+from ...core.render.options import BatchOptions
+from ...core.render.plan import GRID_STEM, DoneMarkers, PlanError, Take, output_paths, plan_takes
+from ...core.render.progress import (
+    FrameProgress,
+    Progress,
+    TakeResult,
+    format_duration,
+    summary_table,
+)
+from ...core.render.sources import Motion, Source, open_source
 from .. import api, takes
-from . import captions, framing, output, rigs
-from .options import BatchOptions
-from .plan import GRID_STEM, DoneMarkers, PlanError, Take, output_paths, plan_takes
-from .progress import FrameProgress, Progress, TakeResult, format_duration, summary_table
-from .sources import Motion, Source, open_source
+from . import output, rigs
 
 VIDEO_EXPORTS = ("mp4", "png")
 DATA_EXPORTS = ("bvh", "fbx", "npz")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .vendor.atomic import atomic_path, atomic_write
+from ..vendor.atomic import atomic_path, atomic_write
 
 __all__ = ["atomic_path", "atomic_write", "write_text"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from . import rotations
-from .retarget import Retargeted
+from ..core import rotations
+from ..core.retarget import Retargeted
 
 LAYERED_ACTIONS = "slots" in bpy.types.Action.bl_rna.properties
 

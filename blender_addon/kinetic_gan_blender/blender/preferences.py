@@ -6,10 +6,13 @@ import bpy
 from bpy.props import FloatProperty, StringProperty
 
 DEFAULT_ADDRESS = "tcp://127.0.0.1:5555"
+# The add-on's module name, which Blender files its preferences under: the package this
+# blender/ folder is in ("kinetic_gan_blender", or "bl_ext.<repo>.kinetic_gan" as an extension).
+ADDON_MODULE = __package__.rpartition(".")[0]
 
 
 class KGAN_AddonPreferences(bpy.types.AddonPreferences):
-    bl_idname = __package__
+    bl_idname = ADDON_MODULE
 
     default_address: StringProperty(
         name="Default Address",
@@ -49,7 +52,7 @@ class KGAN_AddonPreferences(bpy.types.AddonPreferences):
 def get(context: bpy.types.Context | None = None) -> KGAN_AddonPreferences | None:
     """The add-on's preferences, or None when it is used as a library without registering."""
     context = context or bpy.context
-    addon = context.preferences.addons.get(__package__)
+    addon = context.preferences.addons.get(ADDON_MODULE)
     return addon.preferences if addon is not None else None
 
 

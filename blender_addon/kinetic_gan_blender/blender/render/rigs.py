@@ -5,10 +5,10 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
+from ...core.errors import KineticGanAddonError
+from ...core.render import bone_proxies
+from ...core.render.options import RigSpec
 from .. import api
-from ..errors import KineticGanAddonError
-from . import bone_proxies
-from .options import RigSpec
 
 PROXY_COLOR = (0.20, 0.40, 0.72, 1.0)  # a clear blue against the grey floor and backdrop
 

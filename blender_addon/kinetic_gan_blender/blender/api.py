@@ -2,7 +2,7 @@
 
 Used by the operators and by headless scripts (``blender --background`` batch rendering)::
 
-    from kinetic_gan_blender import api
+    from kinetic_gan_blender.blender import api
     arm = api.build_default_character()
     action = api.animate(arm, joints, joint_names, parents, fps=30, name="walk_s0")
     api.export_bvh(arm, action, "walk.bvh")
@@ -16,12 +16,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from . import bone_map as bone_maps
+from ..core import bone_map as bone_maps
+from ..core.atomic import atomic_path
+from ..core.bone_map import BoneMap
+from ..core.retarget import retarget
+from ..core.take_files import save_joints_npz
 from . import keyframes, rig
-from .atomic import atomic_path
-from .bone_map import BoneMap
-from .retarget import retarget
-from .take_files import save_joints_npz
 
 __all__ = [
     "BoneMap",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 # NTU RGB+D's 25 joints and their tree (what the backend sends for the "ntu" skeleton) are
 # the backend's own tables, bundled in vendor/ by the build; the body's users take them here.
-from .vendor.records.joint_tables import NTU_JOINTS, NTU_PARENTS  # noqa: F401
+from ..vendor.records.joint_tables import NTU_JOINTS, NTU_PARENTS  # noqa: F401
 
 # Other skeletons' joint names -> the NTU joint at the same place on the body.
 JOINT_ALIASES = {

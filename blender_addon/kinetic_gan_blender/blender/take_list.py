@@ -6,8 +6,8 @@ from pathlib import Path
 
 import bpy
 
+from ..core.errors import KineticGanAddonError, UserError
 from . import api, keyframes
-from .errors import KineticGanAddonError, UserError
 from .properties import settings_of
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..errors import KineticGanAddonError
-
 # One generated take, in metres in the dataset frame (Y up, facing −Z): the backend's record.
-from ..vendor.records.takes import Motion
+from ...vendor.records.takes import Motion
+from ..errors import KineticGanAddonError
 from .options import BatchOptions
 from .plan import Take
 
@@ -42,7 +41,7 @@ LOCAL_NEEDS_THE_COMMAND = (
 def client_module():
     """The add-on's bundled ZeroMQ client (``vendor/serve/client.py``; it needs pyzmq)."""
     try:
-        from ..vendor.serve import client
+        from ...vendor.serve import client
     except ImportError as exc:
         raise SourceError(
             f"the add-on's ZeroMQ client cannot be loaded ({exc}): install pyzmq in Blender's "

@@ -12,9 +12,9 @@ from typing import Any
 import bpy
 import numpy as np
 
+from ..core.bone_map import BoneMap
+from ..core.cleanup import clean_record
 from . import api, keyframes
-from .bone_map import BoneMap
-from .cleanup import clean_record
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def ground_rig(armature: bpy.types.Object, action: bpy.types.Action) -> None:
     so its soles float or sink: measure the rig itself and key the armature's height (in
     the take's own action) to put them on the floor.
     """
-    from .render import framing, rigs  # the measuring lives with the batch's staging
+    from ..core.render import framing  # the measuring lives with the batch's staging
+    from .render import rigs
 
     start, end = (round(f) for f in action.frame_range)
     frames = np.arange(start, end + 1)

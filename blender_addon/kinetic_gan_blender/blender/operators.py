@@ -12,8 +12,9 @@ import random
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from . import controller, generation, take_list
-from .errors import reports_errors
+from ..core import generation
+from ..core.errors import reports_errors
+from . import controller, take_list
 from .properties import settings_of
 
 

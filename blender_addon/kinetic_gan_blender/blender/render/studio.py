@@ -13,8 +13,14 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from . import captions, framing
-from .floor import FloorMesh, checker_slab, contrast_level, level_colors, tile_contrast
+from ...core.render import captions, framing
+from ...core.render.floor import (
+    FloorMesh,
+    checker_slab,
+    contrast_level,
+    level_colors,
+    tile_contrast,
+)
 
 FLOOR_SIZE = 100.0  # metres: to the horizon; far larger slabs break Workbench shadows
 FLOOR_TILE = 1.0  # metres: a stride or two per tile, so steps and travel read at a glance

@@ -13,7 +13,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from .bone_map import PRESETS
+from ..core.bone_map import PRESETS
 
 
 class KGAN_ClassName(bpy.types.PropertyGroup):

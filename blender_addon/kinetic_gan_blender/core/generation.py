@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .vendor.records.request import GenerateRequest
+from ..vendor.records.request import GenerateRequest
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class GenerationJob:
         return self
 
     def _run(self) -> None:
-        from .vendor.serve.client import Client
+        from ..vendor.serve.client import Client
 
         req = self.request
         try:
@@ -99,7 +99,7 @@ class GenerationJob:
 
 def fetch_info(address: str, timeout_s: float, curve: Any = None) -> dict:
     """The server's ``info`` (blocking, one short request): models, classes, fps."""
-    from .vendor.serve.client import Client
+    from ..vendor.serve.client import Client
 
     with Client(address, timeout_s=timeout_s, retries=0, curve=curve) as c:
         return c.info()

@@ -6,9 +6,9 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from . import character
-from .capsules import capsule
-from .retarget import RigRest
+from ..core import character
+from ..core.capsules import capsule
+from ..core.retarget import RigRest
 
 CHARACTER_TAG = "kgan_character"  # custom property marking objects we built
 
