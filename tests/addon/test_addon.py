@@ -239,12 +239,12 @@ def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_
 
 def test_every_addon_error_shares_the_base_and_has_a_code(bpy):
     from kinetic_gan_blender.blender.render import rigs
-    from kinetic_gan_blender.core import bone_map, cleanup, errors, retarget
+    from kinetic_gan_blender.core import bone_map, errors, retarget
     from kinetic_gan_blender.core.render import options, plan, sources
 
     kinds = (errors.UserError, errors.BackendFailure, bone_map.BoneMapError,
-             retarget.RetargetError, cleanup.CleanupUnavailable, plan.PlanError,
-             rigs.RigError, sources.SourceError, options.OptionsError)
+             retarget.RetargetError, plan.PlanError, rigs.RigError, sources.SourceError,
+             options.OptionsError)
     codes = [kind.code for kind in kinds]
     assert all(issubclass(kind, errors.KineticGanAddonError) for kind in kinds)
     assert len(set(codes)) == len(codes) and "addon" not in codes

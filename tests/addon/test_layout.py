@@ -165,20 +165,10 @@ def test_a_glue_module_uses_blender(module):
     assert any(name.split(".")[0] in BLENDER_ONLY for name in names), f"move {module} to core/"
 
 
-BACKEND_FALLBACK = {"core.cleanup"}
-
-
-def _backend_import_case(module: str):
-    if module not in BACKEND_FALLBACK:
-        return module
-    reason = "falls back to the backend package's motion_cleanup"
-    return pytest.param(module, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 ALL_MODULES = ["batch", *modules_under(PURE), *modules_under(GLUE)]
 
 
-@pytest.mark.parametrize("module", [_backend_import_case(m) for m in ALL_MODULES])
+@pytest.mark.parametrize("module", ALL_MODULES)
 def test_no_module_of_the_add_on_imports_torch_or_the_backend_package(module):
     """The add-on reaches the backend only as a server, through its bundled client (vendor/):
     no import of torch or the kinetic_gan package, lazy ones and importlib included."""

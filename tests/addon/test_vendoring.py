@@ -58,3 +58,9 @@ def test_the_add_on_writes_files_through_the_backends_atomic_module(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() would make it, not 0600
+
+
+def test_the_add_on_cleans_takes_with_the_bundled_cleanup_only():
+    from kinetic_gan_blender.core import cleanup
+
+    assert cleanup.motion_cleanup.__name__ == "kinetic_gan_blender.vendor.motion_cleanup"

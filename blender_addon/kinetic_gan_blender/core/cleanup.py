@@ -1,9 +1,10 @@
 """Motion cleanup of received takes, before they are animated (no bpy here).
 
-The math is the backend's ``motion_cleanup.py``, bundled in ``vendor/`` by the add-on
-build; this module picks the steps (the panel's toggles, the batch's ``--cleanup``) and
-applies them to the takes a backend sent. Cleanup fits NTU-25 joints in metres; a take of
-another skeleton, or in normalised units, is left raw with a note saying so.
+The math is the backend's ``motion_cleanup.py``, bundled as ``vendor/motion_cleanup.py`` by
+the add-on build (and before tests), as the records and atomic writes are; this module picks
+the steps (the panel's toggles, the batch's ``--cleanup``) and applies them to the takes a
+backend sent. Cleanup fits NTU-25 joints in metres; a take of another skeleton, or in
+normalized units, is left raw with a note saying so.
 """
 
 from __future__ import annotations
@@ -12,31 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import KineticGanAddonError
+from ..vendor import motion_cleanup
 
 # The panel's toggle for each step (properties.KGAN_Settings), in motion_cleanup.STEPS order.
 SETTING_OF_STEP = {"filter": "cleanup_filter", "bones": "cleanup_bones", "feet": "cleanup_feet"}
-
-
-class CleanupUnavailable(KineticGanAddonError, RuntimeError):
-    """The cleanup module is missing: the add-on was not built (vendor/ is empty)."""
-
-    code = "cleanup_unavailable"
-
-
-def cleanup_module():
-    """The motion cleanup: the add-on's bundled copy, else the backend package's."""
-    try:
-        from .vendor import motion_cleanup
-    except ImportError:
-        try:
-            from kinetic_gan import motion_cleanup
-        except ImportError:
-            raise CleanupUnavailable(
-                "motion cleanup is not bundled: build the add-on (kinetic-gan addon build) "
-                "or install the kinetic-gan package"
-            ) from None
-    return motion_cleanup
 
 
 def steps_from_settings(settings: Any) -> tuple[str, ...]:
@@ -69,21 +49,21 @@ def clean_joints(
     reason = why_not(joints, skeleton, units)
     if reason is not None:
         return joints, f"{reason}: left raw"
-    return cleanup_module().clean_motion(joints, fps, steps), None
+    return motion_cleanup.clean_motion(joints, fps, steps), None
 
 
 def clean_record(record: Any, steps: tuple[str, ...]) -> list[str]:
     """Clean a take record's joints in place: a ``GeneratedSet`` ``(N, T, V, 3)`` or one
     ``Motion`` ``(T, V, 3)`` (``fps``, ``skeleton``, ``units``; ``cleanup`` is set to the
     steps that ran, "none" when none did). Returns the warnings to report (empty when
-    cleanup ran or is off). Joints the cleanup refuses (NaN, a bad frame rate), or a build
-    without the cleanup module, leave the joints raw with the reason as the warning.
+    cleanup ran or is off). Joints the cleanup refuses (NaN, a bad frame rate) are left raw
+    with the reason as the warning.
     """
     try:
         cleaned, note = clean_joints(
             record.joints, record.fps, record.skeleton, record.units, steps
         )
-    except (ValueError, CleanupUnavailable) as exc:
+    except ValueError as exc:
         return [f"{exc}: left raw"]
     record.joints = cleaned
     record.cleanup = ",".join(steps) if steps and note is None else "none"
