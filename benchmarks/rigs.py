@@ -52,7 +52,7 @@ FRAMES, FPS = 64, 30
 BVH_FILES = {"mixamo": "test_freebvh.bvh", "mocapbank": "test_mocapbank.bvh"}
 # The preset each rig is measured with (Rigify: its DEF bones, see ``measure_map``).
 MEASURE_PRESETS = {"built-in": "default", "metarig": "metarig", "rigify": "metarig",
-                   "mixamo": "mixamo", "mocapbank": "mocapbank"}  # fmt: skip
+                   "mixamo": "mixamo", "mocapbank": "mocapbank"}
 # Where the input counts a foot as planted: within this of its floor, moving slower.
 CONTACT_HEIGHT_M, CONTACT_SPEED_M_S = 0.04, 0.5
 FOOT_JOINTS = {"L": ("AnkleLeft", "FootLeft"), "R": ("AnkleRight", "FootRight")}
@@ -185,7 +185,7 @@ class Quality:
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     cos = np.sum(a * b, -1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1),
-                                         1e-12)  # fmt: skip
+                                         1e-12)
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
@@ -216,7 +216,7 @@ def posed_rig(bpy, armature, mapping: dict[str, str], frames: list[int]) -> dict
 
     rest_bones = armature.data.bones
     rest = {j: world(np.array(getattr(rest_bones[b], f"{end}_local"))) for j, (b, end) in
-            sources.items()}  # fmt: skip
+            sources.items()}
     rest_heads = {b: world(np.array(rest_bones[b].head_local)) for b in bones}
     # World → the bone's rest frame, so a posed world matrix can carry rest vectors.
     rest_local = {b: (rotate @ np.array(rest_bones[b].matrix_local)[:3, :3]).T for b in bones}
@@ -269,7 +269,7 @@ def _input_flips(data: np.ndarray, index: dict[str, int], bone) -> int:
 
 
 def quality(joints: np.ndarray, rig: dict, mapping: dict[str, str], scale: float,
-            seconds: float) -> Quality:  # fmt: skip
+            seconds: float) -> Quality:
     """Compare the evaluated rig with the input joints (T, V, 3, dataset frame)."""
     from kinetic_gan_blender.core import body
     from kinetic_gan_blender.core.retarget import dataset_to_blender
@@ -284,7 +284,7 @@ def quality(joints: np.ndarray, rig: dict, mapping: dict[str, str], scale: float
         # The bone's own aim: its rest segment (head → the rig's tail joint) as posed.
         rest_segment = rig["rest"][bone.tail] - rig["rest_heads"][mapping[bone.name]]
         got = rig["matrices"][mapping[bone.name]] @ (rig["rest_local"][mapping[bone.name]]
-                                                     @ rest_segment)  # fmt: skip
+                                                     @ rest_segment)
         want = data[:, index[bone.tail]] - data[:, index[bone.head[0]]]
         errors.append(_angle_deg(got, want))
         names.append(bone.name)
@@ -318,9 +318,9 @@ def quality(joints: np.ndarray, rig: dict, mapping: dict[str, str], scale: float
     feet_cm, slide, input_slide = 0.0, [], []
     present = {s: [j for j in js if j in lm] for s, js in FOOT_JOINTS.items()}
     data_low = {s: np.min([data[:, index[j], 2] for j in js], axis=0)
-                for s, js in present.items() if js}  # fmt: skip
+                for s, js in present.items() if js}
     rig_low = {s: np.min([lm[j][:, 2] for j in js], axis=0) / scale
-               for s, js in present.items() if js}  # fmt: skip
+               for s, js in present.items() if js}
     if data_low:
         data_floor = np.percentile(np.min(list(data_low.values()), axis=0), 5)
         rig_floor = np.percentile(np.min(list(rig_low.values()), axis=0), 5)
@@ -341,7 +341,7 @@ def quality(joints: np.ndarray, rig: dict, mapping: dict[str, str], scale: float
         input_slide += list(np.linalg.norm(np.diff(data_centre, axis=0), axis=-1)[both])
     flips = sum(int((_twist_deg(m) > 90).sum()) for m in rig["matrices"].values())
     input_flips = sum(_input_flips(data, index, bone) for bone in body.CANONICAL_BONES
-                      if bone.name in mapping)  # fmt: skip
+                      if bone.name in mapping)
     worst = np.unravel_index(np.argmax(errors), errors.shape)
     return Quality(
         direction_median=float(np.median(errors)),
@@ -359,14 +359,14 @@ def quality(joints: np.ndarray, rig: dict, mapping: dict[str, str], scale: float
 
 
 def animate_and_measure(bpy, armature, rig: str, joints: np.ndarray, name: str,
-                        bone_map=None) -> tuple[Quality, object]:  # fmt: skip
+                        bone_map=None) -> tuple[Quality, object]:
     """Retarget ``joints`` through ``api.animate`` and measure the evaluated result."""
     from kinetic_gan_blender.blender import api
     from kinetic_gan_blender.core import body
 
     start = time.perf_counter()
     action = api.animate(armature, joints, body.NTU_JOINTS, body.NTU_PARENTS, fps=FPS,
-                         name=name, bone_map=bone_map)  # fmt: skip
+                         name=name, bone_map=bone_map)
     seconds = time.perf_counter() - start
     driven = api.resolve_bone_map(armature, bone_map)[1].mapping
     mapping = {k: v for k, v in measure_map(armature, rig).items() if k in driven}
@@ -381,7 +381,7 @@ def animate_and_measure(bpy, armature, rig: str, joints: np.ndarray, name: str,
 
 
 def render_still(bpy, armature, rig: str, joints: np.ndarray, frame: int, scale: float,
-                 path: Path) -> Path:  # fmt: skip
+                 path: Path) -> Path:
     """A small Workbench still: the rig's joints as posed, joined like the input's (and
     its mesh, if it has one), the input's skeleton in blue beside it at the rig's size,
     and the floor at the rig's lowest rest foot joint."""
@@ -431,7 +431,7 @@ def render_still(bpy, armature, rig: str, joints: np.ndarray, frame: int, scale:
     mesh.materials.append(_material(bpy, "ghost", (0.25, 0.35, 0.6, 1)))
     first_ghost_face = next(i for i, f in enumerate(faces_all) if min(f) >= ghost_start)
     mesh.polygons.foreach_set("material_index", [0] * first_ghost_face
-                              + [1] * (len(faces_all) - first_ghost_face))  # fmt: skip
+                              + [1] * (len(faces_all) - first_ghost_face))
     floor_z = min(p[2] for p in posed["rest"].values())
     everything = np.concatenate([rig_points, data])
     centre = (everything.min(0) + everything.max(0)) / 2
@@ -494,7 +494,7 @@ def _row(rig: str, take: str, q: Quality) -> str:
     verdict = "pass" if q.passes() else "**fail**"
     return (f"| {rig} | {take} | {q.bones} | {q.direction_median:.1f}° / {q.direction_max:.1f}° "
             f"| {q.trunk:.1f}° | {q.feet_cm:.1f} cm | {q.slide_mm:.1f} / {q.input_slide_mm:.1f} mm "
-            f"| {q.flips} / {q.input_flips} | {q.seconds * 1000:.0f} ms | {verdict} |")  # fmt: skip
+            f"| {q.flips} / {q.input_flips} | {q.seconds * 1000:.0f} ms | {verdict} |")
 
 
 HEADER = (
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
                 scale = float(action["kgan_take"]["scale"])
                 first = round(action.frame_range[0])
                 render_still(bpy, armature, rig, joints, first + 20, scale,
-                             args.stills / f"{rig}.png")  # fmt: skip
+                             args.stills / f"{rig}.png")
     return 0
 
 

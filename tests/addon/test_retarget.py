@@ -283,7 +283,7 @@ def test_smoothing_removes_jitter_without_lag_on_a_still_pose():
 def test_h36m_joint_names_drive_the_rig_by_name():
     h36m = ("Hip", "RightHip", "RightKnee", "RightFoot", "LeftHip", "LeftKnee", "LeftFoot",
             "Spine", "Thorax", "Head", "LeftShoulder", "LeftElbow", "LeftWrist",
-            "RightShoulder", "RightElbow", "RightWrist")  # fmt: skip
+            "RightShoulder", "RightElbow", "RightWrist")
     ntu_of = {n: body.JOINT_ALIASES.get(n, n) for n in h36m}
     joints = walk(16)[:, [J[ntu_of[n]] for n in h36m]]
     take = rt.retarget(joints, h36m, RIG, IDENTITY)
@@ -381,7 +381,7 @@ def test_unmapped_bones_between_mapped_ones_are_keyed_at_rest():
     # the leaves below the last driven bone are the artist's.
     assert set(take.rest_bones) == {"spine", "forearm.L"}
     hidden = rt.RigRest(RIG.bone_names, RIG.parents, RIG.heads, RIG.tails, RIG.matrices,
-                        posable=tuple(n != "spine" for n in RIG.bone_names))  # fmt: skip
+                        posable=tuple(n != "spine" for n in RIG.bone_names))
     assert rt.retarget(walk(8), NAMES, hidden, partial).rest_bones == ("forearm.L",)
 
 
@@ -398,7 +398,7 @@ def with_copy_of(rig: rt.RigRest, copied: str, child: str) -> rt.RigRest:
     follows = tuple(new_index[b] if old < 0 else -1 for old in order)
     names = tuple(f"copy-{copied}" if old < 0 else rig.bone_names[old] for old in order)
     return rt.RigRest(names, tuple(parents), rig.heads[pick], rig.tails[pick],
-                      rig.matrices[pick], follows)  # fmt: skip
+                      rig.matrices[pick], follows)
 
 
 def test_a_bone_copying_another_follows_it():
@@ -411,7 +411,7 @@ def test_a_bone_copying_another_follows_it():
     assert np.allclose(take.rotations[:, k], plain.rotations[:, j], atol=1e-9)
     with pytest.raises(rt.RetargetError, match="copied bones must come first"):
         rt.RigRest(RIG.bone_names[:2], (-1, 0), RIG.heads[:2], RIG.tails[:2], RIG.matrices[:2],
-                   (1, -1))  # fmt: skip
+                   (1, -1))
 
 
 def test_feet_are_grounded_by_the_rigs_own_legs():
@@ -507,7 +507,7 @@ def test_both_planted_feet_meet_the_floor_on_a_rig_with_longer_feet_and_shorter_
     right_toe = np.array([-0.09, 0.02, 0.05])
     left = (hold * (left_toe + HEEL), hold * left_toe)
     right = (hold * (right_toe + 0.15 * np.array([0.0, np.sin(pitch), np.cos(pitch)])),
-             hold * right_toe)  # fmt: skip
+             hold * right_toe)
     pelvis = hold * np.array([0.0, 0.88, -0.05])
     gap, slide = planted_feet(stance(pelvis, {"Left": left, "Right": right}), odd_legs(RIG))
     assert np.abs(gap).max() < 0.5, gap.max(axis=0)
@@ -634,7 +634,7 @@ def test_an_armature_lying_on_its_back_is_posed_in_the_world_as_one_standing():
     a = np.radians(-90)
     to_armature = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
     lying = rt.RigRest(RIG.bone_names, RIG.parents, RIG.heads @ to_armature.T,
-                       RIG.tails @ to_armature.T, to_armature @ RIG.matrices)  # fmt: skip
+                       RIG.tails @ to_armature.T, to_armature @ RIG.matrices)
     joints = walk(24)
 
     def world_heads(rig, take, back):

@@ -27,7 +27,7 @@ def rolled(rig: rt.RigRest, bone: str, degrees: float) -> rt.RigRest:
 
 def test_a_plan_is_reused_for_an_equal_rest_pose_and_rebuilt_when_it_changes():
     copy = rt.RigRest(RIG.bone_names, RIG.parents, RIG.heads.copy(), RIG.tails.copy(),
-                      RIG.matrices.copy())  # fmt: skip
+                      RIG.matrices.copy())
     assert plan_for(copy, IDENTITY, NAMES) is plan_for(RIG, IDENTITY, NAMES)
     assert plan_for(rolled(RIG, "forearm.L", 30), IDENTITY, NAMES) is not plan_for(
         RIG, IDENTITY, NAMES

@@ -133,7 +133,7 @@ def rig_rest(armature: bpy.types.Object) -> RigRest:
 _OVERRIDING = frozenset({
     "COPY_TRANSFORMS", "COPY_ROTATION", "CHILD_OF", "ARMATURE", "DAMPED_TRACK",
     "LOCKED_TRACK", "TRACK_TO", "STRETCH_TO", "IK", "SPLINE_IK", "TRANSFORM", "ACTION",
-})  # fmt: skip
+})
 
 
 def _active_constraints(armature: bpy.types.Object):

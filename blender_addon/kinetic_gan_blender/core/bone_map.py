@@ -34,7 +34,7 @@ PRESETS = ("default", "mixamo", "rigify", "metarig", "mocapbank", "h36m")
 CORE_BONES = (
     "hips", "thigh.L", "shin.L", "thigh.R", "shin.R",
     "upper_arm.L", "forearm.L", "upper_arm.R", "forearm.R",
-)  # fmt: skip
+)
 
 
 class BoneMapError(KineticGanAddonError, ValueError):

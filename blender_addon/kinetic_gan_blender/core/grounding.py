@@ -157,7 +157,7 @@ def root_path(
     weights = planted_weights(np.stack(lowest) / scale, np.stack(tracks) / scale, fps)
     total = weights.sum(axis=0)
     lift = _fill_gaps((weights * np.stack(heights)).sum(axis=0) / np.maximum(total, 1e-9),
-                      total > 0.25)  # fmt: skip
+                      total > 0.25)
     if lift is None:  # never planted: one shift puts the take's low point on the floor
         low = (target @ up) + (rig_feet @ up).min(axis=0)
         lift = np.full(len(target), plan.rig_floor - percentile(low, 5))
@@ -166,7 +166,7 @@ def root_path(
     # Where each side's lowest point is with the path as it started (S, T), and where a
     # planted one goes: as high over the floor as the performer's, never under it.
     lows = (target @ up) + np.stack([(rig_feet[plan.foot_sides == s] @ up).min(axis=0)
-                                     for s in sides])  # fmt: skip
+                                     for s in sides])
     ground = np.maximum(lows + np.stack(heights), plan.rig_floor)
     wanted = ground - lows  # (S, T) the lift that would put each foot there
     # Each planted leg can make up a root height from ``wanted - raise`` to ``wanted +
@@ -270,7 +270,7 @@ def _limited(
         if not over.any():
             break
         shorter = np.where(over, scale * (MAX_TURN_DEG / np.maximum(turned, 1e-12)) ** (1 / power),
-                           scale)  # fmt: skip
+                           scale)
         moved, turned_now, done = _solve(points, plan, hinges, leg_moves * shorter[..., None])
         grew = over & (turned_now > 1e-9)
         power[grew] = np.clip(
@@ -337,7 +337,7 @@ def _solve(
         knee_goal = along[:, None] * axis + across[:, None] * pole
         upper_new, lower_new = _unit(knee_goal), _unit(axis * distance[:, None] - knee_goal)
         turned[k, frames] = np.degrees(np.arccos(np.clip(np.minimum(
-            np.sum(upper * upper_new, -1), np.sum(lower * lower_new, -1)), -1.0, 1.0)))  # fmt: skip
+            np.sum(upper * upper_new, -1), np.sum(lower * lower_new, -1)), -1.0, 1.0)))
         moved_knee = hip + upper_new * np.linalg.norm(knee - hip, axis=-1, keepdims=True)
         moved_ankle = moved_knee + lower_new * np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
         moved[frames, knee_at] = moved_knee

@@ -23,7 +23,7 @@ conventions get the same world pose.
 How it is computed, fast (a take is re-keyed at every Generate click): the rig-only work is
 planned once per rig (``retarget_plan``). Blending twists is done on X axes rather than
 angles — each reference alone fixes the aim frame's X axis; the weighted sum of those axes
-plus the unclaimed weight times the swung X axis, normalised, is the blended twist — so
+plus the unclaimed weight times the swung X axis, normalized, is the blended twist — so
 every reference of every bone is evaluated for all frames in one pass, and a bone whose
 references claim all of its twist needs nothing from its parent. Only the others are posed
 level by level down the hierarchy, all bones of a level at once.
@@ -178,7 +178,7 @@ def retarget(
         grounded = grounding.root_path(
             points, plan, world, rig.heads[plan.root], scale=scale, fps=fps,
             in_place=in_place, snap_to_floor=snap_to_floor,
-        )  # fmt: skip
+        )
         if grounded.leg_moves.any():
             # Planted legs make up what the root's path could not: aim them again.
             points = grounding.reach(points, plan, world, grounded.leg_moves)

@@ -391,7 +391,7 @@ def _reaching(
         lengths.append([
             float(np.linalg.norm(rest[knee].point - rest[hip].point)),
             float(np.linalg.norm(rest[ankle].point - rest[knee].point)),
-        ])  # fmt: skip
+        ])
         thighs.append(drivers[thigh].rig_index)
         # The hinge reference's rest direction in the aim frame, taken to the bone's frame.
         hinge = np.zeros(3)
@@ -430,11 +430,11 @@ def _build(
         to_rest = np.stack(
             [rig.matrices[p].T @ rig.matrices[b] if p >= 0 else rig.matrices[b]
              for b, p in zip(group, parents, strict=True)]
-        )  # fmt: skip
+        )
         head_offsets = np.stack(
             [rig.matrices[p].T @ (rig.heads[b] - rig.heads[p]) if p >= 0 else rig.heads[b]
              for b, p in zip(group, parents, strict=True)]
-        )  # fmt: skip
+        )
         follows = np.array([rig.follows[b] for b in group], dtype=np.intp)
         count = sum(b in by_rig_index for b in group)
         levels.append(
