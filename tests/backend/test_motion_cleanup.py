@@ -419,7 +419,7 @@ def addon_cleanup():
     from kinetic_gan.commands.addon import vendor_backend_modules
 
     vendor_backend_modules()  # as the build does: the add-on uses its bundled copy
-    from kinetic_gan_blender import cleanup
+    from kinetic_gan_blender.core import cleanup
 
     return cleanup
 
