@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def metres(dataset) -> np.ndarray:
     """Every window as stored, (N, T, V, 3) metres."""
-    return np.stack([dataset.raw(i) for i in range(len(dataset))]).transpose(0, 2, 3, 1)
+    return dataset.array(normalized=False).transpose(0, 2, 3, 1)
 
 
 def augmented_metres(dataset, epochs: int) -> np.ndarray:

@@ -69,7 +69,7 @@ def open_training_data(config: TrainConfig):
 
 def _energy_band(dataset, time_warp: tuple[float, float]) -> torch.Tensor:
     """Each class's real energy band: the training takes as stored, widened by the warp."""
-    joints = np.stack([dataset.raw(i) for i in range(len(dataset))]).transpose(0, 2, 3, 1)
+    joints = dataset.array(normalized=False).transpose(0, 2, 3, 1)
     return class_energy_band(torch.from_numpy(np.ascontiguousarray(joints)),
                              torch.as_tensor(np.asarray(dataset.labels)).long(),
                              dataset.num_classes, float(dataset.fps), time_warp)
