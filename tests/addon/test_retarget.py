@@ -224,6 +224,26 @@ def test_a_limb_never_bent_takes_its_roll_from_the_next_reference():
     assert np.allclose(cos, 0.0, atol=0.02)  # the thumb turned 90°, and so did the forearm
 
 
+def test_fingers_keep_their_roll_when_the_thumb_folds_along_them():
+    # A generated hand (the shipped model's walk, seed 3): fingers bent 90° from the hand,
+    # the thumb folding onto them within a frame. The fingers' only twist reference is
+    # gone then; falling back on the swung axis turned them by 110° in one frame.
+    # Their roll is carried instead (retarget._held_roll).
+    frames = 30
+    joints = arm_with_a_turned_thumb(np.full(frames, 30.0), 0.0)
+    hand = joints[:, J["HandLeft"]]
+    fingers = np.array([0.0, 0.0, -0.08])  # forward, square to the hanging hand
+    joints[:, J["HandTipLeft"]] = hand + fingers
+    # The thumb: sideways at first, folding onto the fingers by 10° a frame from frame 8.
+    fold = np.radians(np.clip((np.arange(frames) - 8) * 10.0, 0.0, 90.0))
+    side = np.array([0.04, 0.0, 0.0])
+    joints[:, J["ThumbLeft"]] = hand + np.cos(fold)[:, None] * side + np.sin(fold)[:, None] * (
+        0.5 * fingers)
+    _, world, _, _ = pose(joints)
+    steps = roll_steps_deg(world[:, [RIG.index("fingers.L")]])
+    assert steps.max() < 20.0, steps.max(axis=0)  # 59° in one frame without the carry
+
+
 def test_degenerate_frames_give_finite_unit_quaternions():
     joints = walk(6)
     joints[1] = joints[1, J["SpineBase"]]  # every bone has zero length

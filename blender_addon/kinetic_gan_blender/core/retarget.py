@@ -394,7 +394,7 @@ def _swing_and_twist(
     """Poses (K, T, 3, 3) of bones that need their parent's ``carry`` (K, T, 3, 3)."""
     carried_aim = carry @ np.swapaxes(offset, -1, -2)
     swung_x = swing_perpendicular(carried_aim[..., 0], carried_aim[..., 1], y)
-    x = twist_x + free[..., None] * swung_x
+    x = twist_x + free[..., None] * _held_roll(swung_x, y, twist_x, free)
     x_len = norm(x)
     if x_len.all():
         x /= x_len[..., None]
@@ -405,6 +405,37 @@ def _swing_and_twist(
     if not aimed.all():
         pose[~aimed] = carry[~aimed]
     return pose
+
+
+def _held_roll(swung_x: np.ndarray, y: np.ndarray, twist_x: np.ndarray,
+               free: np.ndarray) -> np.ndarray:
+    """The "no twist" X axis a bone falls back on where its references fade, turned by the
+    roll they held over it (K, T, 3; component-last like the arguments).
+
+    A bone's last reference has no successor to hand over to (a hand's thumb, a foot's
+    shin): where it fades the bone would take the swung X axis, which follows the parent
+    and can lie up to 180° from where the reference left it — a generated hand whose thumb
+    folds along its fingers turned by 110–140° within a frame. Its roll cannot be seen in
+    the joints then, so it is carried, as ``_hand_over`` carries one reference's over
+    the next: the angle about the bone from the swung X axis to the references' is
+    measured where they claim at least half the twist and interpolated in time between
+    those frames (held before the first and after the last). A bone its references never
+    claim keeps the plain swing.
+    """
+    claimed = free <= 1.0 - _HANDOVER_CLAIM
+    rows = np.flatnonzero(claimed.any(axis=1) & (free > 0).any(axis=1))
+    if not len(rows):
+        return swung_x
+    sx, ty, tx = swung_x[rows], y[rows], twist_x[rows]
+    apart = np.arctan2(np.sum(ty * cross(sx, tx), -1), np.sum(sx * tx, -1))
+    frames = np.arange(apart.shape[1])
+    held = np.empty_like(apart)
+    for k, row in enumerate(rows):
+        known = np.flatnonzero(claimed[row])
+        held[k] = np.interp(frames, known, np.unwrap(apart[k, known]))
+    out = swung_x.copy()
+    out[rows] = np.cos(held)[..., None] * sx + np.sin(held)[..., None] * cross(ty, sx)
+    return out
 
 
 def forward_kinematics(
