@@ -21,12 +21,14 @@ from kinetic_gan.train.loop import train
 from kinetic_gan.train.motion_priors import (
     MotionPriors,
     class_energy_band,
+    class_speed_quantiles,
     energy_penalty,
     floor_penalty,
     foot_slide_penalty,
     hinge_penalty,
     hinge_sines,
     hover_penalty,
+    speed_penalty,
     take_energy,
 )
 
@@ -135,7 +137,8 @@ def test_priors_read_model_units_through_the_normalization():
     metres[..., 1] -= 0.05
     model_units = torch.from_numpy(metres / 2.0).permute(0, 3, 1, 2)  # (N, 3, T, V)
     loss, logged = priors(model_units.float(), torch.zeros(1, dtype=torch.long))
-    assert logged.shape == (5,) and logged[2].item() == pytest.approx(0.03, abs=1e-6)
+    assert logged.shape == (len(MotionPriors.names),)
+    assert logged[2].item() == pytest.approx(0.03, abs=1e-6)
     assert loss.item() == pytest.approx(logged[0].item() + 10 * logged[2].item(), rel=1e-5)
 
 
@@ -225,6 +228,31 @@ def test_the_energy_penalty_is_zero_inside_the_band_and_lifts_a_slow_take():
     assert energy_penalty(still + amplitude.detach() * sway, torch.tensor([0]), band,
                           30.0).item() == 0.0
     assert 0.1 <= amplitude.item() <= 0.2
+
+
+def test_the_speed_penalty_is_zero_on_its_own_class_and_fits_the_distribution():
+    takes = torch.from_numpy(swaying(0.15))
+    table = class_speed_quantiles(takes, torch.tensor([0]), 1, 30.0)
+    assert table.shape == (1, 25, 16)
+    assert speed_penalty(takes, torch.tensor([0]), table, 30.0).item() < 1e-6
+    # Descend on the sway's amplitude from a near-still take: it must reach the class's.
+    still, sway = torch.from_numpy(standing(30)), torch.from_numpy(swaying(1.0) - standing(30))
+    amplitude = torch.tensor(0.02, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([amplitude], lr=0.01)
+    for _ in range(200):
+        optimizer.zero_grad()
+        speed_penalty(still + amplitude * sway, torch.tensor([0]), table, 30.0).backward()
+        optimizer.step()
+    assert abs(amplitude.item() - 0.15) < 0.01
+    with pytest.raises(KineticGanError, match="class 1 has no real takes"):
+        class_speed_quantiles(takes, torch.tensor([0]), 2, 30.0)
+
+
+def test_the_speed_prior_needs_its_table():
+    norm = {"min": -1.0, "max": 1.0}
+    with pytest.raises(KineticGanError, match="speed quantiles"):
+        MotionPriors(hinge=0, foot_slide=0, floor=0, speed=1.0, skeleton="ntu",
+                     normalization=norm, fps=30)
 
 
 def test_the_energy_prior_needs_its_band():

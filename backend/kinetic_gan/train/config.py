@@ -61,6 +61,7 @@ class TrainConfig:
     floor_penalty: float = 0.0  # λ of the depth (m) of the lowest joint below the floor
     hover_penalty: float = 0.0  # λ of a take's median lowest-joint height over 5 cm (m)
     energy_penalty: float = 0.0  # λ of a take's log speed/accel outside its class's band
+    speed_penalty: float = 0.0  # λ of the W1 of each joint's speeds against its class's
     # --- schedule (one iteration = n_critic critic updates + 1 generator update) ---
     iterations: int = 100_000
     max_minutes: float | None = None  # wall-clock budget: checkpoint and exit cleanly
@@ -102,7 +103,7 @@ class TrainConfig:
                 "config: class_guidance needs guide_recognizer (a recogniser's weights stem, "
                 "from kinetic-gan train-recognizer on the same dataset)")
         for key in ("hinge_penalty", "foot_slide_penalty", "floor_penalty", "hover_penalty",
-                    "energy_penalty"):
+                    "energy_penalty", "speed_penalty"):
             if getattr(self, key) < 0:
                 raise KineticGanError(f"config: {key} must be >= 0, got {getattr(self, key)}")
         self.architecture()  # one clear error for a bad time_upsample / output / smoothing
@@ -132,7 +133,7 @@ class TrainConfig:
 
     def uses_motion_priors(self) -> bool:
         return max(self.hinge_penalty, self.foot_slide_penalty, self.floor_penalty,
-                   self.hover_penalty, self.energy_penalty) > 0
+                   self.hover_penalty, self.energy_penalty, self.speed_penalty) > 0
 
 
 def packaged_configs() -> list[str]:

@@ -28,7 +28,11 @@ from kinetic_gan.train.config import TrainConfig
 from kinetic_gan.train.cuda_graph import GraphedStep
 from kinetic_gan.train.export import dataset_meta
 from kinetic_gan.train.guidance import load_guide
-from kinetic_gan.train.motion_priors import MotionPriors, class_energy_band
+from kinetic_gan.train.motion_priors import (
+    MotionPriors,
+    class_energy_band,
+    class_speed_quantiles,
+)
 from kinetic_gan.train.step import TrainStep
 from kinetic_gan.train.wgan_gp import EMA
 
@@ -67,12 +71,23 @@ def open_training_data(config: TrainConfig):
                         frames=config.frames, classes=config.classes, augment=augment)
 
 
+def _training_metres(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training takes as stored (N, T, V, 3) in metres, and their labels."""
+    joints = dataset.array(normalized=False).transpose(0, 2, 3, 1)
+    return (torch.from_numpy(np.ascontiguousarray(joints)),
+            torch.as_tensor(np.asarray(dataset.labels)).long())
+
+
 def _energy_band(dataset, time_warp: tuple[float, float]) -> torch.Tensor:
     """Each class's real energy band: the training takes as stored, widened by the warp."""
-    joints = dataset.array(normalized=False).transpose(0, 2, 3, 1)
-    return class_energy_band(torch.from_numpy(np.ascontiguousarray(joints)),
-                             torch.as_tensor(np.asarray(dataset.labels)).long(),
-                             dataset.num_classes, float(dataset.fps), time_warp)
+    return class_energy_band(*_training_metres(dataset), dataset.num_classes,
+                             float(dataset.fps), time_warp)
+
+
+def _speed_table(dataset) -> torch.Tensor:
+    """Each class's per-joint speed quantiles over the training takes as stored."""
+    return class_speed_quantiles(*_training_metres(dataset), dataset.num_classes,
+                                 float(dataset.fps))
 
 
 def data_workers(config: TrainConfig, device: torch.device) -> int:
@@ -185,10 +200,12 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     if config.uses_motion_priors():
         warp = tuple(config.augment_time_warp) if config.augment else (1.0, 1.0)
         band = _energy_band(dataset, warp) if config.energy_penalty > 0 else None
+        speeds = _speed_table(dataset) if config.speed_penalty > 0 else None
         terms.append(MotionPriors(hinge=config.hinge_penalty,
                                   foot_slide=config.foot_slide_penalty,
                                   floor=config.floor_penalty, hover=config.hover_penalty,
                                   energy=config.energy_penalty, energy_band=band,
+                                  speed=config.speed_penalty, speed_table=speeds,
                                   skeleton=dataset.skeleton,
                                   normalization=data_info["normalization"], fps=dataset.fps))
     extra_names = rundir.extra_columns(config)

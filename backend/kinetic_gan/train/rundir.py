@@ -31,7 +31,7 @@ from kinetic_gan.train.config import TrainConfig, load_config, to_toml
 LOG_HEADER = ("iteration", "epoch", "d_loss", "g_loss", "gp", "w_dist", "seconds")
 GUIDE_COLUMN = "guide_ce"  # only in runs with class guidance
 # Only in runs with motion priors.
-PRIOR_COLUMNS = ("hinge", "foot_slide", "floor", "hover", "energy")
+PRIOR_COLUMNS = ("hinge", "foot_slide", "floor", "hover", "energy", "speed")
 
 
 def extra_columns(config: TrainConfig) -> tuple[str, ...]:
