@@ -135,12 +135,17 @@ def hover_penalty(joints: Tensor) -> Tensor:
     return torch.relu(lowest.median(dim=1).values - HOVER_M).mean()
 
 
+def joint_speeds(joints: Tensor, fps: float) -> Tensor:
+    """(N, T-1, V) each joint's speed (m/s) between frames of ``joints`` (N, T, V, 3)."""
+    velocity = (joints[:, 1:] - joints[:, :-1]) * fps
+    # The small floor keeps the gradient of a joint standing perfectly still finite.
+    return velocity.square().sum(-1).clamp_min(1e-8).sqrt()
+
+
 def take_energy(joints: Tensor, fps: float) -> Tensor:
     """(N, 2) per take the log of its mean joint speed (m/s) and the log of its roughness,
     ``metrics.plausibility.judder`` of the take alone (how much that speed jumps about)."""
-    velocity = (joints[:, 1:] - joints[:, :-1]) * fps
-    # The small floor keeps the gradient of a joint standing perfectly still finite.
-    speed = velocity.square().sum(-1).clamp_min(1e-8).sqrt().mean(dim=2)  # (N, T-1)
+    speed = joint_speeds(joints, fps).mean(dim=2)  # (N, T-1)
     second = (speed[:, 2:] - 2 * speed[:, 1:-1] + speed[:, :-2]).abs().mean(dim=1)
     mean = speed.mean(dim=1)
     return torch.stack((mean, second.clamp_min(1e-8) / (4 * mean)), dim=-1).log()
@@ -167,12 +172,6 @@ def class_energy_band(joints: Tensor, labels: Tensor, n_classes: int, fps: float
         band[c, :2] = torch.quantile(rows[:, 0], q).float()
         band[c, 2] = torch.quantile(rows[:, 1], q[1]).float()
     return band + torch.log(torch.tensor([slow, fast, fast * fast]))
-
-
-def joint_speeds(joints: Tensor, fps: float) -> Tensor:
-    """(N, T-1, V) each joint's speed (m/s) between frames of ``joints`` (N, T, V, 3)."""
-    velocity = (joints[:, 1:] - joints[:, :-1]) * fps
-    return velocity.square().sum(-1).clamp_min(1e-8).sqrt()
 
 
 def class_speed_quantiles(joints: Tensor, labels: Tensor, n_classes: int, fps: float,
