@@ -307,14 +307,22 @@ def _hand_over(
     # The angle about the bone from the successor's X axis to the reference's.
     apart = np.arctan2(_dot(y, _cross(take_x, lead_x)), _dot(take_x, lead_x))
     both = (claim[leads] >= _HANDOVER_CLAIM) & (claim[takes] >= _HANDOVER_CLAIM)
-    frames = np.arange(apart.shape[1])
-    carried = np.zeros_like(apart)
-    for k in np.flatnonzero(both.any(axis=1)):
-        known = np.flatnonzero(both[k])
-        carried[k] = np.interp(frames, known, np.unwrap(apart[k, known]))
+    carried = _carried_angles(apart, both)
     turned = np.cos(carried) * take_x + np.sin(carried) * _cross(y, take_x)
     has = both.any(axis=1)
     x_axis[:, takes[has]] = turned[:, has]
+
+
+def _carried_angles(apart: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(R, T) angles ``apart`` where ``known`` (R, T), interpolated in time between those
+    frames (unwrapped, so a roll carried across ±π does not spin) and held before the first
+    and after the last; 0 in rows with no known frame."""
+    frames = np.arange(apart.shape[1])
+    carried = np.zeros_like(apart)
+    for k in np.flatnonzero(known.any(axis=1)):
+        at = np.flatnonzero(known[k])
+        carried[k] = np.interp(frames, at, np.unwrap(apart[k, at]))
+    return carried
 
 
 def _pose(
@@ -428,11 +436,7 @@ def _held_roll(swung_x: np.ndarray, y: np.ndarray, twist_x: np.ndarray,
         return swung_x
     sx, ty, tx = swung_x[rows], y[rows], twist_x[rows]
     apart = np.arctan2(np.sum(ty * cross(sx, tx), -1), np.sum(sx * tx, -1))
-    frames = np.arange(apart.shape[1])
-    held = np.empty_like(apart)
-    for k, row in enumerate(rows):
-        known = np.flatnonzero(claimed[row])
-        held[k] = np.interp(frames, known, np.unwrap(apart[k, known]))
+    held = _carried_angles(apart, claimed[rows])
     out = swung_x.copy()
     out[rows] = np.cos(held)[..., None] * sx + np.sin(held)[..., None] * cross(ty, sx)
     return out
