@@ -72,22 +72,11 @@ def open_training_data(config: TrainConfig):
 
 
 def _training_metres(dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training takes as stored (N, T, V, 3) in metres, and their labels."""
+    """The training takes as stored (N, T, V, 3) in metres, and their labels: what the
+    energy band and the speed term are measured on (no augmentation)."""
     joints = dataset.array(normalized=False).transpose(0, 2, 3, 1)
     return (torch.from_numpy(np.ascontiguousarray(joints)),
             torch.as_tensor(np.asarray(dataset.labels)).long())
-
-
-def _energy_band(dataset, time_warp: tuple[float, float]) -> torch.Tensor:
-    """Each class's real energy band: the training takes as stored, widened by the warp."""
-    return class_energy_band(*_training_metres(dataset), dataset.num_classes,
-                             float(dataset.fps), time_warp)
-
-
-def _speed_table(dataset) -> torch.Tensor:
-    """Each class's per-joint speed quantiles over the training takes as stored."""
-    return class_speed_quantiles(*_training_metres(dataset), dataset.num_classes,
-                                 float(dataset.fps))
 
 
 def data_workers(config: TrainConfig, device: torch.device) -> int:
@@ -199,8 +188,14 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
                                 normalization=data_info["normalization"], device=device))
     if config.uses_motion_priors():
         warp = tuple(config.augment_time_warp) if config.augment else (1.0, 1.0)
-        band = _energy_band(dataset, warp) if config.energy_penalty > 0 else None
-        speeds = _speed_table(dataset) if config.speed_penalty > 0 else None
+        band = speeds = None
+        if config.energy_penalty > 0 or config.speed_penalty > 0:
+            real = _training_metres(dataset)  # read once for both
+            classes, fps = dataset.num_classes, float(dataset.fps)
+            if config.energy_penalty > 0:
+                band = class_energy_band(*real, classes, fps, warp)
+            if config.speed_penalty > 0:
+                speeds = class_speed_quantiles(*real, classes, fps)
         terms.append(MotionPriors(hinge=config.hinge_penalty,
                                   foot_slide=config.foot_slide_penalty,
                                   floor=config.floor_penalty, hover=config.hover_penalty,
