@@ -145,7 +145,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig, device: torch.de
     return optimizer
 
 
-def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, resume: bool,
+def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, resume: bool,  # noqa: C901  (split in the next commit, issue 27 item 4)
            progress: bool) -> TrainSummary:
     device = ctx.device
     if config.batch_size % ctx.world_size:
