@@ -102,14 +102,7 @@ def test_find_cycle_names_the_circle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
-# Known today, removed by issue 27 item 3 (the core/retarget/ package): strict, so the mark
-# must go when the cycle does.
-RETARGET_CYCLE = pytest.mark.xfail(
-    strict=True, reason="core.retarget -> core.grounding -> core.retarget_plan -> core.retarget")
-
-
-@pytest.mark.parametrize("name", [
-    "kinetic_gan", pytest.param("kinetic_gan_blender", marks=RETARGET_CYCLE)])
+@pytest.mark.parametrize("name", sorted(PACKAGES))
 def test_no_import_cycle(name):
     cycle = find_cycle(import_graph(name, PACKAGES[name]))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

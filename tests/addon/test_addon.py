@@ -277,7 +277,8 @@ def test_extension_builds_without_wheels(tmp_path):
         names = set(z.namelist())
         manifest = z.read("blender_manifest.toml").decode()
     bundled = {"vendor/serve/client.py", "vendor/serve/protocol.py", "vendor/motion_cleanup.py"}
-    assert {"__init__.py", "batch.py", "core/retarget.py", "blender/api.py", *bundled} <= names
+    assert {"__init__.py", "batch.py", "core/retarget/__init__.py", "blender/api.py",
+            *bundled} <= names
     assert "core/bone_maps/mixamo.json" in names and not any(n.startswith("wheels/") for n in names)
     assert 'id = "kinetic_gan"' in manifest and "wheels" not in manifest.split("[")[0]
     assert any("without pyzmq wheels" in m for m in messages)

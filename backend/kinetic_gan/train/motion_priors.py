@@ -34,7 +34,8 @@ from kinetic_gan.metrics import plausibility
 from kinetic_gan.skeletons import get_skeleton
 from kinetic_gan.train.config import TrainConfig
 
-# The metric's joints and contact height, so training pushes down what it measures.
+# The metric's joints and contact height, so training pushes down what it measures (every
+# contact threshold of the project, side by side: the add-on's core/contact.py).
 CONTACT_HEIGHT_M = plausibility.CONTACT_HEIGHT_M
 # The soft edge keeps feet just above the threshold from being pushed as hard as feet on it.
 CONTACT_SOFTNESS_M = 0.01

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bpy
-import numpy as np
 
 from ..core.bone_map import BoneMap
 from ..core.cleanup import clean_record
-from . import api, keyframes
+from . import api, keyframes, rig_floor
 
 
 @dataclass(frozen=True)
@@ -69,27 +68,10 @@ def make_take(
         metadata={**(metadata or {}), "cleanup": motion.cleanup},
     )
     if options.ground_rig:
-        ground_rig(armature, action)
+        rig_floor.ground_rig(armature, action)
     # Last: NLA frees the armature's active action, which grounding measures through.
     if options.push_to_nla:
         keyframes.push_to_nla(armature, action)
     timings["retarget+keyframe"] = time.perf_counter() - t0
     warnings = [*cleanup_warnings, *api.take_joints(action)["warnings"]]
     return MadeTake(action, warnings, cleanup_warnings, timings)
-
-
-def ground_rig(armature: bpy.types.Object, action: bpy.types.Action) -> None:
-    """Keep the character on the floor as rendered, over the action's frames.
-
-    Retargeting grounds the performer's feet, but the rig's legs are not the performer's,
-    so its soles float or sink: measure the rig itself and key the armature's height (in
-    the take's own action) to put them on the floor.
-    """
-    from ..core.render import framing  # the measuring lives with the batch's staging
-    from .render import rigs
-
-    start, end = (round(f) for f in action.frame_range)
-    frames = np.arange(start, end + 1)
-    lowest = rigs.lowest_heights(bpy.context.scene, armature, frames.tolist())
-    z = armature.location.z + framing.ground_lift(lowest)
-    keyframes.write_curve(action, armature, "location", 2, "Object Transforms", frames, z)
