@@ -362,12 +362,7 @@ class _Batch:
             if "fbx" in paths:
                 api.export_fbx(shot.armature, shot.action, paths["fbx"])
         if "npz" in paths:
-            m, take = shot.motion, shot.take
-            api.save_joints_npz(
-                paths["npz"], m.joints, joint_names=m.joint_names, parents=m.parents, fps=m.fps,
-                class_names=[take.action], labels=[m.label], skeleton=m.skeleton, units=m.units,
-                seed=take.seed, truncation=take.truncation, cleanup=m.cleanup,
-            )
+            api.export_npz(shot.action, paths["npz"])
         shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + (
             time.perf_counter() - t0
         )
