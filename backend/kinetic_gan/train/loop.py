@@ -78,8 +78,9 @@ def _train(config: TrainConfig, run_dir: Path, ctx: distributed.Distributed, *, 
     run = build_run(config, ctx, resume=resume)
     at = _restore(run, run_dir) if resume else _start(run, run_dir)
     distributed.barrier(ctx)
-    at, seconds, stopped = _loop(run, run_dir, at, resume=resume, progress=progress)
+    at, clock, stopped = _loop(run, run_dir, at, resume=resume, progress=progress)
     distributed.barrier(ctx)
+    seconds = clock.total()
     finished = at.iteration >= config.iterations
     if ctx.is_main and not finished:
         why = "stop requested" if stopped else f"time budget of {config.max_minutes} min"
@@ -124,9 +125,9 @@ def _restore(run: Run, run_dir: Path) -> _Position:
 
 
 def _loop(run: Run, run_dir: Path, at: _Position, *, resume: bool,
-          progress: bool) -> tuple[_Position, float, bool]:
+          progress: bool) -> tuple[_Position, _Clock, bool]:
     """Iterate until ``config.iterations``, the time budget or a stop request; returns the
-    position, the training wall time of all sessions and whether a stop was requested."""
+    position, the training clock and whether a stop was requested."""
     config, ctx = run.config, run.ctx
     stream = BatchStream(run.dataset, config.batch_size // ctx.world_size, rank=ctx.rank,
                          world_size=ctx.world_size, seed=config.seed, device=ctx.device,
@@ -151,8 +152,7 @@ def _loop(run: Run, run_dir: Path, at: _Position, *, resume: bool,
                 at.losses, over = _synced_losses(run, critic_means, generator_losses,
                                                  session >= clock.budget or stop.requested)
                 report.write(at, stream.epoch_of(at.batches), clock.before + session)
-                if ctx.is_main and at.iteration % config.sample_every == 0 \
-                        and config.samples_per_class:
+                if ctx.is_main and _samples_due(config, at.iteration):
                     rundir.dump_samples(rundir.sample_path(run_dir, at.iteration), run.sampler,
                                         per_class=config.samples_per_class,
                                         data_info=run.data_info, seed=config.seed)
@@ -166,7 +166,11 @@ def _loop(run: Run, run_dir: Path, at: _Position, *, resume: bool,
     finally:
         batches.close()  # stops the reader thread or worker processes
         report.close()
-    return at, clock.total(), stop.requested
+    return at, clock, stop.requested
+
+
+def _samples_due(config: TrainConfig, iteration: int) -> bool:
+    return iteration % config.sample_every == 0 and config.samples_per_class > 0
 
 
 def _synced_losses(run: Run, critic_means: torch.Tensor, generator_losses: torch.Tensor,
