@@ -22,6 +22,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	@# Real motion capture for the data tests (PyPI, set-up time only; tests skip without it).
 	$(BIN)/kinetic-gan data fetch || echo "warning: could not fetch the DeepMimic clips; their tests will skip"
+	@# Lint first, complexity included (C901 <= 15, pyproject), so CI enforces it.
+	$(BIN)/ruff check backend blender_addon tests benchmarks
 	$(BIN)/python -m pytest -q
 	@# Float32 parity with the published outputs must not depend on the thread count.
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/backend/test_published_weights.py

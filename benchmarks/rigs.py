@@ -4,7 +4,8 @@
                               [--takes walk,cartwheel,generated,generated-raw]
                               [--stills docs/rigs]
 
-Each take goes through ``api.animate`` (what the panel and the batch renderer call) onto
+Each take goes through ``api.animate`` (a thin wrapper of ``takes.make_take``, the pipeline
+the panel and the batch renderer use) onto
 each rig, and the posed rig, as Blender evaluates it (constraints included), is compared
 with the input joints. Prints a Markdown table (docs/rigs.md holds its numbers):
 

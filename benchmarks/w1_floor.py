@@ -28,8 +28,8 @@ import numpy as np
 
 from kinetic_gan.metrics import motion_sets
 from kinetic_gan.metrics import plausibility as P
+from kinetic_gan.train.build import open_training_data
 from kinetic_gan.train.config import load_config
-from kinetic_gan.train.loop import open_training_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -54,6 +54,7 @@ CUTOFF_HZ = 6.0
 # frequency is the wanted cutoff divided by this factor, (√2 − 1)^(1/4) (Winter's
 # correction for filtering twice).
 _DUAL_PASS = (math.sqrt(2.0) - 1.0) ** 0.25
+# Every contact threshold of the project, side by side: the add-on's core/contact.py.
 # Contacts use the plausibility metric's height (5 cm: the lower foot joint of a standing
 # foot; swing feet clear it) but a stricter speed: the metric counts everything under
 # 1.5 m/s so that sliding is *measured*, but locking every foot that slow would also pin
@@ -419,6 +420,22 @@ def _rotate_about(v: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndar
     return v * cos + np.cross(axis, v) * sin + axis * dot * (1.0 - cos)
 
 
+def knee_triangle(
+    thigh: np.ndarray | float, shin: np.ndarray | float, distance: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two-bone IK core: where the knee sits for a hip–ankle ``distance`` (no longer
+    than ``thigh + shin``, no shorter than their difference), as how far ``along`` the
+    hip–ankle line from the hip and how far ``across`` it (law of cosines).
+
+    Both of the project's leg solvers use it: ``two_bone_ik`` (holding planted feet) and
+    the add-on's ``core.retarget.grounding`` (the rig's legs reaching for the floor, which
+    imports this bundled file); each picks its own knee side and limits.
+    """
+    along = (thigh * thigh - shin * shin + distance * distance) / (2.0 * distance)
+    across = np.sqrt(np.maximum(thigh * thigh - along * along, 0.0))
+    return along, across
+
+
 def two_bone_ik(
     hip: np.ndarray,
     knee: np.ndarray,
@@ -446,8 +463,7 @@ def two_bone_ik(
     longest = (thigh + shin) * (1.0 - 1e-6)
     shortest = np.abs(thigh - shin) + 1e-6 * (thigh + shin)
     d = np.clip(distance, shortest, np.maximum(longest, shortest))
-    along = (thigh**2 - shin**2 + d**2) / (2.0 * d)
-    height = np.sqrt(np.maximum(thigh**2 - along**2, 0.0))
+    along, height = knee_triangle(thigh, shin, d)
 
     forward = _unit(np.cross(axis, left))
     offset = knee - hip

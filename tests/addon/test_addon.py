@@ -223,6 +223,30 @@ def test_takes_export_to_bvh_fbx_and_npz(bpy, addon, tmp_path):
         take_list.find_take(bpy.context, 5)
 
 
+def test_a_generated_take_exports_the_received_record_whole(bpy, addon, server, tmp_path):
+    # The take keeps the record it was made from on its Action: the panel's export writes
+    # every field of it (units and label too) with the batch's one writer.
+    from kinetic_gan_blender.blender import api, controller, take_list
+    from kinetic_gan_blender.vendor.records.take_file import read_npz
+
+    settings = bpy.context.scene.kinetic_gan
+    settings.address = server
+    controller.connect(bpy.context)
+    settings.action, settings.seed, settings.count = "jump up", 4, 1
+    settings.use_truncation, settings.truncation = True, 0.7
+    _, warnings = controller.generate_now(bpy.context)
+    index = len(settings.takes) - 1
+    action = settings.takes[index].action
+    path = take_list.export_take_at(bpy.context, index, "NPZ", str(tmp_path / "take.npz"))
+    written = read_npz(path)
+    stored = api.take_joints(action)
+    assert np.array_equal(written.joints[0], stored["joints"])
+    assert list(written.labels) == [1] and written.class_names == ["jump up"]
+    assert (written.units, written.skeleton, written.seed) == ("m", "ntu", 4)
+    assert written.truncation == pytest.approx(0.7) and written.cleanup == "filter,bones,feet"
+    assert not [w for w in warnings if "left raw" in w]
+
+
 def test_save_bone_map_writes_json_and_keeps_the_map_on_the_rig(bpy, addon, tmp_path):
     from kinetic_gan_blender.blender import api
     from kinetic_gan_blender.core import bone_map
@@ -277,7 +301,8 @@ def test_extension_builds_without_wheels(tmp_path):
         names = set(z.namelist())
         manifest = z.read("blender_manifest.toml").decode()
     bundled = {"vendor/serve/client.py", "vendor/serve/protocol.py", "vendor/motion_cleanup.py"}
-    assert {"__init__.py", "batch.py", "core/retarget.py", "blender/api.py", *bundled} <= names
+    assert {"__init__.py", "batch.py", "core/retarget/__init__.py", "blender/api.py",
+            *bundled} <= names
     assert "core/bone_maps/mixamo.json" in names and not any(n.startswith("wheels/") for n in names)
     assert 'id = "kinetic_gan"' in manifest and "wheels" not in manifest.split("[")[0]
     assert any("without pyzmq wheels" in m for m in messages)

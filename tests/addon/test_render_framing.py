@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kinetic_gan_blender.core.render import floor, framing
+from kinetic_gan_blender.core.retarget import grounding
 
 VIEWS = [
     framing.View(),
@@ -210,12 +211,12 @@ def test_contrast_levels_keep_the_floor_brightness_and_end_at_the_mean():
 
 def test_a_take_is_grounded_once_and_no_frame_sinks_below_the_floor():
     lowest = np.array([0.30, 0.32, 0.35, 0.90, 0.31, 0.05, 0.33, 0.34, 0.30, 0.36])
-    lift = framing.ground_lift(lowest, percentile=20)
+    lift = grounding.ground_lift(lowest, percentile=20)
     raised = lowest + lift
     assert raised.min() == pytest.approx(0.0)  # the frame that dipped stands on the floor
     assert raised[3] == pytest.approx(0.90 - 0.30, abs=0.02)  # a jump keeps its height
     assert np.all(raised >= -1e-12)
-    assert np.all(framing.ground_lift(np.array([np.nan, np.nan])) == 0.0)
+    assert np.all(grounding.ground_lift(np.array([np.nan, np.nan])) == 0.0)
 
 
 def test_margins_below_a_caption_keep_its_band_clear():

@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from kinetic_gan_blender.core import take_names
 from kinetic_gan_blender.core.render import captions, options, plan, progress, sources
 
 CLASSES = ["walk", "run", "jump up", "kicking something"]
@@ -132,7 +133,7 @@ def test_stem_and_caption_name_action_seed_and_truncation():
     assert take.stem == "kicking_something_s12_psi0.70"
     assert "kicking something" in take.caption and "seed 12" in take.caption
     assert "0.70" in take.caption
-    assert plan.slug("  Get-Up (face up)! ") == "get_up_face_up"
+    assert take_names.slug("  Get-Up (face up)! ") == "get_up_face_up"
 
 
 # ---------------------------------------------------------------- captions

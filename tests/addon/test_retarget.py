@@ -53,7 +53,7 @@ def test_dataset_to_blender_is_a_proper_rotation_facing_minus_y():
 
 @pytest.mark.parametrize("noise", [0.0, 0.02])
 def test_forward_kinematics_reproduces_every_bone_direction_within_2_degrees(noise):
-    from kinetic_gan_blender.core.grounding import MAX_TURN_DEG
+    from kinetic_gan_blender.core.retarget.grounding import MAX_TURN_DEG
 
     joints = walk(noise=noise)
     _, _, heads, tails = pose(joints, snap_to_floor=False)
@@ -557,8 +557,8 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 
 def test_reach_moves_the_rigs_ankle_by_what_it_is_asked_and_keeps_the_foot():
-    from kinetic_gan_blender.core import grounding
-    from kinetic_gan_blender.core.retarget_plan import plan_for
+    from kinetic_gan_blender.core.retarget import grounding
+    from kinetic_gan_blender.core.retarget.plan import plan_for
 
     joints = walk(24)
     plan = plan_for(RIG, IDENTITY, NAMES)

@@ -8,8 +8,9 @@ import pytest
 
 from kinetic_gan_blender.core import body, bone_map, motion_samples
 from kinetic_gan_blender.core import retarget as rt
-from kinetic_gan_blender.core.retarget_plan import plan_for
-from kinetic_gan_blender.core.rotations import cross, normalize, swing_perpendicular
+from kinetic_gan_blender.core.retarget.plan import plan_for
+from kinetic_gan_blender.core.rotations import swing_perpendicular
+from kinetic_gan_blender.core.vectors import cross, normalize
 
 RIG = rt.RigRest.default_character()
 IDENTITY = {b.name: b.name for b in body.CANONICAL_BONES}

@@ -59,7 +59,7 @@ def test_old_imports_of_the_weights_module_still_work():
 
 def test_a_shipped_generator_warm_starts_training(tiny_weights):
     """train/loop.py reads a LoadedGenerator's card and state_dict() for ``--init W``."""
-    from kinetic_gan.train.loop import _shipped_generator_state
+    from kinetic_gan.train.build import _shipped_generator_state
 
     state = _shipped_generator_state(tiny_weights)
     module = load_generator(tiny_weights).module

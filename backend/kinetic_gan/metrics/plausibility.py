@@ -28,7 +28,8 @@ from kinetic_gan.skeletons import get_skeleton
 HIGH_FREQ_HZ = 6.0
 # A foot is in contact when its lower joint is within 5 cm of the floor and moves slower
 # than 1.5 m/s horizontally: low enough to exclude a foot swinging over the floor, fast
-# enough that a sliding planted foot still counts (it is what we want to measure).
+# enough that a sliding planted foot still counts (it is what we want to measure). Every
+# contact threshold of the project, side by side: the add-on's core/contact.py.
 CONTACT_HEIGHT_M = 0.05
 CONTACT_SPEED_MS = 1.5
 # A hinge is hyperextended when it bends more than 10° the wrong way: a straight limb

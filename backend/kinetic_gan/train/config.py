@@ -82,6 +82,13 @@ class TrainConfig:
     mean_w_samples: int = 10_000  # per class, for the truncation trick's cached mean w
 
     def validate(self) -> TrainConfig:
+        """This config, or the first bad field as one KineticGanError line."""
+        self._check_optimisation()
+        self.architecture()  # one clear error for a bad time_upsample / output / smoothing
+        self._check_choices()
+        return self
+
+    def _check_optimisation(self) -> None:
         positive = ("frames", "latent_dim", "mapping_depth", "batch_size", "n_critic",
                     "iterations", "checkpoint_every", "sample_every", "mean_w_samples")
         for key in positive:
@@ -106,7 +113,8 @@ class TrainConfig:
                     "energy_penalty", "speed_penalty"):
             if getattr(self, key) < 0:
                 raise KineticGanError(f"config: {key} must be >= 0, got {getattr(self, key)}")
-        self.architecture()  # one clear error for a bad time_upsample / output / smoothing
+
+    def _check_choices(self) -> None:
         if self.amp not in ("auto", "bf16", "off"):
             raise KineticGanError(f"config: amp must be auto, bf16 or off, got {self.amp!r}")
         if self.layout not in ("auto", "ntu", "ntu120", "ntu2d", "h36m"):
@@ -120,7 +128,6 @@ class TrainConfig:
                 "config: augment_time_warp must be [low, high] with 0 < low <= high")
         if self.samples_per_class < 0 or self.keep_checkpoints < 0:
             raise KineticGanError("config: samples_per_class and keep_checkpoints must be >= 0")
-        return self
 
     def to_dict(self) -> dict[str, typing.Any]:
         return dataclasses.asdict(self)

@@ -9,7 +9,7 @@ arithmetic: 65 ms on the H200 (batch 64, bf16).
 What capture requires, and where this module provides it:
 - fixed input addresses: each iteration's batches are copied into static buffers;
 - optimiser state that exists before capture and lives on the GPU: Adam with
-  ``capturable=True`` (see :func:`kinetic_gan.train.loop.make_optimizer`), and a few eager
+  ``capturable=True`` (see :func:`kinetic_gan.train.build.make_optimizer`), and a few eager
   warm-up iterations first, in which cuDNN and cuBLAS also set up their handles and
   workspaces — on a side stream, as PyTorch's CUDA-graph notes prescribe;
 - no other thread breaking the capture: it runs in thread-local mode, because the data

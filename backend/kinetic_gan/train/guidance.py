@@ -27,12 +27,22 @@ from torch import nn
 from torch.nn import functional
 
 from kinetic_gan.errors import KineticGanError
+from kinetic_gan.train.config import TrainConfig
+
+GUIDE_COLUMN = "guide_ce"
 
 
 class ClassGuide:
     """``guide(fake, labels)`` → the mean cross-entropy of a frozen recogniser, times λ."""
 
-    names = ("guide_ce",)  # what it logs (kinetic_gan.train.rundir's column)
+    # What it logs: log.csv's column (read by plot-loss) and its TensorBoard tag.
+    names = (GUIDE_COLUMN,)
+    tensorboard_tags = ("loss/guide_cross_entropy",)
+
+    @staticmethod
+    def postfix(logged: dict[str, float]) -> dict[str, str]:
+        """Its part of the progress bar: the cross-entropy."""
+        return {"ce": f"{logged[GUIDE_COLUMN]:.3f}"}
 
     def __init__(self, recognizer: nn.Module, weight: float) -> None:
         if weight <= 0:
@@ -48,6 +58,15 @@ class ClassGuide:
         """(weighted loss to add, the unweighted cross-entropy for the log)."""
         ce = self.cross_entropy(fake, labels)
         return self.weight * ce, ce.detach().reshape(1)
+
+
+def guide_for(config: TrainConfig, class_names: list[str], normalization: dict[str, float],
+              device: torch.device) -> ClassGuide | None:
+    """The run's class guide, or None when ``class_guidance`` is off."""
+    if config.class_guidance <= 0:
+        return None
+    return load_guide(config.guide_recognizer, config.class_guidance, class_names=class_names,
+                      normalization=normalization, device=device)
 
 
 def load_guide(path: str | Path, weight: float, *, class_names: list[str],

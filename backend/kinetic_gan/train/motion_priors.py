@@ -25,14 +25,17 @@ normalization. Off (all λ = 0) in every published setting; no weight layout cha
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.metrics import plausibility
 from kinetic_gan.skeletons import get_skeleton
+from kinetic_gan.train.config import TrainConfig
 
-# The metric's joints and contact height, so training pushes down what it measures.
+# The metric's joints and contact height, so training pushes down what it measures (every
+# contact threshold of the project, side by side: the add-on's core/contact.py).
 CONTACT_HEIGHT_M = plausibility.CONTACT_HEIGHT_M
 # The soft edge keeps feet just above the threshold from being pushed as hard as feet on it.
 CONTACT_SOFTNESS_M = 0.01
@@ -218,7 +221,15 @@ class MotionPriors:
     (N, 3, T, V[, 1]). ``energy_band`` (from ``class_energy_band``) is needed when
     ``energy`` > 0, ``speed_table`` (from ``class_speed_quantiles``) when ``speed`` > 0."""
 
+    # What it logs: log.csv's columns (unweighted terms) and their TensorBoard tags.
     names = NAMES
+    tensorboard_tags = tuple(f"prior/{name}" for name in NAMES)
+
+    @staticmethod
+    def postfix(logged: dict[str, float]) -> dict[str, str]:
+        """Its part of the progress bar: the four contact and posture terms."""
+        return {"prior": "/".join(f"{logged[k]:.3g}"
+                                  for k in ("hinge", "foot_slide", "floor", "hover"))}
 
     def __init__(self, *, hinge: float, foot_slide: float, floor: float, skeleton: str,
                  normalization: dict[str, float], fps: float, hover: float = 0.0,
@@ -271,3 +282,33 @@ class MotionPriors:
     def __call__(self, fake: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         terms = self.terms(fake, labels)
         return (self.weights.to(terms.device) * terms).sum(), terms.detach()
+
+
+def priors_for(config: TrainConfig, dataset, normalization: dict[str, float]
+               ) -> MotionPriors | None:
+    """The run's motion priors, or None when every penalty is 0; the energy band and the
+    speed table are measured on ``dataset``'s training takes (read once for both)."""
+    if not config.uses_motion_priors():
+        return None
+    warp = tuple(config.augment_time_warp) if config.augment else (1.0, 1.0)
+    band = speeds = None
+    if config.energy_penalty > 0 or config.speed_penalty > 0:
+        real = training_metres(dataset)
+        classes, fps = dataset.num_classes, float(dataset.fps)
+        if config.energy_penalty > 0:
+            band = class_energy_band(*real, classes, fps, warp)
+        if config.speed_penalty > 0:
+            speeds = class_speed_quantiles(*real, classes, fps)
+    return MotionPriors(hinge=config.hinge_penalty, foot_slide=config.foot_slide_penalty,
+                        floor=config.floor_penalty, hover=config.hover_penalty,
+                        energy=config.energy_penalty, energy_band=band,
+                        speed=config.speed_penalty, speed_table=speeds,
+                        skeleton=dataset.skeleton, normalization=normalization, fps=dataset.fps)
+
+
+def training_metres(dataset) -> tuple[Tensor, Tensor]:
+    """The training takes as stored (N, T, V, 3) in metres, and their labels: what the
+    energy band and the speed term are measured on (no augmentation)."""
+    joints = dataset.array(normalized=False).transpose(0, 2, 3, 1)
+    return (torch.from_numpy(np.ascontiguousarray(joints)),
+            torch.as_tensor(np.asarray(dataset.labels)).long())

@@ -3,10 +3,11 @@
 ```
 RUN/config.toml                 the resolved TrainConfig
 RUN/log.csv                     iteration,epoch,d_loss,g_loss,gp,w_dist,seconds (one row per
-                                generator update, flushed; seconds = training wall time so far;
-                                guided runs add guide_ce, the guide's cross-entropy; runs
-                                with motion priors hinge, foot_slide, floor, hover and
-                                energy, unweighted)
+                                generator update, flushed; seconds = training wall time so far),
+                                then each generator term's own columns (its ``names``): guided
+                                runs add guide_ce, the guide's cross-entropy; runs with motion
+                                priors hinge, foot_slide, floor, hover, energy and speed,
+                                unweighted
 RUN/samples/iter_XXXXXXX.npz    samples_per_class per class (generate.save_npz layout, fixed z)
 RUN/samples/iter_XXXXXXX.png    one sample per class (when kinetic_gan.preview is available)
 RUN/checkpoints/...             see checkpoint.py
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,30 +31,36 @@ from kinetic_gan.errors import KineticGanError
 from kinetic_gan.train.config import TrainConfig, load_config, to_toml
 
 LOG_HEADER = ("iteration", "epoch", "d_loss", "g_loss", "gp", "w_dist", "seconds")
-GUIDE_COLUMN = "guide_ce"  # only in runs with class guidance
-# Only in runs with motion priors.
-PRIOR_COLUMNS = ("hinge", "foot_slide", "floor", "hover", "energy", "speed")
 
 
-def extra_columns(config: TrainConfig) -> tuple[str, ...]:
-    """The generator terms' logged columns, in the order the training step returns them."""
-    return (((GUIDE_COLUMN,) if config.class_guidance > 0 else ())
-            + (PRIOR_COLUMNS if config.uses_motion_priors() else ()))
+def create(run_dir: Path, config: TrainConfig, extra_columns: tuple[str, ...] = ()) -> None:
+    """Start a fresh run directory; refuse to overwrite one that already has checkpoints.
 
-
-def log_header(config: TrainConfig) -> tuple[str, ...]:
-    return LOG_HEADER + extra_columns(config)
-
-
-def create(run_dir: Path, config: TrainConfig) -> None:
-    """Start a fresh run directory; refuse to overwrite one that already has checkpoints."""
+    ``extra_columns``: the generator terms' logged columns (each term's ``names``), after
+    the published ones in ``log.csv``'s header.
+    """
     if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("iter_*.pt")):
         raise KineticGanError(
             f"{run_dir}: already holds a run; continue it with --resume {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(run_dir, config)
     with atomic_write(run_dir / "log.csv", "w") as handle:
-        handle.write(",".join(log_header(config)) + "\n")
+        handle.write(",".join(LOG_HEADER + extra_columns) + "\n")
+
+
+def check_resumable(saved: dict[str, Any], config: TrainConfig, run_dir: Path) -> None:
+    """Refuse to resume with settings that would make the continuation a different run
+    (``saved``: the checkpoint's config)."""
+    fixed = ("frames", "layout", "split", "classes", "augment", "latent_dim", "mapping_depth",
+             "batch_size", "n_critic", "lambda_gp", "lr", "beta1", "beta2", "ema", "ema_beta",
+             "ema_rampup", "seed")
+    changed = [k for k in fixed if k in saved and saved[k] != getattr(config, k)]
+    if changed:
+        raise KineticGanError(f"{run_dir}: cannot change {', '.join(changed)} when resuming")
+
+
+def sample_path(run_dir: Path, iteration: int) -> Path:
+    return run_dir / "samples" / f"iter_{iteration:07d}.npz"
 
 
 def write_config(run_dir: Path, config: TrainConfig) -> None:
@@ -70,12 +78,15 @@ def read_config(run_dir: Path) -> TrainConfig:
 class LossLog:
     """Appends one flushed CSV row per generator update (and mirrors it to TensorBoard).
 
-    The columns are the ones the file's header names (``log_header`` of the run's config),
-    so a resumed run keeps writing the layout it started with.
+    The columns are the ones the file's header names (``LOG_HEADER`` and the terms' columns
+    ``create`` wrote), so a resumed run keeps writing the layout it started with.
+    ``tags``: the TensorBoard tag of each extra column (the terms' ``tensorboard_tags``).
     """
 
     def __init__(self, run_dir: Path, resume_from: int | None, tensorboard: bool,
-                 header: tuple[str, ...] = LOG_HEADER) -> None:
+                 header: tuple[str, ...] = LOG_HEADER,
+                 tags: Mapping[str, str] | None = None) -> None:
+        self._tags = dict(tags or {})
         path = run_dir / "log.csv"
         if resume_from is not None:
             _truncate_log(path, resume_from, header)
@@ -87,7 +98,7 @@ class LossLog:
 
     def write(self, iteration: int, epoch: int, d_loss: float, g_loss: float, gp: float,
               w_dist: float, seconds: float, extras: dict[str, float] | None = None) -> None:
-        """``extras``: the generator terms' values by column (``extra_columns``)."""
+        """``extras``: the generator terms' values by column (their ``names``)."""
         extras = extras or {}
         cells = {"iteration": iteration, "epoch": epoch, "d_loss": f"{d_loss:.6g}",
                  "g_loss": f"{g_loss:.6g}", "gp": f"{gp:.6g}", "w_dist": f"{w_dist:.6g}",
@@ -98,10 +109,8 @@ class LossLog:
         if self._tb is not None:
             scalars = [("loss/critic", d_loss), ("loss/generator", g_loss),
                        ("loss/gradient_penalty", gp), ("wasserstein", w_dist)]
-            if GUIDE_COLUMN in extras:
-                scalars.append(("loss/guide_cross_entropy", extras[GUIDE_COLUMN]))
-            scalars += [(f"prior/{name}", extras[name]) for name in PRIOR_COLUMNS
-                        if name in extras]
+            scalars += [(self._tags[name], value) for name, value in extras.items()
+                        if name in self._tags]
             for key, value in scalars:
                 self._tb.add_scalar(key, value, iteration)
 

@@ -108,6 +108,11 @@ def _is_number(value: Any) -> bool:
 
 def card_problem(data: dict[str, Any]) -> str | None:
     """The first field of a model card's JSON with a wrong type or value, or None."""
+    return (_text_problem(data) or _shape_problem(data) or _normalization_problem(data)
+            or _objects_problem(data))
+
+
+def _text_problem(data: dict[str, Any]) -> str | None:
     for key in ("name", "dataset", "skeleton", "licence", "source", "kind", "format"):
         if key in data and not isinstance(data[key], str):
             return f"{key} must be a string, not {type(data[key]).__name__}"
@@ -122,6 +127,10 @@ def card_problem(data: dict[str, Any]) -> str | None:
         return "class_names holds the same name twice"
     if data.get("kind", "generator") not in ("generator", "critic"):
         return f"kind must be generator or critic, not {data['kind']!r:.40}"
+    return None
+
+
+def _shape_problem(data: dict[str, Any]) -> str | None:
     if "frames" in data and (not _is_int(data["frames"]) or data["frames"] not in FRAMES):
         return f"frames must be one of {FRAMES}, not {data['frames']!r:.40}"
     # The published depths are 4, 6 and 8; models we train may use any depth.
@@ -133,14 +142,21 @@ def card_problem(data: dict[str, Any]) -> str | None:
     fps = data.get("fps", 30)
     if not _is_number(fps) or not 1 <= fps <= 1000:
         return f"fps must be a number in 1..1000, not {fps!r:.40}"
+    return None
+
+
+def _normalization_problem(data: dict[str, Any]) -> str | None:
     norm = data.get("normalization")
-    if norm is not None:
-        if not isinstance(norm, dict) or not all(
-            _is_number(norm.get(k)) for k in ("min", "max")
-        ):
-            return "normalization must be null or {\"min\": number, \"max\": number}"
-        if not norm["max"] > norm["min"]:
-            return f"normalization max {norm['max']} is not above min {norm['min']}"
+    if norm is None:
+        return None
+    if not isinstance(norm, dict) or not all(_is_number(norm.get(k)) for k in ("min", "max")):
+        return "normalization must be null or {\"min\": number, \"max\": number}"
+    if not norm["max"] > norm["min"]:
+        return f"normalization max {norm['max']} is not above min {norm['min']}"
+    return None
+
+
+def _objects_problem(data: dict[str, Any]) -> str | None:
     for key in ("truncation", "training", "metrics"):
         if key in data and not isinstance(data[key], dict):
             return f"{key} must be an object, not {type(data[key]).__name__}"

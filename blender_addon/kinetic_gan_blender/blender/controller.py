@@ -16,6 +16,7 @@ import bpy
 from ..core import cleanup, generation, motion_samples
 from ..core.body import NTU_JOINTS, NTU_PARENTS
 from ..core.errors import BackendFailure, KineticGanAddonError, UserError
+from ..core.take_names import take_name
 from ..vendor.records.request import GenerateRequest
 from ..vendor.records.takes import Motion
 from . import api, keyframes, preferences, takes
@@ -142,7 +143,7 @@ def apply_generation(context: bpy.types.Context, job: generation.GenerationJob) 
     count = result.joints.shape[0]
     first = None
     for n in range(count):
-        name = takes.take_name(
+        name = take_name(
             result.action, result.seed, result.truncation, f"_{n}" if count > 1 else ""
         )
         made = _make_take(

@@ -223,3 +223,36 @@ def _parents_first(bones: list, follows: dict[str, str]) -> list[int]:
     for i in range(len(bones)):
         visit(i)
     return order
+
+
+def belongs_to(obj: bpy.types.Object, armature: bpy.types.Object) -> bool:
+    """Whether ``obj`` hangs on ``armature``: a child (at any depth) or deformed by it."""
+    parent = obj.parent
+    while parent is not None:
+        if parent == armature:
+            return True
+        parent = parent.parent
+    return any(m.type == "ARMATURE" and m.object == armature for m in obj.modifiers)
+
+
+def body_meshes(scene: bpy.types.Scene, armature: bpy.types.Object) -> list[bpy.types.Object]:
+    """The meshes with vertices that hang on ``armature`` (``belongs_to``)."""
+    return [
+        o for o in scene.objects
+        if o.type == "MESH" and len(o.data.vertices) and belongs_to(o, armature)
+    ]
+
+
+def bone_points(
+    scene: bpy.types.Scene, armatures: list[bpy.types.Object], frames: list[int]
+) -> list[np.ndarray]:
+    """Per armature, world positions (F, 2B, 3) of its pose bones' heads and tails."""
+    out: list[list[np.ndarray]] = [[] for _ in armatures]
+    for frame in frames:
+        scene.frame_set(frame)
+        for k, armature in enumerate(armatures):
+            world = np.array(armature.matrix_world)
+            bones = armature.pose.bones
+            local = np.array([[*p.head, 1.0] for p in bones] + [[*p.tail, 1.0] for p in bones])
+            out[k].append((local @ world.T)[:, :3])
+    return [np.asarray(points, dtype=np.float64) for points in out]

@@ -60,10 +60,4 @@ def export_take(take, fmt: str, filepath: str) -> Path:
         return api.export_bvh(take.armature, take.action, path)
     if fmt == "FBX":
         return api.export_fbx(take.armature, take.action, path)
-    stored = api.take_joints(take.action)
-    meta = stored["metadata"]
-    return api.save_joints_npz(
-        path, stored["joints"], joint_names=stored["joint_names"], parents=stored["parents"],
-        fps=stored["fps"], class_names=[meta.get("action", "")], skeleton=meta.get("skeleton", ""),
-        seed=meta.get("seed"), truncation=meta.get("truncation"), cleanup=meta.get("cleanup"),
-    )
+    return api.export_npz(take.action, path)

@@ -1,8 +1,9 @@
 """The add-on's pure part: everything that can be worked out without Blender.
 
-Retargeting (``retarget``, ``retarget_plan``, ``rotations``, ``body``), bone maps
+Retargeting (the ``retarget`` package: types, plan, twist, pose, grounding; with
+``rotations``, ``vectors`` and ``body``), when a foot is in contact (``contact``), bone maps
 (``bone_map`` and the presets in ``bone_maps/``), the built-in character as data
-(``character``, ``capsules``), take cleanup, filters and grounding, backend requests on a
+(``character``, ``capsules``), take cleanup, filters, backend requests on a
 background thread (``generation``), take files, a procedural test walk, the add-on's errors,
 and in ``render/`` the headless batch's planning (command line, takes and resume markers,
 framing, floor, captions, bone proxies, progress, the joints' source).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rotations import normalize
+from .vectors import normalize
 
 _LEFT_JOINTS = {
     "Shoulder": (0.18, 0.0, 1.42),

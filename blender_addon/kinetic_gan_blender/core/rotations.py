@@ -8,37 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# Below this length a vector has no direction; callers fall back instead of dividing.
-EPS = 1e-9
-
-
-# The helpers below are written for stacks of a few hundred small vectors, where numpy's
-# per-call overhead, not arithmetic, is the cost: einsum and three multiplies beat
-# np.linalg.norm / np.sum / np.cross (which reshape and move axes) by 2–3×.
-
-
-def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Dot products along the last axis."""
-    return np.einsum("...i,...i->...", a, b)
-
-
-def norm(v: np.ndarray) -> np.ndarray:
-    """Lengths along the last axis."""
-    return np.sqrt(np.einsum("...i,...i->...", v, v))
-
-
-def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cross products along the last axis (a and b broadcast)."""
-    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
-    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
-
-
-def normalize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors and their original lengths; zero vectors stay zero (never NaN)."""
-    length = norm(v)
-    has_length = length > EPS
-    return v * (has_length / np.where(has_length, length, 1.0))[..., None], length
+from .vectors import cross, dot, norm, normalize
 
 
 def swing_perpendicular(u: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from ...core.errors import KineticGanAddonError
 from ...core.render import bone_proxies
 from ...core.render.options import RigSpec
 from .. import api
+from ..rig import belongs_to, body_meshes
 
 PROXY_COLOR = (0.20, 0.40, 0.72, 1.0)  # a clear blue against the grey floor and backdrop
 
@@ -43,7 +44,7 @@ def _append_armature(spec: RigSpec, name: str) -> bpy.types.Object:
             bpy.data.objects.remove(obj)
         kind = armature.type.lower()
         raise RigError(f"{spec.blend}: {spec.armature!r} is a {kind}, not an armature")
-    keep = {armature} | {o for o in objects if _belongs_to(o, armature)}
+    keep = {armature} | {o for o in objects if belongs_to(o, armature)}
     scene = bpy.context.scene
     for obj in objects:
         if obj in keep:
@@ -55,40 +56,9 @@ def _append_armature(spec: RigSpec, name: str) -> bpy.types.Object:
     return armature
 
 
-def _belongs_to(obj: bpy.types.Object, armature: bpy.types.Object) -> bool:
-    parent = obj.parent
-    while parent is not None:
-        if parent == armature:
-            return True
-        parent = parent.parent
-    return any(m.type == "ARMATURE" and m.object == armature for m in obj.modifiers)
-
-
-def bone_points(
-    scene: bpy.types.Scene, armatures: list[bpy.types.Object], frames: list[int]
-) -> list[np.ndarray]:
-    """Per armature, world positions (F, 2B, 3) of its pose bones' heads and tails."""
-    out: list[list[np.ndarray]] = [[] for _ in armatures]
-    for frame in frames:
-        scene.frame_set(frame)
-        for k, armature in enumerate(armatures):
-            world = np.array(armature.matrix_world)
-            bones = armature.pose.bones
-            local = np.array([[*p.head, 1.0] for p in bones] + [[*p.tail, 1.0] for p in bones])
-            out[k].append((local @ world.T)[:, :3])
-    return [np.asarray(points, dtype=np.float64) for points in out]
-
-
-def _body_meshes(scene: bpy.types.Scene, armature: bpy.types.Object) -> list[bpy.types.Object]:
-    return [
-        o for o in scene.objects
-        if o.type == "MESH" and len(o.data.vertices) and _belongs_to(o, armature)
-    ]
-
-
 def has_visible_mesh(scene: bpy.types.Scene, armature: bpy.types.Object) -> bool:
     """Whether a rendered mesh hangs on the armature (child or deformed by it)."""
-    return any(not o.hide_render for o in _body_meshes(scene, armature))
+    return any(not o.hide_render for o in body_meshes(scene, armature))
 
 
 def add_bone_proxies(scene: bpy.types.Scene, armature: bpy.types.Object) -> bpy.types.Object | None:
@@ -134,33 +104,3 @@ def _proxy_material() -> bpy.types.Material:
         if shader is not None:
             shader.inputs["Base Color"].default_value = PROXY_COLOR
     return material
-
-
-def lowest_heights(
-    scene: bpy.types.Scene, armature: bpy.types.Object, frames: list[int]
-) -> np.ndarray:
-    """Per frame, the height (F,) of the character's lowest point as rendered.
-
-    Read off the deformed meshes, whose soles lie below the foot bones; a rig without
-    meshes falls back to its bones.
-    """
-    meshes = _body_meshes(scene, armature)
-    if not meshes:
-        (points,) = bone_points(scene, [armature], frames)
-        return points[..., 2].min(axis=1)
-    lowest = np.full(len(frames), np.inf)
-    for k, frame in enumerate(frames):
-        scene.frame_set(frame)
-        depsgraph = bpy.context.evaluated_depsgraph_get()
-        for obj in meshes:
-            evaluated = obj.evaluated_get(depsgraph)
-            mesh = evaluated.to_mesh()
-            try:
-                co = np.empty(len(mesh.vertices) * 3)
-                mesh.vertices.foreach_get("co", co)
-                world = np.array(evaluated.matrix_world)
-                z = co.reshape(-1, 3) @ world[2, :3] + world[2, 3]
-                lowest[k] = min(lowest[k], float(z.min(initial=np.inf)))
-            finally:
-                evaluated.to_mesh_clear()
-    return lowest

@@ -29,6 +29,7 @@ from ...core.render.progress import (
 )
 from ...core.render.sources import Motion, Source, open_source
 from .. import api, takes
+from ..rig import bone_points
 from . import output, rigs
 
 VIDEO_EXPORTS = ("mp4", "png")
@@ -305,7 +306,7 @@ class _Batch:
         start, end = (round(f) for f in made.action.frame_range)
         step = max(1, math.ceil((end - start) / 16))
         frames = sorted({*range(start, end + 1, step), end})
-        (points,) = rigs.bone_points(self.scene, [armature], frames)  # grounded: keyed above
+        (points,) = bone_points(self.scene, [armature], frames)  # grounded: keyed above
         hull = framing.motion_hull(points, BODY_PAD)
         return _Shot(take, motion, armature, made.action, result, started, hull)
 
@@ -361,12 +362,7 @@ class _Batch:
             if "fbx" in paths:
                 api.export_fbx(shot.armature, shot.action, paths["fbx"])
         if "npz" in paths:
-            m, take = shot.motion, shot.take
-            api.save_joints_npz(
-                paths["npz"], m.joints, joint_names=m.joint_names, parents=m.parents, fps=m.fps,
-                class_names=[take.action], labels=[m.label], skeleton=m.skeleton, units=m.units,
-                seed=take.seed, truncation=take.truncation, cleanup=m.cleanup,
-            )
+            api.export_npz(shot.action, paths["npz"])
         shot.result.timings["export"] = shot.result.timings.get("export", 0.0) + (
             time.perf_counter() - t0
         )

@@ -227,21 +227,6 @@ def motion_hull(points: np.ndarray, pad: float) -> np.ndarray:
     return np.concatenate(corners)
 
 
-def ground_lift(lowest: np.ndarray, percentile: float = 20.0) -> np.ndarray:
-    """Per frame, how far (F,) to raise a character whose lowest point is at ``lowest`` (F,).
-
-    One shift for the whole take puts its usual lowest point on the floor, so hops and
-    jumps keep their height; the frames that would then sink get lifted just out. A
-    percentile rather than the minimum: one stray frame must not float all the others.
-    """
-    lowest = np.asarray(lowest, dtype=np.float64)
-    finite = lowest[np.isfinite(lowest)]
-    if finite.size == 0:
-        return np.zeros(lowest.shape)
-    base = -float(np.percentile(finite, percentile))
-    return base + np.maximum(0.0, -(np.where(np.isfinite(lowest), lowest, 0.0) + base))
-
-
 def footprint(points: np.ndarray) -> np.ndarray:
     """(xmin, ymin, xmax, ymax) of points (…, 3) on the floor plane."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from ..atomic import write_text
 from ..errors import KineticGanAddonError
+from ..take_names import take_name
 
 # Where each export of a take goes, relative to the output folder.
 FILE_PATTERNS = {
@@ -47,10 +47,7 @@ class Take:
 
     @property
     def stem(self) -> str:
-        stem = f"{slug(self.action)}_s{self.seed}"
-        if self.truncation is not None:
-            stem += f"_psi{self.truncation:.2f}"
-        return stem
+        return take_name(self.action, self.seed, self.truncation, file_stem=True)
 
     @property
     def caption(self) -> str:
@@ -59,12 +56,6 @@ class Take:
         if self.truncation is not None:
             text += f"  ·  psi {self.truncation:.2f}"
         return text
-
-
-def slug(text: str) -> str:
-    """A file-name-safe version of an action name ("jump up" → "jump_up")."""
-    cleaned = re.sub(r"[^0-9A-Za-z]+", "_", text.strip().lower()).strip("_")
-    return cleaned or "action"
 
 
 def resolve_action(text: str, class_names: Sequence[str]) -> int:

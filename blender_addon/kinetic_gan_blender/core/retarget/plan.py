@@ -18,15 +18,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import body
-from .rotations import normalize
-
-if TYPE_CHECKING:
-    from .retarget import RigRest
+from .. import body
+from ..vectors import normalize
+from .types import RigRest
 
 # Plans for the rigs used lately: an artist alternates between a handful at most.
 _CACHE_SIZE = 8

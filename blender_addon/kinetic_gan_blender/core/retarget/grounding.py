@@ -1,5 +1,11 @@
-"""Where a retargeted take's root goes so the rig's own feet meet the floor, and how its
-planted legs reach for it (numpy only).
+"""Where a retargeted take's root goes so the rig's own feet meet the floor, how its
+planted legs reach for it, and how far the rig as rendered is lifted (numpy only).
+
+A take meets the floor in three steps, all but the first here: the cleanup
+(``core.cleanup``, optional) holds the performer's planted feet still; ``root_path`` and
+``reach`` put the rig's feet where the performer's are; ``ground_lift`` then lifts the
+character as rendered (its meshes' soles, which lie below its foot bones) onto the floor.
+Which frames count as planted: ``core.contact``.
 
 The rig's legs, hip width and hip offset are not the performer's, so putting the
 performer's feet on the floor leaves the rig's floating, sunk or sliding by the
@@ -25,19 +31,16 @@ leaves the feet least far off. The legs are then aimed again; nothing else chang
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .filters import percentile, smooth, smoothstep
+from ...vendor.motion_cleanup import knee_triangle
+from ..contact import planted_weights
+from ..filters import percentile, smooth
+from ..vectors import flatten, unit
+from .plan import Plan
+from .pose import posed_heads
 
-if TYPE_CHECKING:
-    from .retarget_plan import Plan
-
-# A foot counts as planted below this height over the take's floor (metres, fading from
-# the first to the second value) and slower than this (m/s, the same way).
-PLANTED_HEIGHT_M = (0.06, 0.035)
-PLANTED_SPEED_M_S = (0.7, 0.4)
 # Frames of Gaussian smoothing on the correction, so contacts starting or ending do not pop.
 CORRECTION_SIGMA = 2.0
 # How straight ``reach`` may stretch a leg: hip to ankle at most this fraction of thigh +
@@ -65,36 +68,6 @@ class Grounding:
     # (L, T, 3) for each leg of ``plan.reaching``: how far its foot must move (rig units)
     # to stand where the performer's does; zero where it is not planted.
     leg_moves: np.ndarray
-
-
-def posed_heads(plan: Plan, world: np.ndarray, root: int) -> np.ndarray:
-    """Every bone's posed head (B, T, 3), with the root bone's head at the origin.
-
-    Only the root's subtree is meaningful; it is enough to find the rig's own feet.
-    """
-    heads = np.empty(world.shape[:3])
-    for level in plan.levels:
-        if level.is_root:
-            heads[level.bones] = level.head_offsets[:, None]
-        else:
-            carried = world[level.parents] @ level.head_offsets[:, None, :, None]
-            heads[level.bones] = heads[level.parents] + carried[..., 0]
-        copies = np.flatnonzero(level.follows >= 0)
-        if len(copies):
-            heads[level.bones[copies]] = heads[level.follows[copies]]
-        if np.any(level.bones == root):
-            heads[root] = 0.0
-    return heads
-
-
-def planted_weights(heights_m: np.ndarray, flat_m: np.ndarray, fps: float) -> np.ndarray:
-    """How planted each foot is per frame, 0…1: (S, T) from its lowest point's height
-    over the take's floor (S, T) and its horizontal track (S, T, 3), in metres."""
-    floor = percentile(heights_m.min(axis=0), 5)
-    step = np.linalg.norm(np.diff(flat_m, axis=1), axis=-1) * fps
-    # One frame has no speed: it stands still.
-    speed = np.concatenate([step[:, :1], step], axis=1) if step.shape[1] else 0 * heights_m
-    return smoothstep(heights_m - floor, *PLANTED_HEIGHT_M) * smoothstep(speed, *PLANTED_SPEED_M_S)
 
 
 def root_path(
@@ -149,8 +122,8 @@ def root_path(
         heights.append(plan.rig_floor + data_low - data_floor - rig_low)
         # Ankle and toe alike (the least-squares step for both): following only the
         # lower one slides the other more, as the rig's foot is not the performer's.
-        data_flat = _flat(data_feet[mine], up).mean(axis=0)
-        rig_flat = _flat(target + rig_feet[mine], up).mean(axis=0)
+        data_flat = flatten(data_feet[mine], up).mean(axis=0)
+        rig_flat = flatten(target + rig_feet[mine], up).mean(axis=0)
         steps.append(np.diff(data_flat - rig_flat, axis=0))
         lowest.append(data_low)
         tracks.append(data_flat)
@@ -311,7 +284,7 @@ def _solve(
         if not len(frames):
             continue
         hip, knee, ankle = (points[frames, c] for c in (hip_at, knee_at, ankle_at))
-        upper, lower = _unit(knee - hip), _unit(ankle - knee)
+        upper, lower = unit(knee - hip), unit(ankle - knee)
         span = upper * a + lower * b
         # Stretching stops where the leg is as straight as it may be (or as it was, if
         # straighter): the move's first point at that distance, |span + t·move| = limit.
@@ -325,17 +298,16 @@ def _solve(
         done[k, frames] = np.minimum(furthest, 1.0)
         goal = span + done[k, frames, None] * move
         distance = np.maximum(np.linalg.norm(goal, axis=-1), abs(a - b) + 1e-6 * (a + b))
-        axis = _unit(goal)
+        axis = unit(goal)
         # The knee's side of the hip-ankle line: ⟂ the line and the hinge axis n, since
         # (knee - hip) × (ankle - knee) = n for a knee off the line towards line × n.
         pole = np.cross(axis, hinges[k, frames])
-        pole = _unit(pole - np.sum(pole * axis, -1, keepdims=True) * axis)
+        pole = unit(pole - np.sum(pole * axis, -1, keepdims=True) * axis)
         if not np.any(plan.reaching.hinges[k]):  # no hinge reference: the knee as it is
-            pole = _unit(upper - np.sum(upper * axis, -1, keepdims=True) * axis)
-        along = (a * a - b * b + distance**2) / (2 * distance)
-        across = np.sqrt(np.maximum(a * a - along**2, 0.0))
+            pole = unit(upper - np.sum(upper * axis, -1, keepdims=True) * axis)
+        along, across = knee_triangle(a, b, distance)
         knee_goal = along[:, None] * axis + across[:, None] * pole
-        upper_new, lower_new = _unit(knee_goal), _unit(axis * distance[:, None] - knee_goal)
+        upper_new, lower_new = unit(knee_goal), unit(axis * distance[:, None] - knee_goal)
         turned[k, frames] = np.degrees(np.arccos(np.clip(np.minimum(
             np.sum(upper * upper_new, -1), np.sum(lower * lower_new, -1)), -1.0, 1.0)))
         moved_knee = hip + upper_new * np.linalg.norm(knee - hip, axis=-1, keepdims=True)
@@ -347,19 +319,27 @@ def _solve(
     return moved, turned, done
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    length = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.where(length > 1e-12, length, 1.0)
-
-
-def _flat(v: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """``v`` (..., 3) with its ``up`` component removed."""
-    return v - (v @ up)[..., None] * up
-
-
 def _fill_gaps(values: np.ndarray, known: np.ndarray) -> np.ndarray | None:
     """``values`` (T,) where ``known``, linearly interpolated (held at the ends) between."""
     if not known.any():
         return None
     frames = np.arange(len(values))
     return np.interp(frames, frames[known], values[known])
+
+
+def ground_lift(lowest: np.ndarray, percentile: float = 20.0) -> np.ndarray:
+    """Per frame, how far (F,) to raise a character whose lowest point is at ``lowest`` (F,).
+
+    The rig as rendered: retargeting grounds the performer's feet, but a rig's soles (its
+    meshes) lie below its foot bones, so ``blender.rig_floor.ground_rig`` measures them
+    and keys this lift. One shift for the whole take puts its usual lowest point on the
+    floor, so hops and jumps keep their height; the frames that would then sink get lifted
+    just out. A percentile rather than the minimum: one stray frame must not float all the
+    others.
+    """
+    lowest = np.asarray(lowest, dtype=np.float64)
+    finite = lowest[np.isfinite(lowest)]
+    if finite.size == 0:
+        return np.zeros(lowest.shape)
+    base = -float(np.percentile(finite, percentile))
+    return base + np.maximum(0.0, -(np.where(np.isfinite(lowest), lowest, 0.0) + base))
