@@ -283,7 +283,8 @@ def _frame_range(spec: TakeSpec, frames: int) -> tuple[int, int]:
 def _resample_plan(frames: int, fps_in: float, fps_out: float):
     """For each output frame: the two source frames it lies between and the weight of the
     second (linear interpolation of positions over the same time span)."""
-    count = int(math.floor((frames - 1) / fps_in * fps_out + 1e-9)) + 1
+    # the tolerance absorbs a Frame Time printed to a few digits (0.0333333 s)
+    count = math.floor((frames - 1) / fps_in * fps_out * (1 + 1e-6)) + 1
     position = np.arange(count) * (fps_in / fps_out)
     lo = np.minimum(np.floor(position + 1e-9).astype(int), frames - 1)
     hi = np.minimum(lo + 1, frames - 1)

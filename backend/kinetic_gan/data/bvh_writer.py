@@ -33,7 +33,7 @@ def format_bvh(motion: BvhMotion, decimals: int = 6) -> str:
         raise KineticGanError(f"write BVH: need exactly one root joint, got {len(roots)}")
     lines = ["HIERARCHY"]
     _joint_lines(motion.joints, children, roots[0], 0, lines, decimals)
-    lines += ["MOTION", f"Frames: {len(motion.motion)}", f"Frame Time: {motion.frame_time:.9g}"]
+    lines += ["MOTION", f"Frames: {len(motion.motion)}", f"Frame Time: {motion.frame_time:.12g}"]
     buffer = io.StringIO()
     buffer.write("\n".join(lines) + "\n")
     np.savetxt(buffer, motion.motion, fmt=f"%.{decimals}f", delimiter=" ")

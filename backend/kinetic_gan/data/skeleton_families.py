@@ -218,7 +218,8 @@ def map_joints(positions: np.ndarray, joint_names: Sequence[str],
     for joint in (*CORE, *GENERIC):
         point, invented = source.resolve(mapping.table.get(joint))
         if point is None and joint in GENERIC:
-            point, invented = ntu.resolve(GENERIC[joint])
+            point, _ = ntu.resolve(GENERIC[joint])
+            invented = True
         if point is None:
             raise KineticGanError(f"{mapping.family}: the skeleton has no joints to make {joint}")
         made[joint] = point

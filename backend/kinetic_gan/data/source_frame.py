@@ -2,7 +2,7 @@
 
 *Units*: the rest pose (every rotation zero) of a standing adult measures about 1.55 m from
 the head's centre to the ankles' midpoint, whatever the axes; the file's units are the ones
-among metres, centimetres, millimetres and inches that bring its skeleton nearest that.
+among metres, centimetres and millimetres that bring its skeleton nearest that.
 *Up*: the median over the take of the ankles-to-head vector points up even when the
 performer lies down for part of it; its largest component (with its sign) is the up axis.
 Both are measured on the NTU joints the skeleton maps to, so they work for every rig.
@@ -30,6 +30,10 @@ UP_AXES: dict[str, np.ndarray] = {
     "-x": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
 }
 
+# Detection picks among units a factor 10 or more apart, so a crouched rest pose (a take of
+# our own export, whose rest pose is its first frame) cannot be mistaken; inches (2.54 cm)
+# are read only when given (--units in).
+_DETECTED = ("m", "cm", "mm")
 HEAD_TO_ANKLES_M = 1.55  # an adult's rest pose, head centre to the ankles' midpoint
 _PLAUSIBLE_M = (0.5, 3.0)  # a rest pose outside this in every unit is not a person
 
@@ -70,12 +74,12 @@ def detect_units(rest_joints: np.ndarray) -> tuple[str, float]:
     if not length > 0:
         raise KineticGanError("units: the rest pose has no height (all offsets zero?) — "
                               "give --units")
-    best = min(UNITS, key=lambda u: abs(np.log(length * UNITS[u] / HEAD_TO_ANKLES_M)))
+    best = min(_DETECTED, key=lambda u: abs(np.log(length * UNITS[u] / HEAD_TO_ANKLES_M)))
     metres = length * UNITS[best]
     if not _PLAUSIBLE_M[0] <= metres <= _PLAUSIBLE_M[1]:
         raise KineticGanError(
             f"units: the rest pose is {length:.3g} units from head to ankles, not a person in "
-            f"m, cm, mm or inches — give --units")
+            f"m, cm or mm — give --units")
     return best, length
 
 

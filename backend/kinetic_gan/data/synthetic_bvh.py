@@ -13,6 +13,7 @@ units and up axis (the channels are turned with the axes, so the motion is the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -177,7 +178,7 @@ def performer(family: str, action: str = "walk", take: int = 0, fps: float = 30.
     entries = _entries(family)
     index = {name: k for k, (name, *_rest) in enumerate(entries) if name}
     parents = [index[p] if p else -1 for _, p, _, _ in entries]
-    t = np.arange(int(round(seconds * fps))) / fps
+    t = np.arange(round(seconds * fps)) / fps
     angles = _angles(action, t, take)
     joints, columns = [], []
     for k in _depth_first(parents):
@@ -230,3 +231,34 @@ def reoriented(motion: BvhMotion, units: str = "m", up: str = "+y") -> BvhMotion
             col += 1
         joints.append(BvhJoint(joint.name, joint.parent, offset, tuple(channels), joint.end_site))
     return BvhMotion(tuple(joints), motion.frame_time, np.stack(columns, axis=1))
+
+
+FAMILY_ORDER = ("mixamo", "cmu", "biovision", "rigify")
+
+
+def write_corpus(root: str | Path, actions: tuple[str, ...] = ACTIONS, takes: int = 4,
+                 seconds: float = 4.0, fps: tuple[float, ...] = (30.0, 60.0, 120.0, 24.0),
+                 ) -> list[Path]:
+    """``root/<action>/take<k>_<family>.bvh``: every family, units and up axis in turn.
+
+    Take k of action a uses family (a + k) mod 4, fps[k mod len(fps)], centimetres for odd
+    k and Z up for k mod 4 in (2, 3); Mixamo files carry the ``mixamorig:`` namespace.
+    """
+    from kinetic_gan.data.bvh_writer import format_bvh
+
+    paths = []
+    for a, action in enumerate(actions):
+        for k in range(takes):
+            family = FAMILY_ORDER[(a + k) % len(FAMILY_ORDER)]
+            motion = performer(family, action, k, fps=fps[k % len(fps)],
+                               seconds=seconds + 0.5 * k, units="cm" if k % 2 else "m",
+                               up="+z" if k % 4 >= 2 else "+y")
+            text = format_bvh(motion, decimals=5)
+            if family == "mixamo":
+                text = text.replace("ROOT ", "ROOT mixamorig:")
+                text = text.replace("JOINT ", "JOINT mixamorig:")
+            path = Path(root) / action / f"take{k}_{family}.bvh"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+    return paths
