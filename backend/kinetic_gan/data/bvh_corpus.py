@@ -254,8 +254,7 @@ def read_take(spec: TakeSpec, motion: BvhMotion, mapping: families.JointMapping 
         raise _Bad(str(exc)) from None
     if not np.isfinite(source).all():
         raise _Bad("non-finite joint positions after forward kinematics")
-    at = {k: i for i, k in enumerate(needed)}
-    lo_i, hi_i = np.vectorize(at.get)(lo), np.vectorize(at.get)(hi)
+    lo_i, hi_i = np.searchsorted(needed, lo), np.searchsorted(needed, hi)  # rows of source
     w = weight[:, None, None]
     joints = ((1 - w) * source[lo_i] + w * source[hi_i]) * frame.scale @ frame.matrix.T
     joints[..., 1] -= joints[..., 1].min()  # the take's lowest joint on the floor

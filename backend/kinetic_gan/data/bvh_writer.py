@@ -31,6 +31,9 @@ def format_bvh(motion: BvhMotion, decimals: int = 6) -> str:
     roots = children.get(-1, [])
     if len(roots) != 1:
         raise KineticGanError(f"write BVH: need exactly one root joint, got {len(roots)}")
+    if depth_first_order([j.parent for j in motion.joints]) != list(range(len(motion.joints))):
+        # the MOTION columns follow the joints' order, the hierarchy is written nested
+        raise KineticGanError("write BVH: joints must be listed depth first, parents first")
     lines = ["HIERARCHY"]
     _joint_lines(motion.joints, children, roots[0], 0, lines, decimals)
     lines += ["MOTION", f"Frames: {len(motion.motion)}", f"Frame Time: {motion.frame_time:.12g}"]
@@ -83,7 +86,7 @@ def joints_motion(joints: np.ndarray, fps: float, names: Sequence[str],
         raise KineticGanError(f"write BVH: unknown units {units!r} or up axis {up!r}")
     # file = Mᵀ · dataset, M the file → dataset rotation; then metres → file units
     points = joints @ UP_AXES[up] / UNITS[units]
-    order = _depth_first(parents)
+    order = depth_first_order(parents)
     parent_of = np.asarray(parents)
     child = parent_of >= 0
     bones = points.copy()  # the root's "bone" is its position
@@ -102,7 +105,7 @@ def joints_motion(joints: np.ndarray, fps: float, names: Sequence[str],
     return BvhMotion(joints=tuple(out_joints), frame_time=1.0 / float(fps), motion=motion)
 
 
-def _depth_first(parents: Sequence[int]) -> list[int]:
+def depth_first_order(parents: Sequence[int]) -> list[int]:
     """Joint indices in the nested order a BVH hierarchy lists them (parents first)."""
     children: dict[int, list[int]] = {}
     for k, p in enumerate(parents):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kinetic_gan.data.bvh import BvhJoint, BvhMotion
-from kinetic_gan.data.bvh_writer import _depth_first
+from kinetic_gan.data.bvh_writer import depth_first_order
 from kinetic_gan.data.source_frame import UNITS, UP_AXES
 from kinetic_gan.errors import KineticGanError
 
@@ -181,7 +181,7 @@ def performer(family: str, action: str = "walk", take: int = 0, fps: float = 30.
     t = np.arange(round(seconds * fps)) / fps
     angles = _angles(action, t, take)
     joints, columns = [], []
-    for k in _depth_first(parents):
+    for k in depth_first_order(parents):
         name, parent, point, side = entries[k]
         here = _point(point, side)
         # the root's place is all in its position channels

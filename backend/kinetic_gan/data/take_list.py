@@ -36,9 +36,11 @@ class Problem:
 
 
 def bvh_files(src: Path) -> list[Path]:
-    """Every ``.bvh`` (any case) under ``src``, in a fixed order."""
-    return sorted((p for p in src.rglob("*") if p.is_file() and p.suffix.lower() == ".bvh"),
-                  key=lambda p: p.relative_to(src).as_posix())
+    """Every ``.bvh`` (any case) under ``src``, in a fixed order; hidden folders and files
+    (``.git``, a build's own staging folder) are not takes."""
+    found = (p for p in src.rglob("*") if p.is_file() and p.suffix.lower() == ".bvh"
+             and not any(part.startswith(".") for part in p.relative_to(src).parts))
+    return sorted(found, key=lambda p: p.relative_to(src).as_posix())
 
 
 def takes_from_folders(src: Path) -> tuple[list[TakeSpec], list[Problem]]:
