@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from kinetic_gan import cli
 from kinetic_gan.data import fetch, open_dataset
-from kinetic_gan.data.bvh import parse_bvh, read_bvh
+from kinetic_gan.data.bvh import BvhMotion, parse_bvh, read_bvh
 from kinetic_gan.data.bvh_corpus import BvhCorpusOptions, build_bvh_corpus
 from kinetic_gan.data.bvh_writer import format_bvh, joints_motion, write_bvh
 from kinetic_gan.data.skeleton_families import CORE, choose_mapping, map_joints
@@ -305,3 +306,49 @@ def test_bvhtoolbox_samples_build(tmp_path):
     for take in report.takes:
         heads = take.windows[:, :, J["Head"], 1]
         assert 1.3 < heads.max() < 1.9  # an adult standing at times, in metres (not cm)
+
+
+def test_units_and_up_can_be_given_and_a_wrong_guess_is_named(tmp_path):
+    src = tmp_path / "src" / "walk"
+    src.mkdir(parents=True)
+    (src / "a.bvh").write_text(family_text("cmu", units="mm", up="-x", fps=30.0))
+    (src / ".hidden").mkdir()
+    (src / ".hidden" / "b.bvh").write_text("not a BVH")  # hidden folders hold no takes
+    report = build(tmp_path / "src", tmp_path / "ds", frames=32)
+    assert [(t.frame.units, t.frame.up) for t in report.takes] == [("mm", "-x")]
+    assert not report.problems
+    report = build(tmp_path / "src", tmp_path / "ds", frames=32, units="cm", up="-x")
+    assert report.takes[0].frame.describe() == "cm, -X up"
+    # a skeleton 2.5 times an adult's size is not a person in any unit we would guess
+    motion = performer("cmu", "walk", 0, seconds=2.0)
+    giant = BvhMotion(tuple(replace(j, offset=tuple(2.5 * v for v in j.offset))
+                            for j in motion.joints), motion.frame_time, motion.motion)
+    write_bvh(tmp_path / "tall" / "walk" / "giant.bvh", giant)
+    with pytest.raises(KineticGanError, match=r"walk/giant.bvh: units: .* not a person in m, "
+                                              r"cm or mm — give --units"):
+        build(tmp_path / "tall", tmp_path / "ds2", frames=32, strict=True)
+    assert build(tmp_path / "tall", tmp_path / "ds2", frames=32, units="m").takes
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    ("{", "not readable JSON"),
+    ('{"Pelvis": "Hips"}', "'Pelvis' is not an NTU-25 joint name"),
+    ('{"SpineBase": "Hips"}', "no rule for the core joints SpineShoulder"),
+    ('{"SpineBase": ["lerp", "a", 0.5]}', r"expected \[\"lerp\", a, b, t\]"),
+    ('{"SpineBase": 3}', "expected a joint name or a rule"),
+])
+def test_a_bad_joint_map_is_one_clear_error(tmp_path, content, match):
+    (tmp_path / "src" / "walk").mkdir(parents=True)
+    (tmp_path / "map.json").write_text(content)
+    with pytest.raises(KineticGanError, match=match):
+        build(tmp_path / "src", tmp_path / "ds", joint_map=str(tmp_path / "map.json"))
+
+
+def test_each_up_axis_table_entry_turns_that_axis_to_plus_y():
+    from kinetic_gan.data.source_frame import UP_AXES
+
+    for up, matrix in UP_AXES.items():
+        axis = np.zeros(3)
+        axis["xyz".index(up[1])] = 1.0 if up[0] == "+" else -1.0
+        np.testing.assert_allclose(matrix @ axis, [0.0, 1.0, 0.0], atol=1e-12)
+        assert np.linalg.det(matrix) == pytest.approx(1.0)

@@ -20,14 +20,15 @@ from kinetic_gan.skeletons import NTU_JOINTS
 # metres per file unit
 UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
 
-# file axes → dataset axes (Y up), proper rotations (det = +1): M · file = dataset
+# file axes → dataset axes (Y up), proper rotations (det = +1): M · file = dataset, so the
+# column of the file's up axis is +Y
 UP_AXES: dict[str, np.ndarray] = {
     "+y": np.eye(3),
     "-y": np.diag([1.0, -1.0, -1.0]),
     "+z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
     "-z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
-    "+x": np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
-    "-x": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    "+x": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    "-x": np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
 }
 
 # Detection picks among units a factor 10 or more apart, so a crouched rest pose (a take of
