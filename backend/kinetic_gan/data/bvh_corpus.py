@@ -85,6 +85,7 @@ class Take:
     windows: np.ndarray  # (n, frames, 25, 3) float32, metres, dataset frame
     source_frames: list[tuple[float, float]]  # each window's first and last frame of the file
     family: str
+    family_title: str
     frame: SourceFrame
     derived: tuple[str, ...]
     source_fps: float
@@ -107,9 +108,8 @@ class BuildReport:
         out = [f"built {self.out}: {len(self.class_names)} classes, {len(self.takes)} takes, "
                f"{self.counts['train']} train / {self.counts['test']} test windows "
                f"(takes with test windows: {takes_in['test']})"]
-        seen = Counter((t.family, tuple(t.derived)) for t in self.takes)
-        for (family, derived), n in sorted(seen.items()):
-            title = families.FAMILIES[family].title if family in families.FAMILIES else family
+        seen = Counter((t.family, t.family_title, tuple(t.derived)) for t in self.takes)
+        for (family, title, derived), n in sorted(seen.items()):
             out.append(f"  skeleton {family} — {title}: {n} takes, 15/15 core joints; derived: "
                        f"{', '.join(derived) or 'none'}")
         for describe, n in sorted(Counter(t.frame.describe() for t in self.takes).items()):
@@ -268,7 +268,8 @@ def read_take(spec: TakeSpec, motion: BvhMotion, mapping: families.JointMapping 
     ratio = motion.fps / options.fps
     spans = [(round(first + s * ratio, 3), round(first + (s + size - 1) * ratio, 3))
              for s in starts]
-    return Take(spec, windows, spans, mapping.family, frame, derived, motion.fps, (first, end))
+    return Take(spec, windows, spans, mapping.family, mapping.title, frame, derived, motion.fps,
+                (first, end))
 
 
 def _frame_range(spec: TakeSpec, frames: int) -> tuple[int, int]:
