@@ -12,6 +12,8 @@ axes; end sites are reported as points named ``<parent>_end``.
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,31 +51,48 @@ class BvhMotion:
     def __len__(self) -> int:
         return len(self.motion)
 
-    def world_positions(self) -> np.ndarray:
-        """(F, J, 3) positions of every joint and end site, in the file's units and axes."""
-        frames = len(self.motion)
-        positions = np.zeros((frames, len(self.joints), 3))
-        rotations = np.zeros((frames, len(self.joints), 3, 3))
-        col = 0
-        for k, joint in enumerate(self.joints):
-            translation = np.tile(np.asarray(joint.offset, dtype=np.float64), (frames, 1))
-            rotation = np.broadcast_to(np.eye(3), (frames, 3, 3)).copy()
-            for channel in joint.channels:
-                values = self.motion[:, col]
-                col += 1
-                axis = channel[0].lower()
-                if channel.endswith("position"):
-                    translation[:, "xyz".index(axis)] += values
-                else:
-                    rotation = rotation @ axis_angle_matrix(axis, np.deg2rad(values))
-            if joint.parent < 0:
-                positions[:, k], rotations[:, k] = translation, rotation
+    def world_positions(self, frames: np.ndarray | None = None) -> np.ndarray:
+        """(F, J, 3) positions of every joint and end site, in the file's units and axes.
+
+        ``frames``: indices of the frames wanted (default all) — a builder that resamples
+        120 fps to 30 needs only the frames its interpolation reads.
+        """
+        motion = self.motion if frames is None else self.motion[np.asarray(frames)]
+        return _forward_kinematics(self.joints, motion)
+
+    def rest_positions(self) -> np.ndarray:
+        """(J, 3) the skeleton as its OFFSETs place it, every rotation zero, root at 0."""
+        return _forward_kinematics(self.joints, np.zeros((1, self.motion.shape[1])))[0]
+
+
+def _forward_kinematics(joints: tuple[BvhJoint, ...], motion: np.ndarray) -> np.ndarray:
+    frames = len(motion)
+    positions = np.zeros((frames, len(joints), 3))
+    rotations = np.zeros((frames, len(joints), 3, 3))
+    col = 0
+    for k, joint in enumerate(joints):
+        translation = np.tile(np.asarray(joint.offset, dtype=np.float64), (frames, 1))
+        rotation = None  # identity until a rotation channel says otherwise
+        for channel in joint.channels:
+            values = motion[:, col]
+            col += 1
+            axis = channel[0].lower()
+            if channel.endswith("position"):
+                translation[:, "xyz".index(axis)] += values
             else:
-                parent_rot = rotations[:, joint.parent]
-                positions[:, k] = positions[:, joint.parent] + np.einsum(
-                    "fij,fj->fi", parent_rot, translation)
+                turn = axis_angle_matrix(axis, np.deg2rad(values))
+                rotation = turn if rotation is None else rotation @ turn
+        if rotation is None:
+            rotation = np.broadcast_to(np.eye(3), (frames, 3, 3))
+        if joint.parent < 0:
+            positions[:, k], rotations[:, k] = translation, rotation
+        else:
+            parent_rot = rotations[:, joint.parent]
+            positions[:, k] = positions[:, joint.parent] + np.einsum(
+                "fij,fj->fi", parent_rot, translation)
+            if not joint.end_site:
                 rotations[:, k] = parent_rot @ rotation
-        return positions
+    return positions
 
 
 def read_bvh(path: str | Path) -> BvhMotion:
@@ -87,7 +106,8 @@ def read_bvh(path: str | Path) -> BvhMotion:
 
 
 def parse_bvh(text: str, where: str = "BVH") -> BvhMotion:
-    tokens = _Tokens(text, where)
+    header, numbers = _split_motion(text)
+    tokens = _Tokens(header, where)
     tokens.expect("HIERARCHY")
     joints: list[BvhJoint] = []
     kind = tokens.next()
@@ -103,19 +123,58 @@ def parse_bvh(text: str, where: str = "BVH") -> BvhMotion:
     if frames < 1 or not frame_time > 0:
         tokens.fail(f"need Frames ≥ 1 and Frame Time > 0, got {frames} and {frame_time}")
     width = sum(len(j.channels) for j in joints)
-    values = tokens.rest()
-    if len(values) != frames * width:
-        raise KineticGanError(
-            f"{where}: MOTION holds {len(values)} numbers, expected {frames} frames × "
-            f"{width} channels = {frames * width}"
-        )
-    try:
-        motion = np.asarray(values, dtype=np.float64).reshape(frames, width)
-    except ValueError as exc:
-        raise KineticGanError(f"{where}: MOTION has a value that is not a number ({exc})") from exc
+    rest = tokens.rest()
+    motion = _motion_numbers(numbers, rest, frames, width, where)
     if not np.isfinite(motion).all():
         raise KineticGanError(f"{where}: MOTION contains NaN or Inf")
     return BvhMotion(joints=tuple(joints), frame_time=frame_time, motion=motion)
+
+
+# The header ends at the line after ``Frame Time:``; what follows is only numbers.
+_FRAME_TIME = re.compile(r"^[ \t]*MOTION\b.*?Frame[ \t]+Time:[^\n]*\n?", re.S | re.M)
+
+
+def _split_motion(text: str) -> tuple[str, str]:
+    """(header with its line numbers intact, the numbers after ``Frame Time:``).
+
+    A take of 10 minutes at 120 fps holds millions of numbers: they are parsed by numpy
+    in one pass, not as tokens that remember their lines.
+    """
+    match = _FRAME_TIME.search(text)
+    if match is None:
+        return text, ""
+    return text[: match.end()], text[match.end():]
+
+
+def _motion_numbers(numbers: str, extra: list[str], frames: int, width: int,
+                    where: str) -> np.ndarray:
+    expected = frames * width
+    if not extra:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a short read is reported below, by count
+            values = np.fromstring(numbers, dtype=np.float64, sep=" ")
+        if values.size == expected and _only_numbers_read(numbers, expected):
+            return values.reshape(frames, width)
+    # the slow path names the problem: a count that does not match, or a word
+    words = extra + numbers.split()
+    if len(words) != expected:
+        raise KineticGanError(
+            f"{where}: MOTION holds {len(words)} numbers, expected {frames} frames × "
+            f"{width} channels = {expected}"
+        )
+    try:
+        return np.asarray(words, dtype=np.float64).reshape(frames, width)
+    except ValueError as exc:
+        raise KineticGanError(f"{where}: MOTION has a value that is not a number ({exc})") from exc
+
+
+def _only_numbers_read(numbers: str, expected: int) -> bool:
+    """numpy's reader stops quietly at the first word it cannot read, so a matching count
+    could still hide a word after the last number: any letter sends us the slow way."""
+    return _NOT_A_NUMBER.search(numbers) is None
+
+
+_NOT_A_NUMBER = re.compile(r"[^0-9eE+\-.\s]")
 
 
 def _parse_joint(tokens: _Tokens, joints: list[BvhJoint], parent: int) -> None:

@@ -33,7 +33,7 @@ Rule = str | tuple | list
 _SIDES = ("Left", "Right")
 
 
-def _both(rules: dict[str, Rule]) -> dict[str, Rule]:
+def both_sides(rules: dict[str, Rule]) -> dict[str, Rule]:
     """Expand ``{side}`` templates into a Left and a Right entry."""
     out: dict[str, Rule] = {}
     for key, rule in rules.items():
@@ -71,7 +71,7 @@ DEEPMIMIC = {
 # Mixamo: Neck is the base of the neck (NTU's SpineShoulder); Head is the skull base and
 # HeadTop_End the crown, so the head centre is half way; LeftArm is the shoulder joint
 # (LeftShoulder is the clavicle).
-MIXAMO = _both({
+MIXAMO = both_sides({
     "SpineBase": "Hips", "SpineMid": "Spine1", "SpineShoulder": "Neck",
     "Neck": ("lerp", "Neck", "Head", 0.5),
     "Head": [("lerp", "Head", "HeadTop_End", 0.5), ("lerp", "Neck", "Head", 1.6)],
@@ -86,7 +86,7 @@ MIXAMO = _both({
 })
 
 # CMU mocap as converted to BVH (cgspeed naming).
-CMU = _both({
+CMU = both_sides({
     "SpineBase": "Hips", "SpineMid": "Spine", "SpineShoulder": "Neck", "Neck": "Neck1",
     "Head": [("lerp", "Head", "Head_end", 0.5), "Head"],
     "Shoulder{side}": "{side}Arm", "Elbow{side}": "{side}ForeArm", "Wrist{side}": "{side}Hand",
@@ -101,7 +101,7 @@ CMU = _both({
 # Biovision-style names (MocapBank): LeftShoulder is the shoulder joint, LeftCollar the
 # clavicle; no fingers and no toes: the wrist's and ankle's end sites (≈ 14 cm and 17 cm
 # long in MocapBank) give the hand and foot, else the limbs are extrapolated.
-BIOVISION = _both({
+BIOVISION = both_sides({
     "SpineBase": "Hips", "SpineMid": "Chest", "SpineShoulder": "Neck",
     "Neck": ("lerp", "Neck", "Head", 0.5),
     "Head": [("lerp", "Head", "Head_end", 0.5), ("lerp", "Neck", "Head", 1.6)],
