@@ -225,6 +225,16 @@ def test_missing_dataset_is_a_clear_error(tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
+def test_windows_shorter_than_the_run_are_named_not_tiled(tmp_path, capsys):
+    data = write_tiny_dataset(tmp_path / "short", frames=32)
+    code = cli.main(["train", "--config", "custom", "--data", str(data),
+                     "--out", str(tmp_path / "run"), "--no-progress"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "32 frames" in err and "--set frames=32" in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 # -- export ----------------------------------------------------------------------------------
 
 def test_export_ships_the_ema_generator_with_card_and_mean_w(runs, tmp_path, capsys):

@@ -43,7 +43,8 @@ class MotionDataset:
         self.class_names = class_names
         self.skeleton = skeleton
         self.fps = fps
-        self.frames = frames if frames is not None else int(data.shape[2])
+        self.stored_frames = int(data.shape[2])  # T in the file, before cropping or tiling
+        self.frames = frames if frames is not None else self.stored_frames
         self.normalization = normalization
         self.augment = augment
         self.epoch = 0

@@ -170,8 +170,18 @@ def open_training_data(config: TrainConfig):
         augment = Augment(yaw_deg=config.augment_yaw_deg, mirror_p=config.augment_mirror_p,
                           time_warp=tuple(config.augment_time_warp),
                           bone_jitter=config.augment_bone_jitter, seed=config.seed)
-    return open_dataset(config.data, layout=config.layout, split=config.split,
-                        frames=config.frames, classes=config.classes, augment=augment)
+    dataset = open_dataset(config.data, layout=config.layout, split=config.split,
+                           frames=config.frames, classes=config.classes, augment=augment)
+    # The published layouts tile short items to the run's length; our builders (a meta.json
+    # beside the arrays) cut windows of a chosen length, so a longer run would silently
+    # train on windows repeated end to start.
+    built_here = Path(config.data).is_dir() and (Path(config.data) / "meta.json").is_file()
+    if built_here and dataset.stored_frames < config.frames:
+        raise KineticGanError(
+            f"train: the windows of {config.data} are {dataset.stored_frames} frames and the "
+            f"config asks for {config.frames} (pass --set frames={dataset.stored_frames})"
+        )
+    return dataset
 
 
 def data_workers(config: TrainConfig, device: torch.device) -> int:
