@@ -1,0 +1,228 @@
+"""``compose``: one continuous take from a list of segments, by optimising window codes.
+
+1. plan the windows (``plan.py``): each segment covered by overlapping windows of its
+   action; a loop closes the circle;
+2. draw each window's code (z → w, truncated by ψ) and noise from the seed, generate them,
+   and place each window onto the one before it (``placement.chain``);
+3. optimise codes, noise and placements together (``optimise.py``) so that overlapping
+   windows agree, keys are met and the course is as long as the path;
+4. blend the overlaps (``blend.py``), bend the root's course onto the path (``path.py``),
+   carry the last key gaps to zero (``keys.py``), run the cleanup, and meet the keys again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from kinetic_gan.errors import KineticGanError
+from kinetic_gan.records.shot import Keys, Segment, ShotError, ShotRequest
+from kinetic_gan.shots import keys as key_fit
+from kinetic_gan.shots import path as path_fit
+from kinetic_gan.shots.blend import Blender
+from kinetic_gan.shots.losses import Agreement
+from kinetic_gan.shots.optimise import Problem, Settings, optimise
+from kinetic_gan.shots.placement import chain, fit_yaw, place
+from kinetic_gan.shots.plan import Plan, plan_windows
+from kinetic_gan.shots.record import Shot
+
+# Codes drawn per class to measure its spread (the prior's unit); a fixed seed, so the
+# prior is the same for every shot.
+SPREAD_SAMPLES = 256
+DEFAULT_SETTINGS = Settings()
+
+
+def check_request(request: ShotRequest, class_names: Sequence[str], fps: float) -> ShotRequest:
+    """``request.checked`` with its error as the one KineticGanError line users see."""
+    try:
+        return request.checked(class_names, fps)
+    except ShotError as exc:
+        raise KineticGanError(str(exc)) from None
+
+
+def shot_cost(request: ShotRequest, settings: Settings = DEFAULT_SETTINGS) -> int:
+    """What a shot costs to compose: frames × optimisation steps (a scheduler's unit)."""
+    return request.frames * max(1, settings.steps)
+
+
+def compose(
+    generator,
+    segments: str | Sequence[Segment | tuple[str | int, int]],
+    *,
+    seed: int,
+    truncation: float | None,
+    loop: bool | str = False,
+    path: Any = None,
+    keys: Keys | Mapping[str, Any] | None = None,
+    cleanup: Sequence[str] = (),
+    settings: Settings = DEFAULT_SETTINGS,
+    should_stop: Callable[[], bool] | None = None,
+) -> Shot:
+    """Compose a shot with ``generator`` (a LoadedGenerator); deterministic for a seed."""
+    started = time.perf_counter()
+    card = generator.card
+    if isinstance(keys, Mapping):
+        keys = _keys_from(keys)
+    request = ShotRequest(
+        segments=_segments(segments), seed=seed, truncation=truncation, loop=loop,
+        path=path, keys=keys,
+    )
+    request = check_request(request, card.class_names, card.fps)
+    plan = plan_windows([s.frames for s in request.segments],
+                        [int(s.action) for s in request.segments], card.frames,
+                        overlap=settings.overlap, loop=request.loop_mode is not None)
+    problem = _problem(generator, plan, request)
+    result = optimise(problem, settings, should_stop)
+    with torch.no_grad():
+        world = place(problem.synthesis(result.w, result.noise), result.yaw, result.shift)
+        raw = problem.blender(world, result.advance).numpy().astype(np.float64)
+    joints = raw
+    if request.path is not None:
+        joints = path_fit.bend(joints, request.path, sigma=settings.course_sigma)
+    if request.keys is not None:
+        joints = key_fit.meet(joints, request.keys)
+    if cleanup:
+        joints = _clean(joints, card, cleanup)
+        if request.keys is not None:
+            joints = key_fit.meet(joints, request.keys)
+    return Shot(
+        joints=joints.astype(np.float32), raw_joints=raw.astype(np.float32), plan=plan,
+        request=request, class_names=list(card.class_names), fps=float(card.fps),
+        codes=result.w.numpy().astype(np.float32),
+        placements=np.column_stack([result.yaw.numpy(), result.shift.numpy()]).astype(
+            np.float32),
+        advance=None if result.advance is None else result.advance.numpy().astype(np.float32),
+        history=result.history, cleanup=tuple(cleanup), model=card.name, units=card.units,
+        skeleton=card.skeleton, joint_names=list(card.joint_names), parents=list(card.parents),
+        seconds=time.perf_counter() - started, steps=settings.steps,
+    )
+
+
+def _problem(generator, plan: Plan, request: ShotRequest) -> Problem:
+    module, folded = generator.module, generator.folded()
+    labels = torch.tensor([w.label for w in plan.windows], dtype=torch.long)
+    rng = torch.Generator().manual_seed(int(request.seed))
+    z = torch.randn(len(labels), module.latent_dim, generator=rng)
+    noise0 = [n.to(generator.device) for n in module.make_noise(len(labels), generator=rng)]
+    to_metres = _metres(generator.card)
+    with torch.no_grad():
+        w0 = folded.mapping(z.to(generator.device), labels.to(generator.device))
+        mean = folded.mean_w[labels.to(generator.device)]
+        psi = request.truncation
+        if psi is not None and psi != 1.0:
+            w0 = mean + psi * (w0 - mean)
+        spread = _spread(folded, labels, generator.device)
+
+    def synthesis(w: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        return to_metres(folded.synthesis(w, noise))
+
+    with torch.no_grad():
+        x0 = synthesis(w0, noise0).double().cpu().numpy()
+    yaw, shift = chain(x0, plan)
+    advance = None
+    if request.loop_mode is not None:
+        advance = _initial_advance(x0, yaw, shift, plan) if request.loop_mode == "advance" \
+            else np.zeros(2)
+    key_tensors = None
+    if request.keys is not None:
+        yaw, shift = _fit_to_keys(x0, yaw, shift, plan, request.keys)
+        k = request.keys
+        key_tensors = (torch.from_numpy(k.frames).long(), torch.from_numpy(k.joints).float(),
+                       torch.from_numpy(k.mask).float())
+    path_length = None
+    if request.path is not None:
+        path_length = float(np.linalg.norm(np.diff(request.path, axis=0), axis=1).sum())
+    return Problem(
+        synthesis=synthesis, w0=w0, spread=spread, noise0=noise0,
+        yaw0=torch.from_numpy(yaw).float(), shift0=torch.from_numpy(shift).float(),
+        advance0=None if advance is None else torch.from_numpy(advance).float(),
+        advance_free=request.loop_mode == "advance", anchor_first=request.keys is None,
+        agreement=Agreement.of(plan), blender=Blender.of(plan), keys=key_tensors,
+        path_length=path_length,
+    )
+
+
+def _metres(card) -> Callable[[torch.Tensor], torch.Tensor]:
+    norm = card.normalization
+    if not norm:
+        return lambda x: x
+    lo, hi = float(norm["min"]), float(norm["max"])
+    return lambda x: (x + 1.0) * (0.5 * (hi - lo)) + lo
+
+
+def _spread(folded, labels: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(K, D) per-dimension variance of each window's class's codes (untruncated)."""
+    rng = torch.Generator().manual_seed(0)
+    z = torch.randn(SPREAD_SAMPLES, folded.mean_w.shape[1] - folded.label_emb.weight.shape[0],
+                    generator=rng).to(device)
+    per_class = {}
+    for label in sorted(set(labels.tolist())):
+        lab = torch.full((SPREAD_SAMPLES,), label, dtype=torch.long, device=device)
+        per_class[label] = folded.mapping(z, lab).var(0).clamp_min(1e-6)
+    return torch.stack([per_class[int(label)] for label in labels])
+
+
+def _initial_advance(x0: np.ndarray, yaw: np.ndarray, shift: np.ndarray, plan: Plan) -> np.ndarray:
+    """The loop's x, z displacement per cycle that best joins the last window to the first."""
+    seam = [o for o in plan.overlaps if o.shift]
+    if not seam:
+        return np.zeros(2)
+    o = seam[0]
+    world = place(torch.from_numpy(x0), torch.from_numpy(yaw), torch.from_numpy(shift)).numpy()
+    f = np.arange(*o.frames)
+    a = world[o.first, f - plan.windows[o.first].start]
+    b = world[o.second, f - plan.frames - plan.windows[o.second].start]
+    gap = (a - b).mean(axis=(0, 1))
+    return np.array([gap[0], gap[2]])
+
+
+def _fit_to_keys(x0, yaw, shift, plan: Plan, keys: Keys) -> tuple[np.ndarray, np.ndarray]:
+    """Turn and move the whole chain so that its keyed joints best meet the keys."""
+    world = place(torch.from_numpy(x0), torch.from_numpy(yaw), torch.from_numpy(shift)).numpy()
+    blended = Blender.of(plan)(torch.from_numpy(world)).numpy()
+    frames, mask = keys.frames, keys.mask
+    theta, tau = fit_yaw(keys.joints[mask], blended[frames][mask])
+    if mask.sum() < 3:  # too few points to tell a turn: move only
+        theta, tau = 0.0, complex(*_mean_gap(keys, blended)[::-1])
+    rot = np.exp(1j * theta)
+    u = rot * (shift[:, 1] + 1j * shift[:, 0]) + tau
+    return yaw + theta, np.column_stack([u.imag, u.real])
+
+
+def _mean_gap(keys: Keys, blended: np.ndarray) -> tuple[float, float]:
+    gap = (keys.joints - blended[keys.frames])[keys.mask].mean(axis=0)
+    return float(gap[0]), float(gap[2])
+
+
+def _clean(joints: np.ndarray, card, steps: Sequence[str]) -> np.ndarray:
+    from kinetic_gan.commands import cleanup_option
+
+    return cleanup_option.apply(joints[None].astype(np.float32), card.fps, card.skeleton,
+                                card.units, tuple(steps), card.name)[0].astype(np.float64)
+
+
+def _segments(segments) -> tuple[Segment, ...]:
+    from kinetic_gan.records.shot import parse_segments
+
+    try:
+        if isinstance(segments, str):
+            return parse_segments(segments)
+        return tuple(s if isinstance(s, Segment) else Segment(*s) for s in segments)
+    except ShotError as exc:
+        raise KineticGanError(str(exc)) from None
+    except TypeError:
+        raise KineticGanError("segments: must be 'action:frames,...' or (action, frames) "
+                              "pairs") from None
+
+
+def _keys_from(data: Mapping[str, Any]) -> Keys:
+    try:
+        return Keys.from_arrays(data["frames"], data["joints"], data.get("mask"))
+    except KeyError as exc:
+        raise KineticGanError(f"keys: missing {exc.args[0]!r}") from None
+    except ShotError as exc:
+        raise KineticGanError(str(exc)) from None
