@@ -101,8 +101,9 @@ def optimise(problem: Problem, settings: Settings,
         total, terms = _loss(p, s, w, noise, yaw, shift, advance)
         total.backward()
         if p.anchor_first:
-            yaw.grad[0] = 0.0
-            shift.grad[0] = 0.0
+            for placed in (yaw, shift):
+                if placed.grad is not None:  # None when no term reaches the placements
+                    placed.grad[0] = 0.0
         opt.step()
         history.append(terms)
     with torch.no_grad():
