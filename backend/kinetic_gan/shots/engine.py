@@ -24,6 +24,7 @@ from kinetic_gan.records.shot import Keys, Segment, ShotError, ShotRequest
 from kinetic_gan.shots import keys as key_fit
 from kinetic_gan.shots import path as path_fit
 from kinetic_gan.shots.blend import Blender
+from kinetic_gan.shots.candidates import choose
 from kinetic_gan.shots.losses import Agreement
 from kinetic_gan.shots.optimise import Problem, Settings, optimise
 from kinetic_gan.shots.placement import chain, fit_yaw, place
@@ -75,11 +76,12 @@ def compose(
     plan = plan_windows([s.frames for s in request.segments],
                         [int(s.action) for s in request.segments], card.frames,
                         overlap=settings.overlap, loop=request.loop_mode is not None)
-    problem = _problem(generator, plan, request)
+    problem = _problem(generator, plan, request, settings.candidates)
     result = optimise(problem, settings, should_stop)
     with torch.no_grad():
         world = place(problem.synthesis(result.w, result.noise), result.yaw, result.shift)
         raw = problem.blender(world, result.advance).numpy().astype(np.float64)
+    raw = _keep_bones(raw, world.numpy().astype(np.float64), card)
     joints = raw
     if request.path is not None:
         joints = path_fit.bend(joints, request.path, sigma=settings.course_sigma)
@@ -102,26 +104,33 @@ def compose(
     )
 
 
-def _problem(generator, plan: Plan, request: ShotRequest) -> Problem:
-    module, folded = generator.module, generator.folded()
+def _problem(generator, plan: Plan, request: ShotRequest, candidates: int) -> Problem:
+    module, folded, device = generator.module, generator.folded(), generator.device
     labels = torch.tensor([w.label for w in plan.windows], dtype=torch.long)
+    k_count, c_count = len(labels), max(1, candidates)
     rng = torch.Generator().manual_seed(int(request.seed))
-    z = torch.randn(len(labels), module.latent_dim, generator=rng)
-    noise0 = [n.to(generator.device) for n in module.make_noise(len(labels), generator=rng)]
+    z = torch.randn(k_count * c_count, module.latent_dim, generator=rng)
+    noise_all = module.make_noise(k_count * c_count, generator=rng)
     to_metres = _metres(generator.card)
+    all_labels = labels.repeat_interleave(c_count).to(device)
     with torch.no_grad():
-        w0 = folded.mapping(z.to(generator.device), labels.to(generator.device))
-        mean = folded.mean_w[labels.to(generator.device)]
+        w_all = folded.mapping(z.to(device), all_labels)
         psi = request.truncation
         if psi is not None and psi != 1.0:
-            w0 = mean + psi * (w0 - mean)
-        spread = _spread(folded, labels, generator.device)
+            mean = folded.mean_w[all_labels]
+            w_all = mean + psi * (w_all - mean)
+        spread = _spread(folded, labels, device)
+        x_all = to_metres(folded.synthesis(w_all, [n.to(device) for n in noise_all]))
+    x_all = x_all.double().cpu().numpy().reshape(k_count, c_count, *x_all.shape[1:])
+    pick = choose(x_all, plan) if c_count > 1 else np.zeros(k_count, dtype=np.int64)
+    rows = torch.from_numpy(np.arange(k_count) * c_count + pick)
+    w0 = w_all[rows.to(device)]
+    noise0 = [n[rows].to(device) for n in noise_all]
+    x0 = x_all[np.arange(k_count), pick]
 
     def synthesis(w: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         return to_metres(folded.synthesis(w, noise))
 
-    with torch.no_grad():
-        x0 = synthesis(w0, noise0).double().cpu().numpy()
     yaw, shift = chain(x0, plan)
     advance = None
     if request.loop_mode is not None:
@@ -142,8 +151,31 @@ def _problem(generator, plan: Plan, request: ShotRequest) -> Problem:
         advance0=None if advance is None else torch.from_numpy(advance).float(),
         advance_free=request.loop_mode == "advance", anchor_first=request.keys is None,
         agreement=Agreement.of(plan), blender=Blender.of(plan), keys=key_tensors,
+        x0=torch.from_numpy(x0).float().to(device), own=_own_frames(plan).to(device),
         path_length=path_length,
     )
+
+
+def _keep_bones(blended: np.ndarray, windows: np.ndarray, card) -> np.ndarray:
+    """The blend with every bone at the windows' length, along the blended bone's direction.
+
+    A cross-fade of two poses that disagree shortens the bones between them (a limb halfway
+    between two places is shorter than either); the windows' own bones are the model's
+    (constant for a kinematic output head), so the blend keeps them: the bones' directions
+    are blended, the root's position, and forward kinematics puts the joints back.
+    """
+    if card.skeleton != "ntu" or blended.shape[1:] != (25, 3):
+        return blended
+    from kinetic_gan import motion_cleanup
+
+    lengths = np.median(motion_cleanup.measure_bones(windows.reshape(1, -1, 25, 3))[0], axis=0)
+    return motion_cleanup.constant_bone_lengths(blended[None], lengths)[0]
+
+
+def _own_frames(plan: Plan) -> torch.Tensor:
+    """(K, T) each window frame's share of the shot frame it makes (its blend weight)."""
+    blender = Blender.of(plan)
+    return blender.weight.view(len(plan.windows), plan.window)
 
 
 def _metres(card) -> Callable[[torch.Tensor], torch.Tensor]:

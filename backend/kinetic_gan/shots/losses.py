@@ -4,9 +4,10 @@
   positions and frame-to-frame steps, both in metres (the loop seam is an overlap too,
   with the later window moved back by the loop's displacement);
 - ``key_loss``: keyed joints at their frames (squared metres);
-- ``code_prior``: each code's distance from where truncation put it, in units of the
-  class's own spread of codes, and each noise map's from its draw — what keeps windows
-  where the model was trained;
+- ``noise_prior``: each noise map's distance from its draw (the codes' prior, their
+  displacement in units of their class's spread, and the term that keeps each window's
+  own frames as drawn live in ``optimise.py``) — what keeps windows where the model was
+  trained and in their action;
 - ``course_loss``: the root's travel along its smoothed course against the path's length,
   so that locomotion covers the path at the speed the action moves at.
 """
@@ -79,11 +80,6 @@ def key_loss(shot: torch.Tensor, frames: torch.Tensor, joints: torch.Tensor,
     """Mean squared distance (m²) of the keyed joints from their keys."""
     gap = (shot[frames] - joints).square().sum(-1)
     return (gap * mask).sum() / mask.sum().clamp_min(1)
-
-
-def code_prior(w: torch.Tensor, w0: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
-    """Mean over windows of |w − w0|² / (D σ²): 1 is as far as two random codes of a class."""
-    return ((w - w0).square() / spread).mean()
 
 
 def noise_prior(noise: list[torch.Tensor], noise0: list[torch.Tensor]) -> torch.Tensor:

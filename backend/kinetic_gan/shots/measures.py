@@ -142,3 +142,42 @@ def summary(seam_list: list[Seam]) -> dict[str, float]:
         "worst_step_ratio": max(s.step_cm / s.step_limit_cm for s in seam_list),
         "worst_accel_ratio": max(s.accel_cm / s.accel_limit_cm for s in seam_list),
     }
+
+
+def canonical_window(joints: np.ndarray) -> np.ndarray:
+    """A (T, V, 3) crop placed as the corpus places its windows: mean pelvis over the origin,
+    facing −Z at its first frame (what the recogniser was trained on)."""
+    from kinetic_gan.shots.path import facing
+
+    u = joints[..., 2] + 1j * joints[..., 0]
+    u = (u - u[:, 0].mean()) * np.exp(1j * (np.pi - facing(joints[0])))
+    out = joints.copy()
+    out[..., 0], out[..., 2] = u.imag, u.real
+    return out
+
+
+def segment_crops(frames: int, start: int, length: int, window: int) -> list[int]:
+    """First frames of the ``window``-long crops that judge a segment: every half window
+    inside it, or one centred on it when it is shorter (clipped to the shot)."""
+    if length <= window:
+        first = start + length // 2 - window // 2
+        return [int(np.clip(first, 0, max(0, frames - window)))]
+    count = 1 + (length - window) // (window // 2)
+    return [start + round(k * (length - window) / max(1, count - 1)) for k in range(count)]
+
+
+def fidelity(joints: np.ndarray, segments: list[tuple[int, int, int]], recognizer,
+             normalization: dict[str, float], window: int = 64) -> list[float]:
+    """Per segment (start, frames, label): the share of its crops the recogniser names right."""
+    import torch
+
+    lo, hi = float(normalization["min"]), float(normalization["max"])
+    out = []
+    for start, length, label in segments:
+        crops = [canonical_window(joints[f:f + window]) for f in
+                 segment_crops(len(joints), start, length, window)]
+        x = (np.stack(crops) - lo) / (hi - lo) * 2.0 - 1.0
+        with torch.inference_mode():
+            logits = recognizer(torch.from_numpy(x.transpose(0, 3, 1, 2)).float())
+        out.append(float((logits.argmax(1).numpy() == label).mean()))
+    return out

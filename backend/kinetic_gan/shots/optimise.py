@@ -17,7 +17,6 @@ from kinetic_gan.errors import KineticGanError
 from kinetic_gan.shots.blend import Blender
 from kinetic_gan.shots.losses import (
     Agreement,
-    code_prior,
     course_loss,
     key_loss,
     noise_prior,
@@ -37,8 +36,9 @@ class Settings:
     docs/shots.md)."""
 
     steps: int = 40
+    candidates: int = 8  # codes drawn per window; the best continuing one is kept
     overlap: int = 16
-    lr_code: float = 0.03
+    lr_code: float = 0.01  # σ of the class's codes per step
     lr_noise: float = 0.05
     lr_yaw: float = 0.01  # radians per step
     lr_shift: float = 0.01  # metres per step
@@ -47,6 +47,7 @@ class Settings:
     keys: float = 4.0  # per cm² of key gap
     course: float = 100.0  # per (relative course length gap)²
     code: float = 20.0  # per σ² of code displacement
+    keep: float = 5.0  # per cm² that a window moves where it is alone (its own frames)
     noise: float = 1.0
     course_sigma: float = 12.0  # frames: the course smooths away a stride's sway
 
@@ -65,6 +66,8 @@ class Problem:
     advance_free: bool  # False: an in-place loop (no displacement)
     anchor_first: bool  # the first window stays where it is (nothing else places the shot)
     agreement: Agreement
+    x0: torch.Tensor  # (K, T, V, 3) the windows as first drawn (metres, their own frame)
+    own: torch.Tensor  # (K, T) how much each window frame is the window's own (blend weight)
     blender: Blender
     keys: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # frames, joints, mask
     path_length: float | None = None
@@ -83,12 +86,15 @@ class Result:
 def optimise(problem: Problem, settings: Settings,
              should_stop: Callable[[], bool] | None = None) -> Result:
     p, s = problem, settings
-    w = p.w0.clone().requires_grad_(True)
+    # The codes move in units of their class's spread (w = w0 + σ·δ): Adam's steps are about
+    # lr per coordinate whatever the gradient's scale, so lr is in σ per step.
+    delta = torch.zeros_like(p.w0).requires_grad_(True)
+    sigma = p.spread.sqrt()
     noise = [n.clone().requires_grad_(True) for n in p.noise0]
     yaw = p.yaw0.clone().requires_grad_(True)
     shift = p.shift0.clone().requires_grad_(True)
     advance = None if p.advance0 is None else p.advance0.clone().requires_grad_(p.advance_free)
-    groups = [{"params": [w], "lr": s.lr_code}, {"params": noise, "lr": s.lr_noise},
+    groups = [{"params": [delta], "lr": s.lr_code}, {"params": noise, "lr": s.lr_noise},
               {"params": [yaw], "lr": s.lr_yaw}, {"params": [shift], "lr": s.lr_shift}]
     if advance is not None and p.advance_free:
         groups.append({"params": [advance], "lr": s.lr_shift})
@@ -98,7 +104,7 @@ def optimise(problem: Problem, settings: Settings,
         if should_stop is not None and should_stop():
             raise ShotCancelled("compose: cancelled")
         opt.zero_grad(set_to_none=True)
-        total, terms = _loss(p, s, w, noise, yaw, shift, advance)
+        total, terms = _loss(p, s, p.w0 + sigma * delta, delta, noise, yaw, shift, advance)
         total.backward()
         if p.anchor_first:
             for placed in (yaw, shift):
@@ -107,20 +113,25 @@ def optimise(problem: Problem, settings: Settings,
         opt.step()
         history.append(terms)
     with torch.no_grad():
-        _, terms = _loss(p, s, w, noise, yaw, shift, advance)
+        _, terms = _loss(p, s, p.w0 + sigma * delta, delta, noise, yaw, shift, advance)
     history.append(terms)
     detach = [t.detach() for t in noise]
-    return Result(w.detach(), detach, yaw.detach(), shift.detach(),
+    return Result((p.w0 + sigma * delta).detach(), detach, yaw.detach(), shift.detach(),
                   None if advance is None else advance.detach(), history)
 
 
-def _loss(p: Problem, s: Settings, w, noise, yaw, shift, advance):
-    world = place(p.synthesis(w, noise), yaw, shift)
+def _loss(p: Problem, s: Settings, w, delta, noise, yaw, shift, advance):
+    x = p.synthesis(w, noise)
+    world = place(x, yaw, shift)
     position, velocity = p.agreement(world, advance)
+    # What each window shows where the shot is made of it alone stays what was drawn: the
+    # optimiser bends windows towards each other at their overlaps, not into another action.
+    moved = ((x - p.x0).square().sum(-1).mean(-1) * p.own).sum() / p.own.sum()
     terms = {"position": position * CM2, "velocity": velocity * CM2,
-             "code": code_prior(w, p.w0, p.spread), "noise": noise_prior(noise, p.noise0)}
+             "code": delta.square().mean(), "noise": noise_prior(noise, p.noise0),
+             "keep": moved * CM2}
     total = (s.position * terms["position"] + s.velocity * terms["velocity"]
-             + s.code * terms["code"] + s.noise * terms["noise"])
+             + s.code * terms["code"] + s.noise * terms["noise"] + s.keep * terms["keep"])
     if p.keys is not None or p.path_length is not None:
         shot = p.blender(world, advance)
         if p.keys is not None:
