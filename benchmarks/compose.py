@@ -133,7 +133,7 @@ def loops(g, limits, seeds, settings):
     for spec, mode in (("walk:90", "advance"), ("dance_a:120", "in_place")):
         for seed in seeds:
             shot = compose(g, spec, seed=seed, truncation=PSI, loop=mode, settings=settings)
-            (seam,) = [s for s in M.seams(shot.raw_joints, shot.plan, limits)
+            (seam,) = [s for s in M.seams(shot.raw_joints, shot.plan, limits, shot.advance)
                        if s.kind == "loop"]
             adv = np.linalg.norm(shot.advance)
             print(row(f"{spec} {mode}", [str(seed), f"{seam.step_cm / seam.step_limit_cm:.2f}",

@@ -13,22 +13,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from kinetic_gan.records.shot import Keys
 from kinetic_gan.shots.placement import to_complex
 from kinetic_gan.shots.plan import Plan
 
 
-def choose(windows: np.ndarray, plan: Plan) -> np.ndarray:
-    """(K,) the candidate kept for each window; ``windows`` is (K, C, T, V, 3) metres."""
+def choose(windows: np.ndarray, plan: Plan, keys: Keys | None = None) -> np.ndarray:
+    """(K,) the candidate kept for each window; ``windows`` is (K, C, T, V, 3) metres.
+
+    With keys, a window that holds keyed frames also scores how well each candidate's pose
+    at those frames fits the key's shape (after its own best turn and shift): the stride's
+    phase and the limbs' places, which the optimiser cannot change far.
+    """
     k_count = windows.shape[0]
     choice = np.zeros(k_count, dtype=np.int64)
     previous = {o.second: o for o in plan.overlaps if not o.shift and o.second == o.first + 1}
-    placed = to_complex(windows[0, 0])  # (T, V) the chosen window in shot coordinates
-    heights = windows[0, 0, ..., 1]
+    key_cost = _key_costs(windows, plan, keys)
+    choice[0] = int(np.argmin(key_cost[0]))
+    placed = to_complex(windows[0, choice[0]])  # (T, V) the chosen window in shot coordinates
+    heights = windows[0, choice[0], ..., 1]
     for k in range(1, k_count):
         o = previous.get(k)
         u = to_complex(windows[k])  # (C, T, V)
         if o is None:
-            placed, heights = u[0], windows[k, 0, ..., 1]
+            choice[k] = int(np.argmin(key_cost[k]))
+            placed, heights = u[choice[k]], windows[k, choice[k], ..., 1]
             continue
         f = np.arange(*o.frames)
         a = placed[f - plan.windows[k - 1].start]  # (M, V)
@@ -41,8 +50,36 @@ def choose(windows: np.ndarray, plan: Plan) -> np.ndarray:
         fitted = rot * (b - cb) + ca
         ground = np.abs(fitted - a[None]) ** 2
         vertical = (windows[k][:, jb][..., 1] - ha[None]) ** 2
-        best = int(np.argmin((ground + vertical).mean(axis=(1, 2))))
+        best = int(np.argmin((ground + vertical).mean(axis=(1, 2)) + key_cost[k]))
         choice[k] = best
         placed = rot[best, 0, 0] * (u[best] - cb[best, 0, 0]) + ca
         heights = windows[k, best, ..., 1]
     return choice
+
+
+def _key_costs(windows: np.ndarray, plan: Plan, keys: Keys | None) -> np.ndarray:
+    """(K, C) mean squared misfit (m²) of each candidate's shape to the keys in its window."""
+    k_count, c_count = windows.shape[:2]
+    cost = np.zeros((k_count, c_count))
+    if keys is None:
+        return cost
+    for k, win in enumerate(plan.windows):
+        lo, hi = win.used
+        for frame, pose, mask in zip(keys.frames, keys.joints, keys.mask, strict=True):
+            unrolled = [f for f in (frame, frame + plan.frames, frame - plan.frames)
+                        if lo <= f < hi]
+            if not unrolled or mask.sum() < 2:
+                continue
+            j = unrolled[0] - win.start
+            cost[k] += _shape_misfit(windows[k, :, j][:, mask], pose[mask])
+    return cost
+
+
+def _shape_misfit(candidates: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """(C,) misfit of (C, J, 3) poses to a (J, 3) key after each pose's best turn and shift."""
+    a, b = to_complex(key), to_complex(candidates)  # (J,), (C, J)
+    ca, cb = a.mean(), b.mean(axis=1, keepdims=True)
+    cross = np.sum((a - ca)[None] * np.conj(b - cb), axis=1, keepdims=True)
+    fitted = np.exp(1j * np.angle(cross)) * (b - cb) + ca
+    vertical = (candidates[..., 1] - key[None, :, 1]) ** 2
+    return (np.abs(fitted - a[None]) ** 2 + vertical).mean(axis=1)

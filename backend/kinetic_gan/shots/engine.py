@@ -28,7 +28,7 @@ from kinetic_gan.shots.candidates import choose
 from kinetic_gan.shots.losses import Agreement
 from kinetic_gan.shots.optimise import Problem, Settings, optimise
 from kinetic_gan.shots.placement import chain, fit_yaw, place
-from kinetic_gan.shots.plan import Plan, plan_windows
+from kinetic_gan.shots.plan import Plan, plan_windows, smoothstep
 from kinetic_gan.shots.record import Shot
 
 # Codes drawn per class to measure its spread (the prior's unit); a fixed seed, so the
@@ -122,7 +122,7 @@ def _problem(generator, plan: Plan, request: ShotRequest, candidates: int) -> Pr
         spread = _spread(folded, labels, device)
         x_all = to_metres(folded.synthesis(w_all, [n.to(device) for n in noise_all]))
     x_all = x_all.double().cpu().numpy().reshape(k_count, c_count, *x_all.shape[1:])
-    pick = choose(x_all, plan) if c_count > 1 else np.zeros(k_count, dtype=np.int64)
+    pick = choose(x_all, plan, request.keys) if c_count > 1 else np.zeros(k_count, dtype=np.int64)
     rows = torch.from_numpy(np.arange(k_count) * c_count + pick)
     w0 = w_all[rows.to(device)]
     noise0 = [n[rows].to(device) for n in noise_all]
@@ -151,7 +151,8 @@ def _problem(generator, plan: Plan, request: ShotRequest, candidates: int) -> Pr
         advance0=None if advance is None else torch.from_numpy(advance).float(),
         advance_free=request.loop_mode == "advance", anchor_first=request.keys is None,
         agreement=Agreement.of(plan), blender=Blender.of(plan), keys=key_tensors,
-        x0=torch.from_numpy(x0).float().to(device), own=_own_frames(plan).to(device),
+        x0=torch.from_numpy(x0).float().to(device),
+        own=_own_frames(plan, request.keys).to(device),
         path_length=path_length,
     )
 
@@ -172,10 +173,15 @@ def _keep_bones(blended: np.ndarray, windows: np.ndarray, card) -> np.ndarray:
     return motion_cleanup.constant_bone_lengths(blended[None], lengths)[0]
 
 
-def _own_frames(plan: Plan) -> torch.Tensor:
-    """(K, T) each window frame's share of the shot frame it makes (its blend weight)."""
-    blender = Blender.of(plan)
-    return blender.weight.view(len(plan.windows), plan.window)
+def _own_frames(plan: Plan, keys: Keys | None) -> torch.Tensor:
+    """(K, T) each window frame's share of the shot frame it makes (its blend weight), let
+    go around the keys (a key says what the window must show there)."""
+    own = Blender.of(plan).weight.view(len(plan.windows), plan.window).clone()
+    if keys is not None:
+        frames = np.stack([plan.window_frames(k) for k in range(len(plan.windows))])
+        near = np.abs(frames[..., None] - keys.frames[None, None]).min(-1)
+        own *= torch.from_numpy(smoothstep(near / key_fit.FADE_FRAMES)).float()
+    return own
 
 
 def _metres(card) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -81,14 +81,17 @@ def real_thresholds(data: str | Path, split: str = "train") -> Thresholds:
     return Thresholds(steps, accels)
 
 
-def seams(joints: np.ndarray, plan: Plan, limits: Thresholds) -> list[Seam]:
-    """Every overlap of ``plan`` in the blended ``joints`` (F, V, 3)."""
+def seams(joints: np.ndarray, plan: Plan, limits: Thresholds,
+          advance: np.ndarray | None = None) -> list[Seam]:
+    """Every overlap of ``plan`` in the blended ``joints`` (F, V, 3); a loop that advances
+    by ``advance`` (x, z metres per cycle) is judged as it plays: the next cycle moved on."""
     out = []
     for o in plan.overlaps:
         a, b = plan.windows[o.first], plan.windows[o.second]
         middle = (o.frames[0] + o.frames[1]) // 2
         kind = "loop" if o.shift else ("segment" if a.segment != b.segment else "window")
-        out.append(_seam(joints, middle, kind, (a.label, b.label), limits, plan.loop))
+        out.append(_seam(joints, middle, kind, (a.label, b.label), limits, plan.loop,
+                         advance=advance))
     return out
 
 
@@ -105,14 +108,21 @@ def cut_seams(joints: np.ndarray, cuts: list[tuple[int, int, int]], limits: Thre
 
 
 def _seam(joints, middle: int, kind: str, labels: tuple[int, int], limits: Thresholds,
-          wrap: bool, centre_after: bool = False) -> Seam:
+          wrap: bool, centre_after: bool = False, advance: np.ndarray | None = None) -> Seam:
     f_count = len(joints)
     lo = middle - (1 if centre_after else SEAM_HALF_WIDTH)
     hi = middle + SEAM_HALF_WIDTH
     # Frames lo-1 .. hi+1, around the circle for a loop, clipped to the take otherwise.
     frames = np.arange(lo - 1, hi + 2)
-    frames = frames % f_count if wrap else frames[(frames >= 0) & (frames < f_count)]
-    step, accel = frame_steps(joints[frames])
+    if wrap:
+        cycle = np.floor_divide(frames, f_count)
+        played = joints[frames % f_count].copy()
+        if advance is not None:
+            played[..., 0] += cycle[:, None] * advance[0]
+            played[..., 2] += cycle[:, None] * advance[1]
+    else:
+        played = joints[frames[(frames >= 0) & (frames < f_count)]]
+    step, accel = frame_steps(played)
     return Seam(
         int(middle % f_count), kind, labels, float(step.max()), float(accel.max()) if len(
             accel) else 0.0,
