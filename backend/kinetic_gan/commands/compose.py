@@ -19,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "root moves on by its displacement per cycle) or in_place")
     p.add_argument("--path", default=None,
                    help='path.json: {"points": [[x, z], ...]} in metres on the floor')
+    p.add_argument("--path-timing", choices=("speed", "length"), default="speed",
+                   help="when the motion would cover another length than the path: speed "
+                   "(default) keeps the frames and plays it faster or slower, length keeps its "
+                   "speed and the shot gets as long as the path takes")
     p.add_argument("--keys", default=None,
                    help="keys.npz: frames (K,), joints (K, 25, 3) metres, optional mask (K, 25)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     generator = load_generator(args.weights, device=args.device)
     shot = compose(generator, args.shot, seed=args.seed, truncation=args.truncation,
                    loop=args.loop or False, path=path, keys=keys, cleanup=steps,
-                   settings=settings)
+                   settings=settings, path_timing=args.path_timing)
     out = save_shot(args.out, shot)
     segments = ", ".join(f"{n} {f}" for _, f, n in zip(*shot.segment_table(), strict=True))
     print(f"wrote {out} ({shot.frames} frames: {segments}; {len(shot.plan.windows)} windows, "

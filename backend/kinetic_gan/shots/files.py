@@ -2,9 +2,11 @@
 
 ``segment_starts``/``segment_frames``/``segment_actions``, ``window_starts``,
 ``window_labels``, ``window_codes`` (each window's optimised w), ``window_placements``
-(yaw, x, z), ``loop`` (none | in_place | advance), ``loop_advance`` and ``path`` when
-they apply. Take-file readers ignore arrays they do not know, so ``load_npz``,
-``kinetic-gan preview`` and the add-on read a shot file as one take.
+(yaw, x, z), ``window_pace`` (a path shot's windows are planned on a timeline that much
+longer and played back in its frames: window starts are on that timeline), ``loop``
+(none | in_place | advance), ``loop_advance`` and ``path`` when they apply. Take-file
+readers ignore arrays they do not know, so ``load_npz``, ``kinetic-gan preview`` and the
+add-on read a shot file as one take.
 """
 
 from __future__ import annotations

@@ -82,13 +82,14 @@ def real_thresholds(data: str | Path, split: str = "train") -> Thresholds:
 
 
 def seams(joints: np.ndarray, plan: Plan, limits: Thresholds,
-          advance: np.ndarray | None = None) -> list[Seam]:
+          advance: np.ndarray | None = None, pace: float = 1.0) -> list[Seam]:
     """Every overlap of ``plan`` in the blended ``joints`` (F, V, 3); a loop that advances
-    by ``advance`` (x, z metres per cycle) is judged as it plays: the next cycle moved on."""
+    by ``advance`` (x, z metres per cycle) is judged as it plays: the next cycle moved on.
+    ``pace``: the plan's timeline is that much longer than ``joints`` (a paced path shot)."""
     out = []
     for o in plan.overlaps:
         a, b = plan.windows[o.first], plan.windows[o.second]
-        middle = (o.frames[0] + o.frames[1]) // 2
+        middle = round((o.frames[0] + o.frames[1]) / 2 / pace)
         kind = "loop" if o.shift else ("segment" if a.segment != b.segment else "window")
         out.append(_seam(joints, middle, kind, (a.label, b.label), limits, plan.loop,
                          advance=advance))

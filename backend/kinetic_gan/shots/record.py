@@ -31,6 +31,7 @@ class Shot:
     parents: list[int] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
+    pace: float = 1.0  # the plan's timeline was this much longer, played back in ``frames``
 
     @property
     def frames(self) -> int:
@@ -43,8 +44,8 @@ class Shot:
 
     def segment_table(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(start frame, frames, action name) of every segment."""
-        starts = np.asarray(self.plan.segment_starts, np.int64)
         lengths = np.asarray([s.frames for s in self.request.segments], np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return starts, lengths, [self.class_names[int(s.action)] for s in self.request.segments]
 
     def to_takes(self) -> GeneratedSet:
@@ -70,6 +71,7 @@ class Shot:
             "window_codes": self.codes.astype(np.float32),
             "window_placements": self.placements.astype(np.float32),
             "loop": np.asarray(self.request.loop_mode or "none", dtype=str),
+            "window_pace": np.asarray(self.pace, np.float64),
         }
         if self.advance is not None:
             out["loop_advance"] = self.advance.astype(np.float32)
