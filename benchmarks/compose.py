@@ -10,6 +10,8 @@
   naive; and how far overlapping windows still disagree (RMS cm) before the blend;
 - **plausibility** of the whole shot, the naive concatenation, and the naive takes on
   their own (single takes of the same actions);
+- **fidelity**: the metrics recogniser on each segment's crops, composed, naive and single
+  takes;
 - **loops**: the loop seam of an advancing walk cycle and an in-place dance;
 - **path**: a walk along the 10 m arc: lateral error, how much the course was stretched,
   foot skating after cleanup beside a straight walk's;
@@ -181,6 +183,35 @@ def keys(g, seeds, settings):
     print(row("real walk", ["-", "-", "-", *stat_cells(real)]))
 
 
+def fidelity(g, seeds, settings):
+    from kinetic_gan.generate import generate
+    from kinetic_gan.metrics.recognizer import load_recognizer
+
+    recognizer, card = load_recognizer(ROOT / "weights" / "deepmimic15-recognizer")
+    norm = card.normalization or g.card.normalization
+    print("\n## Fidelity per segment (metrics recogniser; share of crops named right)\n")
+    print("| shot | walk | jump | cartwheel | walk |\n|---|---|---|---|---|")
+    ours, naive = [], []
+    for seed in seeds:
+        shot = compose(g, SHOT, seed=seed, truncation=PSI, settings=settings)
+        starts, lengths, _ = shot.segment_table()
+        segs = [(int(a), int(n), int(s.action)) for a, n, s in
+                zip(starts, lengths, shot.request.segments, strict=True)]
+        ours.append(M.fidelity(shot.raw_joints, segs, recognizer, norm))
+        cut, _ = concatenate(g, parse_segments(SHOT), seed=seed, truncation=PSI)
+        naive.append(M.fidelity(cut, segs, recognizer, norm))
+    print(row(f"composed ({len(seeds)} seeds)", [f"{v:.2f}" for v in np.mean(ours, axis=0)]))
+    print(row("naive", [f"{v:.2f}" for v in np.mean(naive, axis=0)]))
+    singles = []
+    for action in ("walk", "jump", "cartwheel", "walk"):
+        res = generate(g, action, count=32, seed=100, truncation=PSI)
+        label, frames = int(res.labels[0]), res.joints.shape[1]
+        segs = [(i * frames, frames, label) for i in range(len(res.joints))]
+        singles.append(np.mean(M.fidelity(np.concatenate(list(res.joints)), segs, recognizer,
+                                          norm)))
+    print(row("single takes (32)", [f"{v:.2f}" for v in singles]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default=str(ROOT / "weights" / "deepmimic15-mlp4.safetensors"))
@@ -188,7 +219,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--candidates", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", nargs="+", default=["speed", "loops", "path", "keys"])
+    parser.add_argument("--only", nargs="+",
+                        default=["speed", "fidelity", "loops", "path", "keys"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = Settings()
@@ -202,6 +234,8 @@ def main() -> None:
     print(f"settings: {settings}")
     if "speed" in args.only:
         speed_and_seams(g, limits, args.seeds, settings)
+    if "fidelity" in args.only:
+        fidelity(g, args.seeds, settings)
     if "loops" in args.only:
         loops(g, limits, args.seeds, settings)
     if "path" in args.only:

@@ -157,3 +157,16 @@ def test_cli_errors_are_one_line_and_exit_2(tiny_weights, tmp_path, capsys, args
                *args])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith(message) and err.count("\n") == 1
+
+
+def test_path_timing_keeps_the_frames_or_the_speed(generator):
+    path = np.array([[0.0, 0.0], [0.0, -3.0]])
+    speed = compose(generator, "walk:60", seed=0, truncation=0.7, path=path, settings=FAST)
+    length = compose(generator, "walk:60", seed=0, truncation=0.7, path=path, settings=FAST,
+                     path_timing="length")
+    assert speed.frames == 60
+    # the untrained model hardly moves: the shot is paced as far as it goes (1.25x)
+    assert speed.pace == pytest.approx(1.25) and length.frames == 75 and length.pace == 1.0
+    assert length.segment_table()[1].tolist() == [75]
+    with pytest.raises(KineticGanError, match=r"^path_timing: "):
+        compose(generator, "walk:60", seed=0, truncation=0.7, path=path, path_timing="slow")

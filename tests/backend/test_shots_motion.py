@@ -109,3 +109,23 @@ def test_keys_are_met_exactly_and_smoothly():
     assert np.allclose(met[60 + fade:], joints[60 + fade:])
     step = np.abs(np.diff(met - joints, axis=0)).max()
     assert step < 0.01  # 5 cm carried over FADE_FRAMES: under 1 cm a frame
+
+
+def test_an_advancing_loop_is_judged_as_it_plays():
+    joints = walking(90)  # moves 3.6 m along -Z over the take
+    plan = plan_windows([90], [0], 64, overlap=16, loop=True)
+    advance = np.array([0.0, -0.04 * 90])
+    assert all(s.ok for s in measures.seams(joints, plan, LIMITS, advance))
+    assert not all(s.ok for s in measures.seams(joints, plan, LIMITS))  # as if in place
+
+
+def test_crops_are_placed_as_the_corpus_places_its_windows():
+    joints = walking(64)
+    turned = joints.copy()
+    turned[..., 0], turned[..., 2] = joints[..., 2] + 5.0, -joints[..., 0] - 2.0  # 90° and away
+    a, b = measures.canonical_window(joints), measures.canonical_window(turned)
+    assert np.allclose(a, b, atol=1e-9)
+    assert abs(a[:, 0, [0, 2]].mean(axis=0)).max() < 1e-9
+    assert measures.segment_crops(600, 150, 90, 64) == [150]
+    assert measures.segment_crops(600, 0, 150, 64) == [0, 43, 86]
+    assert measures.segment_crops(100, 90, 10, 64) == [36]
