@@ -34,6 +34,10 @@ class Blender:
                    torch.from_numpy(norm.ravel()).float(),
                    torch.from_numpy(plan.cycles().ravel()).float(), plan.frames)
 
+    def to(self, device: torch.device) -> Blender:
+        return Blender(self.index.to(device), self.weight.to(device), self.cycles.to(device),
+                       self.frames)
+
     def __call__(self, world: torch.Tensor, advance: torch.Tensor | None = None) -> torch.Tensor:
         """(K, T, V, 3) placed windows → (F, V, 3); ``advance`` (2,) the loop's x, z per cycle."""
         k, t, v, c = world.shape

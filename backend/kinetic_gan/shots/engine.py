@@ -99,8 +99,9 @@ def compose(
     result = optimise(problem, settings, should_stop)
     with torch.no_grad():
         world = place(problem.synthesis(result.w, result.noise), result.yaw, result.shift)
-        raw = problem.blender(world, result.advance).numpy().astype(np.float64)
-    raw = _resample(_keep_bones(raw, world.numpy().astype(np.float64), card), request.frames)
+        raw = problem.blender(world, result.advance).cpu().numpy().astype(np.float64)
+    windows = world.cpu().numpy().astype(np.float64)
+    raw = _resample(_keep_bones(raw, windows, card), request.frames)
     joints = raw
     if request.path is not None:
         joints = path_fit.bend(joints, request.path, sigma=settings.course_sigma)
@@ -113,10 +114,11 @@ def compose(
     return Shot(
         joints=joints.astype(np.float32), raw_joints=raw.astype(np.float32), plan=plan,
         request=request, class_names=list(card.class_names), fps=float(card.fps),
-        codes=result.w.numpy().astype(np.float32),
-        placements=np.column_stack([result.yaw.numpy(), result.shift.numpy()]).astype(
+        codes=result.w.cpu().numpy().astype(np.float32),
+        placements=np.column_stack([result.yaw.cpu().numpy(), result.shift.cpu().numpy()]
+                                   ).astype(np.float32),
+        advance=None if result.advance is None else result.advance.cpu().numpy().astype(
             np.float32),
-        advance=None if result.advance is None else result.advance.numpy().astype(np.float32),
         history=result.history, cleanup=tuple(cleanup), model=card.name, units=card.units,
         skeleton=card.skeleton, joint_names=list(card.joint_names), parents=list(card.parents),
         seconds=time.perf_counter() - started, steps=settings.steps, pace=pace,
@@ -140,7 +142,7 @@ def _pace(problem: Problem, points: np.ndarray, sigma: float) -> float:
     """
     with torch.no_grad():
         world = place(problem.x0.double(), problem.yaw0.double(), problem.shift0.double())
-        blended = problem.blender(world.float()).double().numpy()
+        blended = problem.blender(world.float()).double().cpu().numpy()
     scale = path_fit.travel_scale(blended, points, sigma)
     if not np.isfinite(scale):
         return 1.0
@@ -214,10 +216,12 @@ def _problem(generator, plan: Plan, request: ShotRequest, candidates: int) -> Pr
         path_length = float(np.linalg.norm(np.diff(request.path, axis=0), axis=1).sum())
     return Problem(
         synthesis=synthesis, w0=w0, spread=spread, noise0=noise0,
-        yaw0=torch.from_numpy(yaw).float(), shift0=torch.from_numpy(shift).float(),
-        advance0=None if advance is None else torch.from_numpy(advance).float(),
+        yaw0=torch.from_numpy(yaw).float().to(device),
+        shift0=torch.from_numpy(shift).float().to(device),
+        advance0=None if advance is None else torch.from_numpy(advance).float().to(device),
         advance_free=request.loop_mode == "advance", anchor_first=request.keys is None,
-        agreement=Agreement.of(plan), blender=Blender.of(plan), keys=key_tensors,
+        agreement=Agreement.of(plan).to(device), blender=Blender.of(plan).to(device),
+        keys=None if key_tensors is None else tuple(t.to(device) for t in key_tensors),
         x0=torch.from_numpy(x0).float().to(device),
         own=_own_frames(plan, request.keys).to(device),
         path_length=path_length,

@@ -53,6 +53,10 @@ class Agreement:
     def __len__(self) -> int:
         return len(self.first)
 
+    def to(self, device: torch.device) -> Agreement:
+        return Agreement(*(t.to(device) for t in (self.first, self.first_frame, self.second,
+                                                 self.second_frame, self.shifted, self.step_ok)))
+
     def __call__(
         self, world: torch.Tensor, advance: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,7 +94,7 @@ def noise_prior(noise: list[torch.Tensor], noise0: list[torch.Tensor]) -> torch.
 def smooth_course(root_xz: torch.Tensor, sigma: float) -> torch.Tensor:
     """(F, 2) root positions low-passed with a Gaussian of ``sigma`` frames (ends replicated)."""
     radius = max(1, int(3 * sigma))
-    t = torch.arange(-radius, radius + 1, dtype=root_xz.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=root_xz.dtype, device=root_xz.device)
     taps = torch.exp(-0.5 * (t / sigma) ** 2)
     taps = (taps / taps.sum()).view(1, 1, -1)
     rows = root_xz.t().unsqueeze(1)  # (2, 1, F)
