@@ -35,7 +35,7 @@ class Settings:
     """How hard the optimiser works and what it weighs (the defaults are measured in
     docs/shots.md)."""
 
-    steps: int = 30
+    steps: int = 40
     candidates: int = 8  # codes drawn per window; the best continuing one is kept
     overlap: int = 16
     lr_code: float = 0.01  # σ of the class's codes per step
