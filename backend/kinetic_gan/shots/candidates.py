@@ -18,12 +18,14 @@ from kinetic_gan.shots.placement import to_complex
 from kinetic_gan.shots.plan import Plan
 
 
-def choose(windows: np.ndarray, plan: Plan, keys: Keys | None = None) -> np.ndarray:
+def choose(windows: np.ndarray, plan: Plan, keys: Keys | None = None,
+           advance: bool = True) -> np.ndarray:
     """(K,) the candidate kept for each window; ``windows`` is (K, C, T, V, 3) metres.
 
     With keys, a window that holds keyed frames also scores how well each candidate's pose
     at those frames fits the key's shape (after its own best turn and shift): the stride's
-    phase and the limbs' places, which the optimiser cannot change far.
+    phase and the limbs' places, which the optimiser cannot change far. A loop's last
+    window also scores how it runs into the first (``advance``: after a free floor shift).
     """
     k_count = windows.shape[0]
     choice = np.zeros(k_count, dtype=np.int64)
@@ -32,6 +34,8 @@ def choose(windows: np.ndarray, plan: Plan, keys: Keys | None = None) -> np.ndar
     choice[0] = int(np.argmin(key_cost[0]))
     placed = to_complex(windows[0, choice[0]])  # (T, V) the chosen window in shot coordinates
     heights = windows[0, choice[0], ..., 1]
+    loop = next((o for o in plan.overlaps if o.shift), None)
+    first = (placed, windows[0, choice[0]])
     for k in range(1, k_count):
         o = previous.get(k)
         u = to_complex(windows[k])  # (C, T, V)
@@ -50,11 +54,31 @@ def choose(windows: np.ndarray, plan: Plan, keys: Keys | None = None) -> np.ndar
         fitted = rot * (b - cb) + ca
         ground = np.abs(fitted - a[None]) ** 2
         vertical = (windows[k][:, jb][..., 1] - ha[None]) ** 2
-        best = int(np.argmin((ground + vertical).mean(axis=(1, 2)) + key_cost[k]))
+        cost = (ground + vertical).mean(axis=(1, 2)) + key_cost[k]
+        placed_all = rot * (u - cb) + ca  # (C, T, V) every candidate placed
+        if k == k_count - 1 and loop is not None:
+            cost = cost + _loop_cost(placed_all, windows[k], first, loop, plan, advance)
+        best = int(np.argmin(cost))
         choice[k] = best
-        placed = rot[best, 0, 0] * (u[best] - cb[best, 0, 0]) + ca
+        placed = placed_all[best]
         heights = windows[k, best, ..., 1]
     return choice
+
+
+def _loop_cost(placed: np.ndarray, last: np.ndarray, first: tuple[np.ndarray, np.ndarray],
+               o, plan: Plan, advance: bool) -> np.ndarray:
+    """(C,) how far each placed last-window candidate is from the first window over the loop
+    seam (after the best floor shift when the loop advances: its advance is free)."""
+    f = np.arange(*o.frames)
+    a = placed[:, f - plan.windows[o.first].start]  # (C, M, V)
+    b = first[0][f - plan.frames - plan.windows[o.second].start][None]  # (1, M, V)
+    gap = a - b
+    if advance:
+        gap = gap - gap.mean(axis=(1, 2), keepdims=True)
+    ground = np.abs(gap) ** 2
+    ha = last[:, f - plan.windows[o.first].start][..., 1]
+    hb = first[1][f - plan.frames - plan.windows[o.second].start][None, ..., 1]
+    return (ground + (ha - hb) ** 2).mean(axis=(1, 2))
 
 
 def _key_costs(windows: np.ndarray, plan: Plan, keys: Keys | None) -> np.ndarray:

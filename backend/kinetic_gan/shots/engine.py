@@ -191,7 +191,8 @@ def _problem(generator, plan: Plan, request: ShotRequest, candidates: int) -> Pr
         spread = _spread(folded, labels, device)
         x_all = to_metres(folded.synthesis(w_all, [n.to(device) for n in noise_all]))
     x_all = x_all.double().cpu().numpy().reshape(k_count, c_count, *x_all.shape[1:])
-    pick = choose(x_all, plan, request.keys) if c_count > 1 else np.zeros(k_count, dtype=np.int64)
+    pick = (choose(x_all, plan, request.keys, request.loop_mode == "advance") if c_count > 1
+            else np.zeros(k_count, dtype=np.int64))
     rows = torch.from_numpy(np.arange(k_count) * c_count + pick)
     w0 = w_all[rows.to(device)]
     noise0 = [n[rows].to(device) for n in noise_all]
