@@ -14,7 +14,8 @@ from kinetic_gan.shots.plan import Plan
 @dataclass(kw_only=True)
 class Shot:
     joints: np.ndarray  # (F, V, 3) float32: blended, bent onto the path, keys met, cleaned
-    raw_joints: np.ndarray  # (F, V, 3) float32: the blended windows as the generator made them
+    raw_joints: np.ndarray  # (F, V, 3) float32: the blended windows (bones kept, a paced path
+    # shot played back in its frames), before the path, the keys and the cleanup
     plan: Plan
     request: ShotRequest  # checked: actions are class indices
     class_names: list[str]
