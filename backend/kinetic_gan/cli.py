@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("keygen", "create CurveZMQ key pairs"),
     "addon": ("addon", "build the Blender extension"),
     "render": ("render", "batch-generate and render takes in Blender (bpy)"),
+    "compose": ("compose", "compose one continuous shot of several actions (loops, paths, keys)"),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -49,9 +50,19 @@ class TakeFileError(Exception):
     """A file that is not a readable take file; the message is one line naming the file."""
 
 
-def write_npz(handle: BinaryIO, takes: GeneratedSet) -> None:
-    """Write ``takes`` to ``handle`` in the layout above (the caller makes it atomic)."""
+def write_npz(
+    handle: BinaryIO, takes: GeneratedSet, extra: Mapping[str, np.ndarray] | None = None
+) -> None:
+    """Write ``takes`` to ``handle`` in the layout above (the caller makes it atomic).
+
+    ``extra`` arrays (a shot's segments and codes) go in beside the fields under their own
+    names; readers ignore arrays they do not know.
+    """
     arrays = {}
+    for name, value in (extra or {}).items():
+        if name in takes.fields():
+            raise ValueError(f"extra array {name!r} would replace a take field")
+        arrays[name] = np.asarray(value)
     for name, value in takes.fields().items():
         value = _STORED_NONE[name] if value is None and name in _STORED_NONE else value
         arrays[name] = np.asarray(value, dtype=_DTYPES.get(name, str))
