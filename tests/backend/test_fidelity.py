@@ -142,6 +142,19 @@ def test_per_class_shares_and_confusion():
     assert result.summary()["faithful"] == pytest.approx(4 / 6)
 
 
+def test_near_copies_are_takes_nearer_a_window_than_the_median_test_window():
+    from kinetic_gan.metrics.fidelity_protocol import nearest_distances
+
+    def result(distances):
+        d = np.asarray(distances, dtype=np.float64)
+        return F.FidelityResult(np.zeros(len(d), int), d.argmin(1), d, ACTIONS)
+
+    reference = result([[0.2, 1, 1], [0.4, 1, 1], [0.3, 1, 1]])  # median nearest: 0.3
+    generated = result([[0.1, 2, 2], [2, 0.25, 2], [0.9, 0.8, 0.7], [0.3, 1, 1]])
+    out = nearest_distances(generated, reference)
+    assert out["near_copies"] == 2 and out["real_test_median"] == pytest.approx(0.3)
+
+
 def test_two_sample_test_is_chance_on_one_distribution_and_certain_on_two():
     rng = np.random.default_rng(3)
     same = two_sample.classifier_accuracy(rng.normal(size=(300, 10)), rng.normal(size=(300, 10)))
@@ -228,6 +241,7 @@ def test_evaluate_fidelity_command(tmp_path):
     assert rows["squat"]["faithful"] == pytest.approx(0.5)
     assert rows["squat"]["confused_with"] == "wave"
     assert results["real_test_fidelity"] == 1.0
+    assert 0 <= results["nearest_distance"]["near_copies"] <= len(asked)
     assert 0.0 <= results["two_sample"]["train_vs_test"]["accuracy"] <= 1.0
     assert (tmp_path / "fid_confusion.png").stat().st_size > 1000
     assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == [

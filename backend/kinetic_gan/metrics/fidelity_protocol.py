@@ -70,6 +70,17 @@ def stgcn_predictor(path: str | Path, device: str):
     return predict, card
 
 
+def nearest_distances(generated: F.FidelityResult,
+                      reference: F.FidelityResult) -> dict[str, object]:
+    """How far takes are from any train window, beside how far the real test windows are;
+    a *near copy* is a take closer to a train window than the median test window is."""
+    near, ref = generated.distances.min(axis=1), reference.distances.min(axis=1)
+    floor = float(np.median(ref))
+    return {"generated_median": float(np.median(near)), "real_test_median": floor,
+            "near_copies": int((near < floor).sum()),
+            "rule": "near copy: nearer a train window than the median real test window"}
+
+
 def fidelity_protocol(sets: Sets, sequence_recognizer: str | Path | None = None,
                       stgcn: str | Path | None = None, device: str = "cpu",
                       seed: int = 0) -> tuple[dict[str, object], F.FidelityResult]:
@@ -82,6 +93,7 @@ def fidelity_protocol(sets: Sets, sequence_recognizer: str | Path | None = None,
                  "max_shift_frames": F.MAX_SHIFT, "group_share": F.GROUP_SHARE},
         "fidelity": generated.summary(),
         "real_test_fidelity": reference.summary()["faithful"],
+        "nearest_distance": nearest_distances(generated, reference),
     }
     if sequence_recognizer is not None:
         predict, card = sequence_predictor(sequence_recognizer, sets.fps)
@@ -122,6 +134,10 @@ def format_fidelity(results: dict[str, object]) -> str:
     lines.append(f"fidelity {fid['faithful']:.3f} over {results['takes']} takes (worst class "
                  f"{fid['worst_class_faithful']:.2f}); real test windows "
                  f"{results['real_test_fidelity']:.3f}")
+    nd = results["nearest_distance"]
+    lines.append(f"distance to the nearest train window (median): generated "
+                 f"{nd['generated_median']:.3f}, real test {nd['real_test_median']:.3f}; "
+                 f"{nd['near_copies']} near copies")
     for name, part in (("independent GRU", seq), ("ST-GCN", stgcn)):
         if part:
             lines.append(f"{name} accuracy: generated {part['generated_accuracy']:.3f}, "
