@@ -217,9 +217,10 @@ def run_fidelity(args, device: str) -> dict[str, object]:
                                        f"{args.generated.name}{psi}: nearest real class")
         body["confusion_png"] = str(confusion)
     if args.sheets:
+        shown = 1.0 if args.truncation is None else args.truncation
         fidelity_figures.class_sheets(args.sheets, sets.test, sets.test_labels, sets.generated,
                                       result.asked, result.nearest, sets.class_names,
-                                      f"generated at psi {args.truncation or 1:g}")
+                                      f"generated at psi {shown:g}")
         body["sheets"] = str(args.sheets)
     return {"split": split, "truncation": args.truncation, "seed": args.seed, **body}
 
