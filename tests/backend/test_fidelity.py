@@ -232,10 +232,17 @@ def test_evaluate_fidelity_command(tmp_path):
     generated = tmp_path / "takes.npz"
     np.savez(generated, joints=takes.astype(np.float32), labels=asked,
              class_names=np.array(ACTIONS), skeleton="ntu", units="m", fps=FPS)
+    gru = tmp_path / "gru"
+    assert main(["train-recognizer", "--family", "gru", "--data", str(data), "--out", str(gru),
+                 "--epochs", "2", "--batch-size", "6", "--hidden", "8", "--seed", "3"]) == 0
+    assert json.loads((tmp_path / "gru.json").read_text())["training"]["seed"] == 3
     out = tmp_path / "fid.json"
     assert main(["evaluate", "--protocol", "fidelity", "--real", str(data), "--generated",
-                 str(generated), "--out", str(out), "--sheets", str(tmp_path / "sheets")]) == 0
+                 str(generated), "--out", str(out), "--sheets", str(tmp_path / "sheets"),
+                 "--sequence-recognizer", str(gru)]) == 0
     results = json.loads(out.read_text())
+    independent = results["independent_recognizer"]
+    assert independent["family"] == "gru" and len(independent["generated_per_class"]) == 3
     rows = {r["class"]: r for r in results["fidelity"]["per_class"]}
     assert rows["stride"]["faithful"] == 1.0 and rows["wave"]["faithful"] is None
     assert rows["squat"]["faithful"] == pytest.approx(0.5)
