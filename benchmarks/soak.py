@@ -2,7 +2,7 @@
 
     python benchmarks/soak.py [--weights weights/deepmimic15-mlp4.safetensors] [--seconds 20]
                               [--throughput-seconds 8] [--reference-backend DIR]
-                              [--no-hardening]
+                              [--sections fair,throughput,hardening]
 
 Starts one `kinetic-gan serve` and one `kinetic-gan broker` with two workers, all on random
 loopback ports, and stops them at the end whatever happens. Every loop is bounded in count
@@ -17,7 +17,7 @@ and time. Prints, in one run:
 - **throughput**: sustained requests/s and frames/s of the server with 1, 8 and 64
   concurrent clients, each keeping one count-1 request in flight;
 - **memory**: the peak resident MiB of every process during each of the above;
-- (unless ``--no-hardening``) issue 15's attacks: unicode actions, a 10,000-frame message,
+- issue 15's attacks: unicode actions, a 10,000-frame message,
   a hostile 1.5 GiB reply.
 
 ``--reference-backend DIR`` (a folder holding another checkout's ``kinetic_gan`` package,
@@ -446,7 +446,8 @@ def soak(label: str, args: argparse.Namespace, env: dict[str, str], frames: int)
     with tempfile.TemporaryDirectory() as tmp, stack(args.weights, Path(tmp), env) as parts:
         report(f"[{label}] start", **{f"{n}_mib": f"{p.rss():.0f}"
                                       for n, p in parts.procs().items()})
-        for where, target in (("server", parts.address), ("broker, 2 workers", parts.front)):
+        places = (("server", parts.address), ("broker, 2 workers", parts.front))
+        for where, target in places if "fair" in args.sections else ():
             with PeakRss(parts.procs()) as peak:
                 figures = under_load(target, args.seconds, _flood, (4,), 0.1)
             report(f"[{label}] flood, 4 clients, polite every 100 ms ({where})", **figures,
@@ -455,12 +456,12 @@ def soak(label: str, args: argparse.Namespace, env: dict[str, str], frames: int)
                 figures = under_load(target, args.seconds, _slow, (8, 256), 0.5)
             report(f"[{label}] 8 slow consumers x 256, polite every 0.5 s ({where})",
                    **figures, **peak.figures(), alive=parts.alive())
-        for clients in (1, 8, 64):
+        for clients in (1, 8, 64) if "throughput" in args.sections else ():
             with PeakRss({"server": parts.server}) as peak:
                 figures = throughput(parts.address, clients, args.throughput_seconds, frames)
             report(f"[{label}] throughput, {clients} clients (server)", **figures,
                    **peak.figures())
-        if label == "ours" and args.hardening:
+        if label == "ours" and "hardening" in args.sections:
             hardening(parts, Path(tmp))
         report(f"[{label}] end", **{f"{n}_mib": f"{p.rss():.0f}"
                                     for n, p in parts.procs().items()}, alive=parts.alive())
@@ -475,7 +476,8 @@ def main() -> int:
     parser.add_argument("--throughput-seconds", type=float, default=8.0)
     parser.add_argument("--reference-backend", type=Path,
                         help="a folder holding another checkout's kinetic_gan package")
-    parser.add_argument("--no-hardening", dest="hardening", action="store_false")
+    parser.add_argument("--sections", default="fair,throughput,hardening",
+                        help="which parts to run, comma-separated (default %(default)s)")
     args = parser.parse_args()
     card = json.loads(args.weights.with_suffix(".json").read_text())
     frames = int(card["frames"])

@@ -24,7 +24,6 @@ has its queued requests dropped and its workers told to forget it.
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import logging
 import threading
@@ -91,6 +90,7 @@ class Pending:
     request_id: str | None = None
     cost: float = 0.0
     task: Task | None = None  # None: a cancel passed on to a worker (no queue entry)
+    reply_id: str | None = None  # the id to answer with (None when it could not be read)
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,11 @@ def parse_capacity(frames: list[bytes]) -> int:
         return max(0, min(int(frames[0]), 100_000)) if frames else 1
     except ValueError:
         return 1
+
+
+def reply_id(header: dict) -> str | None:
+    raw = header.get("id")
+    return raw if isinstance(raw, str) and 0 < len(raw) <= protocol.MAX_ID_CHARS else None
 
 
 def peek_header(body: list[bytes]) -> dict:
@@ -201,21 +206,20 @@ class Broker:
             return
         held = len(self.queue) + len(self.in_flight)
         if held >= self.config.max_queue:
-            self._answer_error(envelope, body, "busy", f"{held} requests queued")
+            self._answer_error(envelope, reply_id(header), "busy", f"{held} requests queued")
             return
         mine = self.queue.queued_count(client)
         if mine >= self.config.max_client_queue:
             self._answer_error(
                 envelope,
-                body,
+                reply_id(header),
                 "busy",
                 f"{mine} of your requests queued (limit {self.config.max_client_queue})",
             )
             return
         self._next_seq += 1
         now = time.monotonic()
-        raw_id = header.get("id")
-        request_id = raw_id if isinstance(raw_id, str) else f"?{self._next_seq}"
+        request_id = reply_id(header) or f"?{self._next_seq}"
         pending = Pending(
             self._next_seq,
             envelope,
@@ -223,6 +227,7 @@ class Broker:
             now,
             request_id=request_id,
             cost=protocol.request_cost(header),
+            reply_id=reply_id(header),
         )
         deadline_ms = protocol.request_deadline_ms(header)
         work = Work(
@@ -241,12 +246,12 @@ class Broker:
             work.request_id = f"{request_id}#{self._next_seq}"  # still served; not cancellable
             evicted = self.queue.admit(work, [pending.task])
         except Refused as exc:
-            self._answer_error(envelope, body, "busy", str(exc))
+            self._answer_error(envelope, reply_id(header), "busy", str(exc))
             return
         for victim in evicted:
             self._answer_error(
                 victim.payload.envelope,
-                victim.payload.body,
+                victim.payload.reply_id,
                 "busy",
                 "pushed out of a full queue by lighter clients' requests",
             )
@@ -257,7 +262,7 @@ class Broker:
         try:
             target = protocol.parse_cancel(header)
         except protocol.ProtocolError as exc:
-            self._answer_error(envelope, body, exc.code, exc.message)
+            self._answer_error(envelope, reply_id(header), exc.code, exc.message)
             return
         work = self.queue.find(client, target)
         holder = self.workers.get(work.payload.worker) if work is not None else None
@@ -274,7 +279,7 @@ class Broker:
         found = work is not None
         if found and self.queue.stop_work(work, CANCELLED):
             self._answer_error(
-                work.payload.envelope, work.payload.body, "cancelled", "cancelled by the client"
+                work.payload.envelope, work.payload.reply_id, "cancelled", "cancelled by the client"
             )
         reply = protocol.ok_reply(header.get("id"), "cancel", {"target": target, "found": found})
         self._send(self.frontend, [*envelope, *reply])
@@ -288,11 +293,9 @@ class Broker:
                 self._send(self.backend, [identity, PROTOCOL, FORGET, client])
         log.debug("client left id=%s workers_told=%d", client[:16].hex(), len(holders))
 
-    def _answer_error(self, envelope: list[bytes], body: list[bytes], code: str, text: str) -> None:
-        request_id = None
-        with contextlib.suppress(protocol.ProtocolError, IndexError):
-            raw = protocol.decode(body[:1]).header.get("id")
-            request_id = raw if isinstance(raw, str) and len(raw) <= protocol.MAX_ID_CHARS else None
+    def _answer_error(
+        self, envelope: list[bytes], request_id: str | None, code: str, text: str
+    ) -> None:
         self._send(self.frontend, [*envelope, *protocol.error_reply(request_id, code, text)])
 
     # ------------------------------------------------------------------ workers
@@ -353,7 +356,7 @@ class Broker:
         for work in self.queue.expire(now):
             self._answer_error(
                 work.payload.envelope,
-                work.payload.body,
+                work.payload.reply_id,
                 "deadline",
                 "its deadline_ms passed before a worker was free",
             )
@@ -388,13 +391,13 @@ class Broker:
                 self.queue.requeue(pending.task)
                 self._answer_error(
                     pending.envelope,
-                    pending.body,
+                    pending.reply_id,
                     "internal",
                     f"request lost with {pending.attempts} workers",
                 )
             elif self.queue.requeue(pending.task) and work.reason == CANCELLED:
                 self._answer_error(
-                    pending.envelope, pending.body, "cancelled", "cancelled by the client"
+                    pending.envelope, pending.reply_id, "cancelled", "cancelled by the client"
                 )
 
     def _fits(self, task: Task) -> bool:

@@ -4,8 +4,12 @@ libzmq's stable API says that a connection closed only by its file descriptor (a
 monitor's ``EVENT_DISCONNECTED``), and which descriptor a message came from
 (``ZMQ_SRCFD``); ``ZMQ_ROUTER_NOTIFY``, which would name the peer, is a draft option that
 released builds lack. So each received message records descriptor -> routing identity, and
-a disconnect event maps back to the identity. An accepted connection forgets what its
-descriptor meant before (descriptors are reused).
+a disconnect event maps back to the identity.
+
+Descriptors are reused: a client that closes and reconnects may get the same one. The
+I/O thread announces the old connection's end (and the new one's start) before the new
+connection's first message reaches us, so when a descriptor shows a new identity, the
+monitor's pending events are read first: a disconnect is never mapped to its successor.
 """
 
 from __future__ import annotations
@@ -24,28 +28,38 @@ class PeerWatch:
         self.socket = sock
         self.monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_ACCEPTED)
         self._peer_by_fd: dict[int, bytes] = {}
+        self._left: list[bytes] = []
 
     def seen(self, frame: zmq.Frame, identity: bytes) -> None:
         """Record the connection a message (its first frame, received with copy=False) came on."""
-        with contextlib.suppress(zmq.ZMQError, AttributeError, TypeError):
+        try:
             fd = frame.get(zmq.SRCFD)
-            if isinstance(fd, int) and fd >= 0:
-                self._peer_by_fd[fd] = identity
+        except (zmq.ZMQError, AttributeError, TypeError):
+            return
+        if not isinstance(fd, int) or fd < 0 or self._peer_by_fd.get(fd) == identity:
+            return
+        self._read_events(limit=None)  # what happened to this descriptor before this message
+        self._peer_by_fd[fd] = identity
 
     def gone(self) -> list[bytes]:
         """Identities whose connection closed since the last call."""
-        left = []
-        for _ in range(EVENTS_PER_CALL):
+        self._read_events(limit=EVENTS_PER_CALL)
+        left, self._left = self._left, []
+        return left
+
+    def _read_events(self, limit: int | None) -> None:
+        count = 0
+        while limit is None or count < limit:
             if not self.monitor.poll(0):
-                break
+                return
             try:
                 event = recv_monitor_message(self.monitor)
             except (zmq.ZMQError, ValueError):
-                break
+                return
+            count += 1
             peer = self._peer_by_fd.pop(int(event["value"]), None)
             if event["event"] == zmq.EVENT_DISCONNECTED and peer is not None:
-                left.append(peer)
-        return left
+                self._left.append(peer)
 
     def close(self) -> None:
         with contextlib.suppress(zmq.ZMQError):
