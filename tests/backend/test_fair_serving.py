@@ -363,3 +363,26 @@ def test_through_the_broker_cancel_deadline_and_departure():
             peer.close()
         stack.close()
 
+
+
+def test_the_add_ons_cancel_sends_cancel_through_the_bundled_client(runner):
+    import importlib
+
+    pytest.importorskip("bpy")  # the add-on package imports it
+    generation = importlib.import_module("kinetic_gan_blender.core.generation")
+    runner.delay_s = 0.3
+    live = LiveServer(runner, max_batch=4)
+    holder = busy_device(live, runner)
+    try:
+        walk = generation.GenerateRequest(action="walk", count=4, seed=3)
+        job = generation.GenerationJob(generation.Request(live.address, walk, timeout_s=10))
+        job.start()
+        assert until(lambda: len(live.server.batcher.queue) >= 1)
+        job.cancel()  # what the panel's Cancel (Esc) calls
+        assert job.wait(10) and job.error_code == "cancelled" and job.result is None
+        assert until(lambda: live.server.batcher.stats["dropped_cancelled"] == 1)
+        assert code(holder.wait("hold")) == "ok"
+        assert live.server.batcher.stats["units_run"] == 4
+    finally:
+        holder.close()
+        live.close()

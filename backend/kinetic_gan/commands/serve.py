@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 
 import zmq
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.serve import curve
+
+# The interpreter's thread switch interval while serving (see run()).
+SWITCH_INTERVAL_S = 0.0005
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +127,11 @@ def run(args: argparse.Namespace) -> int:
         max_client_pending=args.max_client_pending,
         quantum=args.quantum,
     )
+    # The socket thread answers floods of refusals while the compute thread runs batches;
+    # every torch call of the latter gives the GIL up and waits up to the switch interval to
+    # get it back (5 ms by default), which would stretch a batch of many small calls by
+    # hundreds of milliseconds under a flood. A short interval keeps batches at their speed.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     device = resolve_device(args.device)
     runners = [GeneratorRunner(load_generator(path, device=device)) for path in args.weights]
     dispatcher = Dispatcher(runners, config)

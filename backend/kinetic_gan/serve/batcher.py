@@ -331,6 +331,7 @@ class Batcher:
             self.stats["batches"] += 1
             self.stats["tasks_run"] += len(tasks)
             self.stats["units_run"] += sum(task.units for task in tasks)
+        started = time.perf_counter()
         try:
             results = self._compute(tasks)
             error = None
@@ -340,6 +341,7 @@ class Batcher:
             results = [None] * len(tasks)
         outputs = []
         with self._cond:
+            self.stats["compute_ms"] += round((time.perf_counter() - started) * 1000.0)
             for task, result in zip(tasks, results, strict=True):
                 work = task.work
                 if error is not None and work.reason is None:

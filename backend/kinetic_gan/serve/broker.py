@@ -62,6 +62,13 @@ log = logging.getLogger("kinetic_gan.broker")
 REPLIES_PER_CLIENT = 4
 # Requests one worker holds at most, whatever their cost (pings and cancels cost nothing).
 MAX_WORKER_REQUESTS = 1024
+# Messages read per loop turn: a flood of client requests (mostly refused) is read in short
+# runs, so that replies coming back and requests going out wait for no more than one run.
+WORKER_MESSAGES, CLIENT_MESSAGES = 1024, 128
+# Replies held per client beyond ZeroMQ's REPLIES_PER_CLIENT, in bytes.
+BACKLOG_BYTES = 1 << 20
+# Departed client identities remembered (to drop what they sent before leaving).
+DEPARTED_KEPT = 4096
 # How often queued requests are checked against queue_ttl_s.
 TTL_SWEEP_S = 1.0
 
@@ -141,6 +148,15 @@ class Broker:
         self._last_beat = 0.0
         self._last_sweep = 0.0
         self.watch = PeerWatch(frontend)
+        # A reply ZeroMQ cannot queue now (the client's REPLIES_PER_CLIENT are unread) waits
+        # here, up to BACKLOG_BYTES per client: a burst of small replies to a client that
+        # does read is delivered, large replies to one that never reads are dropped.
+        frontend.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._backlog: dict[bytes, collections.deque[list[bytes]]] = {}
+        self._backlog_bytes: dict[bytes, int] = {}
+        self.dropped_replies = 0
+        self._drop_logged = 0.0
+        self._departed: set[bytes] = set()
 
     @property
     def queued(self) -> int:
@@ -155,13 +171,14 @@ class Broker:
         tick_ms = max(1, int(self.config.heartbeat_s * 1000 / 4))
         try:
             while not stop.is_set():
-                events = dict(poller.poll(tick_ms))
+                events = dict(poller.poll(5 if self._backlog else tick_ms))
+                self._flush_backlog()
                 if self.backend in events:
-                    self._drain(self.backend, self._from_worker)
+                    self._drain(self.backend, self._from_worker, WORKER_MESSAGES)
                 for client in self.watch.gone():
                     self._client_left(client)
                 if self.frontend in events:
-                    self._drain(self.frontend, self._from_client, self.watch)
+                    self._drain(self.frontend, self._from_client, CLIENT_MESSAGES, self.watch)
                 now = time.monotonic()
                 self._expire(now)
                 self._dispatch(now)
@@ -170,8 +187,8 @@ class Broker:
             self.watch.close()
 
     @staticmethod
-    def _drain(sock: zmq.Socket, handle, watch: PeerWatch | None = None) -> None:
-        for _ in range(1024):
+    def _drain(sock: zmq.Socket, handle, most: int, watch: PeerWatch | None = None) -> None:
+        for _ in range(most):
             if not sock.poll(0, zmq.POLLIN):
                 return
             frames = sock.recv_multipart(copy=False)
@@ -200,6 +217,8 @@ class Broker:
         else:
             envelope, body = frames[:1], frames[1:]
         client = envelope[0]
+        if client in self._departed:
+            return  # sent before it left, read only now: nobody to serve
         header = peek_header(body)
         if header.get("op") == "cancel":
             self._cancel(envelope, body, header)
@@ -282,10 +301,15 @@ class Broker:
                 work.payload.envelope, work.payload.reply_id, "cancelled", "cancelled by the client"
             )
         reply = protocol.ok_reply(header.get("id"), "cancel", {"target": target, "found": found})
-        self._send(self.frontend, [*envelope, *reply])
+        self._to_client([*envelope, *reply])
 
     def _client_left(self, client: bytes) -> None:
         """Its queued requests are dropped; workers holding some are told to forget it."""
+        if len(self._departed) > DEPARTED_KEPT:  # identities are per connection
+            self._departed.clear()
+        self._departed.add(client)
+        self._backlog.pop(client, None)
+        self._backlog_bytes.pop(client, None)
         self.queue.drop_client(client, GONE)
         holders = {p.worker for p in self.in_flight.values() if p.envelope[0] == client}
         for identity in holders:
@@ -296,7 +320,7 @@ class Broker:
     def _answer_error(
         self, envelope: list[bytes], request_id: str | None, code: str, text: str
     ) -> None:
-        self._send(self.frontend, [*envelope, *protocol.error_reply(request_id, code, text)])
+        self._to_client([*envelope, *protocol.error_reply(request_id, code, text)])
 
     # ------------------------------------------------------------------ workers
 
@@ -340,7 +364,7 @@ class Broker:
         if pending.task is not None:
             self._release(worker, pending)
             self.queue.finish(pending.task)
-        self._send(self.frontend, [*pending.envelope, *rest[1:]])
+        self._to_client([*pending.envelope, *rest[1:]])
 
     def _release(self, worker: Worker, pending: Pending) -> None:
         worker.load = max(0.0, worker.load - pending.cost)
@@ -458,6 +482,47 @@ class Broker:
         self._last_beat = now
         for worker in self.workers.values():
             self._send(self.backend, [worker.identity, PROTOCOL, HEARTBEAT])
+
+    def _to_client(self, frames: list[bytes]) -> None:
+        peer = frames[0]
+        if peer not in self._backlog:
+            try:
+                self.frontend.send_multipart(frames, flags=zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                pass
+            except zmq.ZMQError:  # EHOSTUNREACH: the client left
+                return
+        size = sum(len(f) for f in frames)
+        held = self._backlog_bytes.get(peer, 0)
+        if held + size > BACKLOG_BYTES:
+            self.dropped_replies += 1
+            now = time.monotonic()
+            if now - self._drop_logged >= 1.0:  # a flood drops thousands: one line a second
+                self._drop_logged = now
+                log.warning(
+                    "replies dropped client=%s (not reading) dropped=%d",
+                    peer[:16].hex(),
+                    self.dropped_replies,
+                )
+            return
+        self._backlog.setdefault(peer, collections.deque()).append(frames)
+        self._backlog_bytes[peer] = held + size
+
+    def _flush_backlog(self) -> None:
+        for peer in list(self._backlog):
+            queue = self._backlog[peer]
+            while queue:
+                try:
+                    self.frontend.send_multipart(queue[0], flags=zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                except zmq.ZMQError:
+                    queue.clear()
+                    break
+                self._backlog_bytes[peer] -= sum(len(f) for f in queue.popleft())
+            if not queue:
+                del self._backlog[peer], self._backlog_bytes[peer]
 
     @staticmethod
     def _send(sock: zmq.Socket, frames: list[bytes]) -> bool:

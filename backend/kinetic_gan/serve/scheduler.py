@@ -230,11 +230,28 @@ class FairQueue:
         return work
 
     def drop_client(self, client: bytes, reason: str = GONE) -> list[Work]:
-        """Stop everything of ``client``; the works finished by that (to answer or forget)."""
-        return [w for w in self.works(client) if self.stop_work(w, reason)]
+        """Stop everything of ``client``; the works finished by that (to answer or forget).
+        Its queue goes in one piece (not work by work: a flood leaves thousands)."""
+        queue = self._queues.pop(client, None)
+        self._deficit.pop(client, None)
+        if queue:
+            self.queued_tasks -= len(queue)
+            self.queued_units -= sum(t.units for t in queue)
+        finished = []
+        for work in self.works(client):
+            if work.reason is None:
+                work.reason = reason
+            work.stop.set()
+            if work.finished:
+                self._release(work)
+                finished.append(work)
+        return finished
 
     def drop_all(self, reason: str = GONE) -> list[Work]:
-        return [w for w in self.works() if self.stop_work(w, reason)]
+        finished = []
+        for client in {c for c, _ in self._works}:
+            finished += self.drop_client(client, reason)
+        return finished
 
     def expire(self, now: float) -> list[Work]:
         """Stop the works whose deadline has passed; those finished by that."""

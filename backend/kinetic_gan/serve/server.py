@@ -45,9 +45,15 @@ RANDOM_SEED_LIMIT = 2**31
 MAX_INBOUND_FRAMES = protocol.MAX_FRAMES + 8
 # Why a work was stopped -> the error code its reply carries ("reset": no reply at all, the
 # broker that sent it is gone and has given it to another worker).
-STOPPED_CODES = {"cancelled": "cancelled", "gone": "cancelled", "deadline": "deadline",
-                 "busy": "busy", "internal": "internal"}
+STOPPED_CODES = {
+    "cancelled": "cancelled",
+    "gone": "cancelled",
+    "deadline": "deadline",
+    "busy": "busy",
+    "internal": "internal",
+}
 RESET = "reset"
+STATS_S = 10.0  # how often the counters are logged while the server works
 
 
 def server_version() -> str:
@@ -293,6 +299,11 @@ class RouterTransport:
     def _alive(self, peer: bytes) -> bool:
         return peer not in self._gone
 
+    def is_gone(self, peer: bytes) -> bool:
+        """True for a client whose connection closed: what it sent before closing and we
+        read only now (ZeroMQ queues it) is dropped unread."""
+        return peer in self._gone
+
     def _try_send(self, peer: bytes, message: list[bytes]) -> bool:
         """True when sent or when the peer is gone (nothing left to do); False: try later."""
         try:
@@ -450,6 +461,7 @@ class Server:
             quantum=config.quantum,
         )
         self._in_flight = 0
+        self._stats_logged = (time.monotonic(), 0)
 
     def _on_done(self, outputs: list[Output]) -> None:
         # Called on the batcher's thread: hand over, then wake the socket thread.
@@ -504,12 +516,22 @@ class Server:
                 self._receive()
         # Work whose deadline passed is answered now, not when its turn would have come.
         self._answer_all(self.batcher.expire())
+        self._log_stats()
         self.transport.tick(draining=not accept)
         if getattr(self.transport, "reset", False):
             self.transport.reset = False
             dropped = self.batcher.drop_all(RESET)
             log.warning("broker lost: dropped %d queued requests", len(dropped))
             self._answer_all(dropped)
+
+    def _log_stats(self) -> None:
+        """Every STATS_S while busy: what the device did (the scheduler's own counters)."""
+        now, stats = time.monotonic(), self.batcher.stats
+        when, batches = self._stats_logged
+        if now - when < STATS_S or stats["batches"] == batches:
+            return
+        self._stats_logged = (now, stats["batches"])
+        log.info("stats %s", " ".join(f"{key}={value}" for key, value in sorted(stats.items())))
 
     def _answer_all(self, outputs: list[Output]) -> None:
         for output in outputs:
@@ -523,6 +545,8 @@ class Server:
         envelope, client, body = received
         if body is None:  # the broker says this client left
             self._client_left(client)
+            return
+        if self._gone(client):
             return
         request_id, op, outcome, status = self.dispatcher.handle(
             body, client, self.batcher.accepted(), self.batcher.accepted(client)
@@ -541,6 +565,10 @@ class Server:
             return
         self.transport.send(envelope, outcome)
         self._log(request_id, op, 0, started, status)
+
+    def _gone(self, client: bytes) -> bool:
+        is_gone = getattr(self.transport, "is_gone", None)
+        return bool(is_gone and is_gone(client))
 
     def _client_left(self, client: bytes) -> None:
         """What the client queued is dropped, what of it runs stops at its next step."""
@@ -568,6 +596,10 @@ class Server:
         self._in_flight -= 1
         if output.stopped == RESET:
             return  # its broker is gone and gave it to another worker: nobody to answer
+        if output.stopped == GONE and self._gone(ticket.envelope[0] if ticket.envelope else b""):
+            return  # its client left (one "client left" line said so); a worker still
+            # answers, so that the broker can release the request
+
         try:
             reply, status = self.dispatcher.reply_for(output, ticket)
         except Exception as exc:
