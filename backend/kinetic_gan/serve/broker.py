@@ -143,7 +143,9 @@ class Broker:
         self.workers: dict[bytes, Worker] = {}
         self.queue = FairQueue(config.max_pending, 2 * config.max_pending, config.quantum)
         self.in_flight: dict[int, Pending] = {}
+        # Per client: requests and cost at workers.
         self._client_in_flight: collections.Counter[bytes] = collections.Counter()
+        self._client_load: collections.Counter[bytes] = collections.Counter()
         self._next_seq = 0
         self._last_beat = 0.0
         self._last_sweep = 0.0
@@ -370,8 +372,9 @@ class Broker:
         worker.load = max(0.0, worker.load - pending.cost)
         client = pending.envelope[0]
         self._client_in_flight[client] -= 1
+        self._client_load[client] -= pending.cost
         if self._client_in_flight[client] <= 0:
-            del self._client_in_flight[client]
+            del self._client_in_flight[client], self._client_load[client]
 
     def _expire(self, now: float) -> None:
         dead = [w for w in self.workers.values() if w.expires < now]
@@ -430,7 +433,12 @@ class Broker:
     def _worker_for(self, task: Task) -> Worker | None:
         """The least-loaded worker that may take ``task`` now, or None."""
         client = task.work.client
-        first = self._client_in_flight.get(client, 0) == 0
+        load = self._client_load.get(client, 0.0)
+        # Beyond the workers' capacity a client may still have a little in flight: anything
+        # when it has nothing there, else up to half a worker's capacity (one batch). So a
+        # light client never waits here for the heavy ones' work to drain.
+        exempt_cost = max((w.capacity for w in self.workers.values()), default=0) / 2
+        first = self._client_in_flight.get(client, 0) == 0 or load + task.cost <= exempt_cost
         best, best_key = None, None
         for worker in self.workers.values():
             if worker.draining or len(worker.in_flight) >= MAX_WORKER_REQUESTS:
@@ -464,6 +472,7 @@ class Broker:
             worker.load += pending.cost
             worker.last_sent = now
             self._client_in_flight[client] += 1
+            self._client_load[client] += pending.cost
             self.in_flight[pending.seq] = pending
 
     @staticmethod

@@ -141,6 +141,10 @@ class Dispatcher:
                 return request_id, op, protocol.ok_reply(request_id, op, self._info), "ok"
             if op == "cancel":
                 return request_id, op, CancelOrder(protocol.parse_cancel(message.header)), "ok"
+            if client_pending >= self.config.max_client_pending:
+                # A flooding client is refused before its request is read further: under a
+                # flood this is most of what the socket thread does.
+                self._check_quota(1, pending, client_pending)
             job = self._generate_job(message.header, client, pending, client_pending)
             return request_id, op, job, "accepted"
         except protocol.ProtocolError as exc:
