@@ -13,9 +13,9 @@ other (a late duplicate, a forgery by another peer) is dropped.
 Fairness (docs/protocol.md, "Fair serving"): requests wait in a
 :class:`~kinetic_gan.serve.scheduler.FairQueue`, accounted per client by cost, and go to the
 workers in deficit-round-robin order. A worker is sent no more than its capacity (in cost)
-except one request of a client that has nothing in flight, so a worker's queue is never
-filled by one client while another waits; the worker's own scheduler then serves that
-request in its next batch. When the queue is full the client holding the most is refused.
+except by a client with less than half a capacity in flight (or nothing), so a worker's
+queue is never filled by one client while another waits; the worker's own scheduler then
+serves that request in its next batch. When the queue is full the client holding the most is refused.
 Deadlines are kept here too (what is left of one travels on to the worker), ``cancel`` drops
 a queued request or is passed to the worker that holds it, and a client that disconnects
 has its queued requests dropped and its workers told to forget it.

@@ -11,9 +11,9 @@ Every message starts with ``PROTOCOL``, then a one-byte kind:
                       FORGET     client-id       (that client left: drop its work)
 
 ``capacity`` is the cost (generator windows: a generate of count N costs N) of the requests
-a worker wants to hold at once; the broker sends a client with nothing in flight one
-request beyond it, so that a worker's queue is never filled by one client while another
-waits.
+a worker wants to hold at once; the broker goes beyond it only for a client with less than
+half a capacity in flight (or nothing), so that a worker's queue is never filled by one
+client while another waits.
 
 ``seq`` is an 8-byte big-endian number the broker gives each request. Both sides beat every
 ``HEARTBEAT_S``; a peer silent for ``LIVENESS`` beats is taken for dead. The broker
