@@ -18,6 +18,8 @@ MAX_ACTION_CHARS = 256
 MAX_MODEL_CHARS = 256
 MAX_SEED = 2**63 - 1
 MAX_TRUNCATION = 1.0
+# The longest deadline a request may carry (a day): past that "no deadline" says it better.
+MAX_DEADLINE_MS = 86_400_000
 
 
 class RequestError(ValueError):
@@ -34,6 +36,10 @@ class GenerateRequest:
     seed: int | None = None  # None: the server picks one and reports it
     truncation: float | None = None  # ψ in 0..MAX_TRUNCATION; None: no truncation
     vary_noise: bool = False  # one z for every take, fresh noise per take
+    # Milliseconds from when the server (or broker) receives the request after which it is
+    # dropped unrun and answered "deadline"; None: no deadline. Sent only when set, so a
+    # request without one reads as before to older servers.
+    deadline_ms: float | None = None
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> GenerateRequest:
@@ -46,8 +52,12 @@ class GenerateRequest:
         return cls(**fields).checked()
 
     def fields(self) -> dict[str, Any]:
-        """Every field by name: what travels in a request's header."""
-        return dataclasses.asdict(self)
+        """Every field by name: what travels in a request's header (``deadline_ms`` only
+        when set)."""
+        fields = dataclasses.asdict(self)
+        if fields["deadline_ms"] is None:
+            del fields["deadline_ms"]
+        return fields
 
     def checked(self) -> GenerateRequest:
         """This request with ψ as a float; RequestError names the first field that is wrong."""
@@ -76,10 +86,23 @@ class GenerateRequest:
                 )
         if not isinstance(self.vary_noise, bool):
             raise RequestError('"vary_noise" must be true or false')
-        return dataclasses.replace(self, truncation=psi)
+        deadline = check_deadline(self.deadline_ms)
+        return dataclasses.replace(self, truncation=psi, deadline_ms=deadline)
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(GenerateRequest))
+
+
+def check_deadline(value: Any) -> float | None:
+    """``deadline_ms`` as a float (None stays None); RequestError unless a number in
+    (0, MAX_DEADLINE_MS]. Every op that may carry a deadline checks it here."""
+    if value is None:
+        return None
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    number = _float(value) if real else math.nan
+    if not math.isfinite(number) or not 0 < number <= MAX_DEADLINE_MS:
+        raise RequestError(f'"deadline_ms" must be null or a number in (0, {MAX_DEADLINE_MS}]')
+    return number
 
 
 def parse_action(text: str) -> str | int:

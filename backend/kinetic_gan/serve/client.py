@@ -26,6 +26,9 @@ from . import protocol
 
 # How often a waiting call wakes up to look at its cancel event.
 _CANCEL_POLL_S = 0.05
+# How long a cancelled call waits for the server to confirm its ``cancel`` (so the message
+# has left before the socket closes); the call raises Cancelled either way.
+_CANCEL_ACK_S = 0.25
 # What a reply may hold, so that a hostile or broken server cannot make the client allocate
 # without bound: frames of a non-generate reply, and the bytes of one sample in a generate
 # reply when the model's size is not known from ``info`` (1024 frames x 32 joints x 3 x 4 B).
@@ -234,6 +237,7 @@ class Client:
         deadline = time.monotonic() + timeout_s
         while True:
             if cancel is not None and cancel.is_set():
+                self._send_cancel(request_id)
                 raise Cancelled(self.address, "cancelled", "request cancelled")
             left = deadline - time.monotonic()
             if left <= 0:
@@ -257,6 +261,31 @@ class Client:
             if message.header.get("id") == request_id:
                 return message
             # else: the answer to an earlier, abandoned try — ignore it.
+
+    def _send_cancel(self, request_id: str) -> None:
+        """Tell the server to drop ``request_id`` (on this socket: a cancel counts only from
+        the client that sent the request), and wait a moment for it to say so."""
+        assert self._socket is not None
+        cancel_id = protocol.new_id()
+        try:
+            self._socket.send_multipart(
+                [b"", *protocol.cancel_request(request_id, cancel_id)], flags=zmq.NOBLOCK
+            )
+        except zmq.ZMQError:
+            return
+        deadline = time.monotonic() + _CANCEL_ACK_S
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
+                return
+            parts = self._socket.recv_multipart()
+            if len(parts) > protocol.MAX_FRAMES + 2:
+                return
+            try:
+                header = protocol.decode(parts[1:] if parts and not parts[0] else parts).header
+            except protocol.ProtocolError:
+                return
+            if header.get("id") == cancel_id:
+                return
 
     def _checked(self, message: protocol.Message, op: str) -> protocol.Message:
         try:

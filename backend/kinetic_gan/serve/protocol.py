@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ..records.request import GenerateRequest, RequestError
+from ..records.request import GenerateRequest, RequestError, check_deadline
 from ..records.takes import ARRAY_FIELDS, GeneratedSet, from_fields
 
 PROTOCOL_VERSION = 1
-OPS = ("info", "generate", "ping")
+OPS = ("info", "generate", "ping", "cancel")
 
 # The closed list of error codes a reply may carry (docs/protocol.md explains each).
 ERROR_CODES = (
@@ -35,6 +35,8 @@ ERROR_CODES = (
     "too_large",  # count over the server's limit, or a message over the size caps
     "version_mismatch",  # header "v" is an integer other than PROTOCOL_VERSION
     "busy",  # the server's queue is full; try again later
+    "deadline",  # the request's deadline_ms passed before it could run
+    "cancelled",  # the client cancelled the request (op "cancel")
     "internal",  # the server failed; the message says how
 )
 
@@ -214,6 +216,45 @@ def request_op(header: Mapping[str, Any]) -> tuple[str, str]:
     if op not in OPS:
         raise ProtocolError("unknown_op", f"unknown op {op[:64]!r} (ops: {', '.join(OPS)})")
     return request_id, op
+
+
+def cancel_request(target: str, request_id: str | None = None) -> list[bytes]:
+    """Frames of a ``cancel`` of this client's request ``target``."""
+    return request("cancel", request_id, target=target)
+
+
+def parse_cancel(header: Mapping[str, Any]) -> str:
+    """The id of the request a ``cancel`` header names; ProtocolError when it names none."""
+    if header.get("frames"):
+        raise ProtocolError("bad_request", "cancel takes no binary frames")
+    unknown = sorted(set(header) - {*ENVELOPE_KEYS, "target"})
+    if unknown:
+        raise ProtocolError("bad_request", f"cancel: unknown fields {unknown[:8]}")
+    target = header.get("target")
+    if not isinstance(target, str) or not 0 < len(target) <= MAX_ID_CHARS:
+        raise ProtocolError(
+            "bad_request", f'"target" must be a request id of 1..{MAX_ID_CHARS} chars'
+        )
+    return target
+
+
+def request_cost(header: Mapping[str, Any]) -> float:
+    """What a request costs to schedule, read from its header alone (the broker does not
+    parse further): generator windows, so a ``generate`` of count N costs N and ops that
+    compute nothing cost 0. A malformed count costs 1: the worker refuses it anyway."""
+    if header.get("op") != "generate":
+        return 0.0
+    count = header.get("count", 1)
+    return float(count) if _is_int(count) and 0 < count <= 1 << 20 else 1.0
+
+
+def request_deadline_ms(header: Mapping[str, Any]) -> float | None:
+    """A header's ``deadline_ms`` when it is a usable one, else None (leniently: the broker
+    passes requests on and the server checks them)."""
+    try:
+        return check_deadline(header.get("deadline_ms"))
+    except RequestError:
+        return None
 
 
 def parse_generate(header: Mapping[str, Any]) -> GenerateRequest:
