@@ -40,6 +40,11 @@ class GenerateRequest:
     # dropped unrun and answered "deadline"; None: no deadline. Sent only when set, so a
     # request without one reads as before to older servers.
     deadline_ms: float | None = None
+    # Blend toward another seed's takes (the add-on's *Blend two*): take k is made from the
+    # z and noise of ``seed`` moved toward those of ``mix_seed`` by ``mix`` (0..1). Sent
+    # only when set, as deadline_ms.
+    mix_seed: int | None = None
+    mix: float = 0.0
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> GenerateRequest:
@@ -57,6 +62,8 @@ class GenerateRequest:
         fields = dataclasses.asdict(self)
         if fields["deadline_ms"] is None:
             del fields["deadline_ms"]
+        if fields["mix_seed"] is None:
+            del fields["mix_seed"], fields["mix"]
         return fields
 
     def checked(self) -> GenerateRequest:
@@ -87,10 +94,23 @@ class GenerateRequest:
         if not isinstance(self.vary_noise, bool):
             raise RequestError('"vary_noise" must be true or false')
         deadline = check_deadline(self.deadline_ms)
-        return dataclasses.replace(self, truncation=psi, deadline_ms=deadline)
+        return dataclasses.replace(self, truncation=psi, deadline_ms=deadline,
+                                   mix=_checked_mix(self.mix_seed, self.mix))
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(GenerateRequest))
+
+
+def _checked_mix(mix_seed: Any, mix: Any) -> float:
+    """``mix`` as a float; RequestError unless ``mix_seed`` is null or a seed and ``mix`` a
+    number in 0..1."""
+    if mix_seed is not None and (not _is_int(mix_seed) or not 0 <= mix_seed <= MAX_SEED):
+        raise RequestError(f'"mix_seed" must be null or an integer in 0..{MAX_SEED}')
+    real = isinstance(mix, numbers.Real) and not isinstance(mix, bool)
+    value = _float(mix) if real else math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise RequestError(f'"mix" must be a number in 0..1, got {mix!r}')
+    return value
 
 
 def check_deadline(value: Any) -> float | None:

@@ -47,6 +47,8 @@ class Job:
     truncation: float | None
     vary_noise: bool
     client: bytes = b""
+    mix_seed: int | None = None  # blend toward this seed's draws by ``mix`` (generate.py)
+    mix: float = 0.0
     # Opaque to the batcher: what the server needs to answer (envelope, id, start time).
     ticket: Any = None
     arrived: float = field(default_factory=time.monotonic)
@@ -122,6 +124,8 @@ class GeneratorRunner:
                 labels=[whole.label] * whole.count,
                 seed=whole.seed,
                 vary_noise=whole.vary_noise,
+                mix_seed=whole.mix_seed,
+                mix=whole.mix,
             )
         if job.whole is None:
             return whole.inputs
@@ -356,8 +360,31 @@ class Batcher:
         key = tasks[0].batch_key
         if key is None:  # work of another kind runs alone and polls its stop flag
             task = tasks[0]
-            return [task.payload(task.work.should_stop)]
+            return [task.payload(self._between_steps(task.work))]
         return self.runners[key].run([task.payload for task in tasks])
+
+    def _between_steps(self, work: Work) -> Callable[[], bool]:
+        """The stop check a long task (a shot) calls at each step: first the generate
+        batches queued meanwhile run, so a shot of seconds holds up no one's takes by more
+        than one of its steps; then whether the long task itself should stop."""
+
+        def check() -> bool:
+            self._serve_batches()
+            return work.should_stop()
+
+        return check
+
+    def _serve_batches(self) -> None:
+        with self._cond:
+            expired = self.queue.expire(time.monotonic())
+            outputs = [self._stopped_output(w) for w in expired]
+            tasks = []
+            if len(self.queue):
+                tasks = self.queue.next_batch(self.max_batch, fits=_batched)
+        if outputs:
+            self.on_done(outputs)
+        if tasks:
+            self.on_done(self._run(tasks))
 
     def _output(self, work: Work) -> Output:
         if work.reason is not None:
@@ -369,6 +396,12 @@ class Batcher:
         columns = zip(*results, strict=True)
         joints, labels, z = (np.concatenate(c) if len(c) > 1 else c[0] for c in columns)
         return Output(work.payload, joints=joints, labels=labels, z=z, work=work)
+
+
+def _batched(task: Task) -> bool:
+    """Tasks that may run between a long task's steps: device batches, not another long
+    task (which would nest)."""
+    return task.batch_key is not None
 
 
 def work_error(work: Work) -> str:

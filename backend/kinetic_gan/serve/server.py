@@ -29,10 +29,12 @@ import zmq
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.memory import release_free_memory
+from kinetic_gan.records.shot import ShotError
 from kinetic_gan.records.takes import GeneratedSet
 from kinetic_gan.serve import protocol
 from kinetic_gan.serve import worker_protocol as wp
 from kinetic_gan.serve.batcher import Batcher, GeneratorRunner, Job, Output, job_work
+from kinetic_gan.serve.compose_job import ComposeJob, compose_work
 from kinetic_gan.serve.curve import CurveServer
 from kinetic_gan.serve.peers import PeerWatch
 from kinetic_gan.serve.scheduler import GONE, DuplicateId, Refused
@@ -141,6 +143,8 @@ class Dispatcher:
                 return request_id, op, protocol.ok_reply(request_id, op, self._info), "ok"
             if op == "cancel":
                 return request_id, op, CancelOrder(protocol.parse_cancel(message.header)), "ok"
+            if op == "compose":
+                return request_id, op, self._compose_job(message, client), "accepted"
             if client_pending >= self.config.max_client_pending:
                 # A flooding client is refused before its request is read further: under a
                 # flood this is most of what the socket thread does.
@@ -191,7 +195,30 @@ class Dispatcher:
             vary_noise=req.vary_noise,
             client=client,
             deadline=deadline,
+            mix_seed=req.mix_seed,
+            mix=req.mix,
         )
+
+    def _compose_job(self, message: protocol.Message, client: bytes) -> ComposeJob:
+        shot, model, deadline_ms = protocol.parse_compose(message)
+        runner = self._runner(model)
+        card = runner.card
+        try:
+            shot = shot.checked(list(card.class_names), float(card.fps))
+        except ShotError as exc:
+            code = "unknown_action" if "unknown action" in str(exc) else "bad_request"
+            raise protocol.ProtocolError(code, str(exc)) from None
+        deadline = None if deadline_ms is None else time.monotonic() + deadline_ms / 1000.0
+        return ComposeJob(model=runner.name, request=shot, client=client, deadline=deadline)
+
+    def _runner(self, model: str | None) -> GeneratorRunner:
+        name = model or self.default_model
+        runner = self.runners.get(name)
+        if runner is None:
+            raise protocol.ProtocolError(
+                "unknown_model", f"no model {name[:64]!r} (loaded: {', '.join(self.runners)})"
+            )
+        return runner
 
     def _check_quota(self, count: int, pending: float, client_pending: float) -> None:
         limit, mine = self.config.max_pending, self.config.max_client_pending
@@ -214,6 +241,8 @@ class Dispatcher:
             return protocol.error_reply(ticket.request_id, code, output.error or code), code
         if output.error is not None:
             return protocol.error_reply(ticket.request_id, "internal", output.error), "internal"
+        if isinstance(job, ComposeJob):
+            return protocol.compose_reply(ticket.request_id, output.result), "ok"
         card = self.runners[job.model].card
         names = list(card.class_names)
         takes = GeneratedSet(
@@ -555,7 +584,7 @@ class Server:
         request_id, op, outcome, status = self.dispatcher.handle(
             body, client, self.batcher.accepted(), self.batcher.accepted(client)
         )
-        if isinstance(outcome, Job):
+        if isinstance(outcome, (Job, ComposeJob)):
             self._accept(envelope, request_id, outcome, started)
             return
         if isinstance(outcome, CancelOrder):
@@ -582,17 +611,25 @@ class Server:
             log.info("client left peer=%s dropped=%d", client[:16].hex(), len(dropped))
         self._answer_all(dropped)
 
-    def _accept(self, envelope: list[bytes], request_id: str, job: Job, started: float) -> None:
+    def _accept(
+        self, envelope: list[bytes], request_id: str, job: Job | ComposeJob, started: float
+    ) -> None:
         job.ticket = Ticket(envelope, request_id, started)
+        op, count = "generate", getattr(job, "count", 0)
         try:
-            evicted = self.batcher.submit(job_work(job, request_id))
+            if isinstance(job, ComposeJob):
+                op, count = "compose", job.frames
+                generator = self.dispatcher.runners[job.model].generator
+                evicted = self.batcher.submit(*compose_work(job, generator, request_id))
+            else:
+                evicted = self.batcher.submit(job_work(job, request_id))
         except (Refused, DuplicateId) as exc:
             code = "busy" if isinstance(exc, Refused) else "bad_request"
             self.transport.send(envelope, protocol.error_reply(request_id, code, f"{exc}"))
-            self._log(request_id, "generate", job.count, started, code)
+            self._log(request_id, op, count, started, code)
             return
         self._in_flight += 1
-        log.debug("accepted id=%s count=%d", _printable(request_id, 40), job.count)
+        log.debug("accepted id=%s op=%s count=%d", _printable(request_id, 40), op, count)
         self._answer_all(evicted)
 
     def _answer(self, output: Output) -> None:
@@ -613,7 +650,7 @@ class Server:
         self.transport.send(ticket.envelope, reply)
         if output.error is not None and output.stopped in (None, "internal"):
             log.error("generate failed id=%s error=%s", ticket.request_id, output.error)
-        count = getattr(output.job, "count", 0)
+        count = getattr(output.job, "count", getattr(output.job, "frames", 0))
         kind = output.work.kind if output.work is not None else "generate"
         self._log(ticket.request_id, kind, count, ticket.started, status)
 
