@@ -15,7 +15,8 @@ Fairness (docs/protocol.md, "Fair serving"): requests wait in a
 workers in deficit-round-robin order. A worker is sent no more than its capacity (in cost)
 except by a client with less than half a capacity in flight (or nothing), so a worker's
 queue is never filled by one client while another waits; the worker's own scheduler then
-serves that request in its next batch. When the queue is full the client holding the most is refused.
+serves that request in its next batch. When the queue is full the client holding the most
+is refused.
 Deadlines are kept here too (what is left of one travels on to the worker), ``cancel`` drops
 a queued request or is passed to the worker that holds it, and a client that disconnects
 has its queued requests dropped and its workers told to forget it.
