@@ -309,10 +309,14 @@ def _mean_gap(keys: Keys, blended: np.ndarray) -> tuple[float, float]:
 
 
 def _clean(joints: np.ndarray, card, steps: Sequence[str]) -> np.ndarray:
-    from kinetic_gan.commands import cleanup_option
+    from kinetic_gan import motion_cleanup
 
-    return cleanup_option.apply(joints[None].astype(np.float32), card.fps, card.skeleton,
-                                card.units, tuple(steps), card.name)[0].astype(np.float64)
+    try:
+        cleaned = motion_cleanup.clean_motion(joints[None].astype(np.float32), card.fps,
+                                              tuple(steps))
+    except motion_cleanup.CleanupError as exc:
+        raise KineticGanError(f"cleanup: {exc}") from None
+    return cleaned[0].astype(np.float64)
 
 
 def _segments(segments) -> tuple[Segment, ...]:
