@@ -114,15 +114,27 @@ def sample_inputs(
     labels: Sequence[int],
     seed: int,
     vary_noise: bool = False,
+    mix_seed: int | None = None,
+    mix: float = 0.0,
 ) -> Inputs:
     """Draw z and noise for ``labels``, reproducibly from ``seed``.
 
     ``vary_noise`` keeps one z for every sample and varies only the noise: the same
     motion with different stochastic detail (the paper's stochastic variation).
+    ``mix_seed`` and ``mix`` (0..1) move each sample's z and noise from the draw of
+    ``seed`` toward the same sample's draw of ``mix_seed`` (see :func:`blend_draws`).
     """
     n = len(labels)
     if n < 1:
         raise KineticGanError("count must be at least 1")
+    z, noise = _draw(generator, n, seed, vary_noise)
+    if mix_seed is not None:
+        z_b, noise_b = _draw(generator, n, mix_seed, vary_noise)
+        z, noise = blend_draws((z, noise), (z_b, noise_b), mix)
+    return Inputs(z, torch.as_tensor(list(labels), dtype=torch.long), noise)
+
+
+def _draw(generator, n: int, seed: int, vary_noise: bool):
     if not 0 <= int(seed) <= MAX_SEED:
         raise KineticGanError(f"seed must be in [0, {MAX_SEED}], got {seed}")
     rng = torch.Generator().manual_seed(int(seed))
@@ -130,8 +142,22 @@ def sample_inputs(
         z = torch.randn(1, generator.latent_dim, generator=rng).expand(n, -1).clone()
     else:
         z = torch.randn(n, generator.latent_dim, generator=rng)
-    noise = generator.make_noise(n, generator=rng)
-    return Inputs(z, torch.as_tensor(list(labels), dtype=torch.long), noise)
+    return z, generator.make_noise(n, generator=rng)
+
+
+def blend_draws(a, b, mix: float):
+    """``cos(πm/2)·a + sin(πm/2)·b`` for z and every noise tensor.
+
+    Two independent standard normal draws blended with weights whose squares sum to one
+    are again standard normal, so every point of the way is a draw the model was trained
+    on (a straight lerp shrinks the midpoint's z and noise by √2 toward the mean).
+    """
+    if not (math.isfinite(mix) and 0.0 <= mix <= 1.0):
+        raise KineticGanError(f"mix must be in [0, 1], got {mix}")
+    ca, cb = math.cos(0.5 * math.pi * mix), math.sin(0.5 * math.pi * mix)
+    z = ca * a[0] + cb * b[0]
+    noise = [ca * na + cb * nb for na, nb in zip(a[1], b[1], strict=True)]
+    return z, noise
 
 
 def to_joints(x: torch.Tensor, card, layout: str = "NCTV") -> np.ndarray:
@@ -170,15 +196,19 @@ def generate(
     vary_noise: bool = False,
     batch_size: int = 256,
     progress: bool = False,
+    mix_seed: int | None = None,
+    mix: float = 0.0,
 ) -> GeneratedSet:
-    """Generate ``count`` samples of one action. The same seed gives the same samples."""
+    """Generate ``count`` samples of one action. The same seed gives the same samples;
+    ``mix_seed``/``mix`` blend them toward the samples of another seed (0: ``seed``'s,
+    1: ``mix_seed``'s)."""
     card = generator.card
     label = resolve_action(card, action)
     psi = check_truncation(truncation)
     if count < 1:
         raise KineticGanError(f"count must be at least 1, got {count}")
     seed = new_seed() if seed is None else int(seed)
-    inputs = sample_inputs(generator, [label] * count, seed, vary_noise)
+    inputs = sample_inputs(generator, [label] * count, seed, vary_noise, mix_seed, float(mix))
     chunks = inputs.split(_chunks(count, batch_size))
     bar = None
     if progress and len(chunks) > 1:

@@ -63,6 +63,21 @@ def test_batched_requests_equal_single_requests(gen):
     np.testing.assert_allclose(merged[2:], synthesize(gen, b, None), atol=1e-5)
 
 
+def test_mix_runs_from_one_seed_to_the_other_keeping_the_draws_normal(gen):
+    a, b = generate(gen, "walk", count=2, seed=4), generate(gen, "walk", count=2, seed=9)
+    np.testing.assert_array_equal(generate(gen, "walk", count=2, seed=4, mix_seed=9).joints,
+                                  a.joints)
+    np.testing.assert_allclose(generate(gen, "walk", count=2, seed=4, mix_seed=9,
+                                        mix=1.0).joints, b.joints, atol=1e-5)
+    half = generate(gen, "walk", count=2, seed=4, mix_seed=9, mix=0.5)
+    assert not np.allclose(half.joints, a.joints) and not np.allclose(half.joints, b.joints)
+    # weights whose squares sum to one: the midpoint's z is as long as a draw's, not 1/√2
+    norms = np.linalg.norm(half.z, axis=1) / np.sqrt(half.z.shape[1])
+    assert np.all(np.abs(norms - 1.0) < 0.2)
+    with pytest.raises(KineticGanError, match="mix"):
+        generate(gen, "walk", seed=4, mix_seed=9, mix=1.5)
+
+
 def test_vary_noise_keeps_z_and_changes_the_sample(tiny_weights):
     gen = load_generator(tiny_weights)
     with torch.no_grad():  # untrained noise weights are zero: give the noise some effect

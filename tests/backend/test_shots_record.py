@@ -88,3 +88,23 @@ def test_json_round_trip():
     assert again.path.tolist() == [[0.0, 0.0], [1.0, 2.0]]
     with pytest.raises(ShotError, match=r"^shot: unknown fields"):
         ShotRequest.from_dict({"segments": "walk:3", "speed": 2})
+
+
+def test_composed_shot_is_one_take_whose_segments_tile_it():
+    from kinetic_gan.records.shot import ComposedShot
+    from kinetic_gan.records.takes import GeneratedSet
+
+    def takes(n: int, frames: int) -> GeneratedSet:
+        return GeneratedSet(joints=np.zeros((n, frames, 25, 3), np.float32),
+                            labels=np.zeros(n, np.int64), class_names=["walk"] * n,
+                            z=np.zeros((n, 0), np.float32), fps=30.0, skeleton="ntu",
+                            joint_names=[f"j{i}" for i in range(25)], parents=[-1] * 25)
+
+    shot = ComposedShot(takes(1, 90), ((0, 60, "walk"), (60, 30, "jump")))
+    assert shot.segments[1] == (60, 30, "jump")
+    with pytest.raises(ShotError, match="one take"):
+        ComposedShot(takes(2, 90), ((0, 90, "walk"),))
+    with pytest.raises(ShotError, match="cover 80 frames"):
+        ComposedShot(takes(1, 90), ((0, 80, "walk"),))
+    with pytest.raises(ShotError, match="does not follow"):
+        ComposedShot(takes(1, 90), ((0, 60, "walk"), (50, 40, "jump")))

@@ -40,6 +40,7 @@ VENDORED = (
     "records/request.py",
     "records/takes.py",
     "records/take_file.py",
+    "records/shot.py",
     "serve/protocol.py",
     "serve/client.py",
     "motion_cleanup.py",

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .request import MAX_SEED, parse_action
+from .takes import GeneratedSet
 
 # Ten minutes at the dataset's 30 fps: longer shots are refused, not slowly optimised.
 MAX_SHOT_SECONDS = 600.0
@@ -160,6 +161,28 @@ class ShotRequest:
             loop=data.get("loop", False), path=None if path is None else np.asarray(path),
             keys=keys,
         )
+
+
+@dataclass(frozen=True)
+class ComposedShot:
+    """A composed shot as it travels: one take of all its frames and where each segment
+    starts. What the ``compose`` op answers and ``Client.compose`` returns."""
+
+    takes: GeneratedSet  # one take (1, F, V, 3), metres in the dataset frame
+    segments: tuple[tuple[int, int, str], ...]  # (start frame, frames, action name)
+
+    def __post_init__(self) -> None:
+        if len(self.takes.joints) != 1:
+            raise ShotError(f"shot: a composed shot is one take, got {len(self.takes.joints)}")
+        frames = self.takes.joints.shape[1]
+        end = 0
+        for start, length, action in self.segments:
+            if start != end or length < 1 or not isinstance(action, str):
+                raise ShotError(f"shot: segment ({start}, {length}, {action!r}) does not "
+                                f"follow the one before")
+            end = start + length
+        if end != frames:
+            raise ShotError(f"shot: segments cover {end} frames of a {frames}-frame take")
 
 
 def parse_segments(text: str) -> tuple[Segment, ...]:

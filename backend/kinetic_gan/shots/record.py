@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kinetic_gan.records.shot import ShotRequest
+from kinetic_gan.records.shot import ComposedShot, ShotRequest
 from kinetic_gan.records.takes import GeneratedSet
 from kinetic_gan.shots.plan import Plan
 
@@ -60,6 +60,13 @@ class Shot:
             cleanup=",".join(self.cleanup) or "none", model=self.model,
             seed=self.request.seed, truncation=self.request.truncation,
         )
+
+    def composed(self) -> ComposedShot:
+        """The shot as the wire carries it: the take and its segment table."""
+        starts, lengths, actions = self.segment_table()
+        table = tuple((int(a), int(b), c) for a, b, c in zip(starts, lengths, actions,
+                                                              strict=True))
+        return ComposedShot(self.to_takes(), table)
 
     def extra_arrays(self) -> dict[str, np.ndarray]:
         """What a shot file holds beyond the take: segments, windows and their codes."""
