@@ -23,8 +23,8 @@ def curve_to_path(
     world_points: np.ndarray, name: str = "curve", origin_xy: np.ndarray | None = None
 ) -> np.ndarray:
     """World points (P, 3) of a curve → (P, 2) metres (x, z) on the dataset floor, relative
-    to ``origin_xy`` (Blender X, Y; the armature's location). Repeated points are dropped; fewer than two distinct points is one
-    ``UserError`` naming the curve."""
+    to ``origin_xy`` (Blender X, Y; the armature's location). Repeated points are
+    dropped; fewer than two distinct points is one ``UserError`` naming the curve."""
     p = np.asarray(world_points, dtype=np.float64).reshape(-1, 3).copy()
     if origin_xy is not None:
         p[:, :2] -= np.asarray(origin_xy, dtype=np.float64)
