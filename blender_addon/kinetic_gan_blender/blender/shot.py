@@ -50,6 +50,15 @@ def shot_target(context: bpy.types.Context) -> bpy.types.Object:
     raise UserError("Target: no armature to animate; choose one in Target, or Add Character")
 
 
+def shot_target_or_character(context: bpy.types.Context) -> bpy.types.Object:
+    """The target; with none chosen and nothing active, the built-in character (as
+    Generate builds it)."""
+    settings = settings_of(context)
+    if settings.target is None and context.active_object is None:
+        return controller.target_armature(context)
+    return shot_target(context)
+
+
 # ---------------------------------------------------------------------------- reading Blender
 
 
