@@ -91,3 +91,48 @@ def test_variations_stand_apart_in_centred_rows():
     assert variation_seeds(5, 3) == [5, 6, 7]
     with pytest.raises(ValueError, match=r"1\.\.16"):
         ghost_offsets(17)
+
+
+def _batch(*args):
+    from kinetic_gan_blender.core.render import options
+
+    return options.from_namespace(options.build_parser().parse_args(list(args)))
+
+
+def test_the_batch_takes_a_shot_its_loop_and_its_path(tmp_path):
+    from kinetic_gan_blender.core.render.shot import shot_request, shot_take
+
+    o = _batch("--shot", "walk:150, jump up:90", "--loop")
+    assert (o.shot, o.loop, o.path) == ("walk:150, jump up:90", "advance", None)
+    request = shot_request(o, ["walk", "jump up"])
+    assert [(s.action, s.frames) for s in request.segments] == [("walk", 150), ("jump up", 90)]
+    assert shot_take(o).stem == "shot_s0_psi0.70"
+    path = tmp_path / "path.json"
+    path.write_text('{"points": [[0, 0], [0, -4], [-3, -7]]}')
+    o = _batch("--shot", "walk:300", "--path", str(path))
+    assert shot_request(o, ["walk"]).path.shape == (3, 2)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--loop"], "--loop needs --shot SEGMENTS"),
+    (["--shot", "walk"], "--shot: 'walk' is not ACTION:FRAMES"),
+    (["--shot", "walk:90", "--loop", "--path", "p.json"], "--loop: a looping shot cannot"),
+    (["--shot", "walk:90", "--grid"], "--grid: a shot is one take"),
+])
+def test_bad_shot_arguments_are_one_line(args, message):
+    from kinetic_gan_blender.core.render.options import OptionsError
+
+    with pytest.raises(OptionsError, match="^" + re.escape(message)):
+        _batch(*args)
+
+
+def test_a_shot_of_unknown_actions_or_a_bad_path_is_refused_before_staging(tmp_path):
+    from kinetic_gan_blender.core.render.plan import PlanError
+    from kinetic_gan_blender.core.render.shot import shot_request
+
+    with pytest.raises(PlanError, match="--shot: segments: unknown action 'fly'"):
+        shot_request(_batch("--shot", "fly:90"), ["walk"])
+    path = tmp_path / "one.json"
+    path.write_text('{"points": [[0, 0]]}')
+    with pytest.raises(PlanError, match="--path: path: needs at least 2 points"):
+        shot_request(_batch("--shot", "walk:90", "--path", str(path)), ["walk"])
