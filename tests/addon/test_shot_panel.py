@@ -77,6 +77,10 @@ def test_panels_draw_every_shot_and_variation_setting(bpy, addon):
             drawn.append(idname)
             return SimpleNamespace()
 
+        def prop_search(self, data, name, search_data, search_name, **kwargs):
+            self.prop(data, name)
+            self.prop(search_data, search_name)
+
         def label(self, **kwargs):
             pass
 
@@ -88,10 +92,13 @@ def test_panels_draw_every_shot_and_variation_setting(bpy, addon):
             self.prop(data, name)
             self.prop(active_data, active_name)
 
+    settings = bpy.context.scene.kinetic_gan
+    _segments(settings, ("walk", 60))
+    settings.shot.follow_curve = settings.shot.keep_keys = True
     for cls in shot_panel.classes:
         if issubclass(cls, bpy.types.Panel):
             cls.draw(SimpleNamespace(layout=Layout()), bpy.context)
-    for name in ("segments", "loop", "follow_curve", "curve", "keep_keys", "key_frames",
+    for name in ("segments", "action", "length", "unit", "loop", "follow_curve", "curve", "keep_keys", "key_frames",
                  "nla_strips", "variations", "shown", "blend", "blend_a", "blend_b",
                  "kinetic_gan.compose", "kinetic_gan.segment_add", "kinetic_gan.segment_move",
                  "kinetic_gan.variations", "kinetic_gan.blend"):

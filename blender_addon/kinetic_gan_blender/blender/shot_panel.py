@@ -10,11 +10,11 @@ from .shot import model_fps
 
 class KGAN_UL_segments(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_prop, index=0):
-        settings = context.scene.kinetic_gan
-        row = layout.row(align=True)
-        row.prop_search(item, "action", settings, "classes", text="", icon="ACTION")
-        row.prop(item, "length", text="")
-        row.prop(item, "unit", text="")
+        # Read-only and short, so it never truncates; the active one is edited below the list.
+        unit = "s" if item.unit == "SECONDS" else "fr"
+        length = f"{item.length:g}"
+        layout.label(text=f"{index + 1}. {item.action or '(no action)'} · {length} {unit}",
+                     icon="ACTION")
 
 
 class KGAN_UL_variations(bpy.types.UIList):
@@ -41,22 +41,26 @@ class KGAN_PT_shot(_Sidebar, bpy.types.Panel):
         col.separator()
         col.operator("kinetic_gan.segment_move", text="", icon="TRIA_UP").direction = "UP"
         col.operator("kinetic_gan.segment_move", text="", icon="TRIA_DOWN").direction = "DOWN"
+        if 0 <= shot.active_segment < len(shot.segments):
+            item = shot.segments[shot.active_segment]
+            layout.prop_search(item, "action", settings, "classes", text="", icon="ACTION")
+            row = layout.row(align=True)
+            row.prop(item, "length", text="Length")
+            row.prop(item, "unit", text="", icon_only=True)
         fps = model_fps(settings)
         frames = sum(round(s.length * fps) if s.unit == "SECONDS" else round(s.length)
                      for s in shot.segments)
         layout.label(text=f"{frames} frames · {frames / fps:.1f} s at {fps:g} fps")
         col = layout.column()
         col.prop(shot, "loop")
-        row = col.row(align=True)
-        row.prop(shot, "follow_curve", text="")
-        sub = row.row()
-        sub.active = shot.follow_curve
-        sub.prop(shot, "curve", text="Curve")
-        row = col.row(align=True)
-        row.prop(shot, "keep_keys", text="Keep Keys")
-        sub = row.row()
-        sub.active = shot.keep_keys
-        sub.prop(shot, "key_frames", text="")
+        # Each option's details on a row of their own, shown when it is on: side by side, the
+        # sidebar's default width left the curve picker a few pixels wide.
+        col.prop(shot, "follow_curve")
+        if shot.follow_curve:
+            col.prop(shot, "curve", text="", icon="CURVE_DATA")
+        col.prop(shot, "keep_keys")
+        if shot.keep_keys:
+            col.prop(shot, "key_frames", text="Frames")
         col.prop(shot, "nla_strips")
         row = layout.row(align=True)
         row.scale_y = 1.5
@@ -70,7 +74,6 @@ class KGAN_PT_shot(_Sidebar, bpy.types.Panel):
 class KGAN_PT_variations(_Sidebar, bpy.types.Panel):
     bl_label = "Variations"
     bl_parent_id = "KGAN_PT_main"
-    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 (Blender reads a plain set)
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.kinetic_gan

@@ -25,8 +25,8 @@ class KGAN_Segment(bpy.types.PropertyGroup):
                           description="How long the segment lasts, in its unit")
     unit: EnumProperty(
         name="Unit", default="FRAMES",
-        items=[("FRAMES", "Frames", "Length in the take's frames"),
-               ("SECONDS", "Seconds", "Length in seconds at the model's frame rate")],
+        items=[("FRAMES", "Frames", "Length in the take's frames", "KEYFRAME", 0),
+               ("SECONDS", "Seconds", "Length in seconds at the model's frame rate", "TIME", 1)],
     )
 
 
