@@ -99,7 +99,8 @@ def test_panels_draw_every_shot_and_variation_setting(bpy, addon):
         if issubclass(cls, bpy.types.Panel):
             cls.draw(SimpleNamespace(layout=Layout()), bpy.context)
     for name in ("segments", "action", "length", "unit", "loop", "follow_curve", "curve",
-                 "keep_keys", "key_frames", "nla_strips", "variations", "shown", "blend", "blend_a", "blend_b",
+                 "keep_keys", "key_frames", "nla_strips", "variations", "shown", "blend",
+                 "blend_a", "blend_b",
                  "kinetic_gan.compose", "kinetic_gan.segment_add", "kinetic_gan.segment_move",
                  "kinetic_gan.variations", "kinetic_gan.blend"):
         assert name in drawn
