@@ -60,7 +60,7 @@ class KGAN_PT_shot(_Sidebar, bpy.types.Panel):
             col.prop(shot, "curve", text="", icon="CURVE_DATA")
         col.prop(shot, "keep_keys")
         if shot.keep_keys:
-            col.prop(shot, "key_frames", text="Frames")
+            col.prop(shot, "key_frames", text="", icon="KEYFRAME")  # a label truncates
         col.prop(shot, "nla_strips")
         row = layout.row(align=True)
         row.scale_y = 1.5
