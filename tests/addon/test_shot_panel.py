@@ -339,3 +339,38 @@ def test_blend_two_regenerates_the_target(bpy, addon, server):
     a = variations.blend_now(bpy.context)
     assert a.name == "blend" and settings.target.animation_data.action == a
     assert len([x for x in bpy.data.actions if x.name.startswith("blend")]) == 1
+
+
+def test_keyed_poses_are_met_on_the_rig_after_retargeting(bpy, addon, tiny_weights):
+    """The rig's pose at a kept key comes back within 1 cm at its joints, once the take's
+    height (re-grounded over the whole shot) is set aside."""
+    from kinetic_gan import load_generator
+    from kinetic_gan.shots import Settings, compose
+    from kinetic_gan_blender.blender import controller, rig_bone_map, shot
+    from kinetic_gan_blender.core.shot.keys import joint_sources
+
+    settings = bpy.context.scene.kinetic_gan
+    armature = shot.shot_target_or_character(bpy.context)
+    controller.animate_test_walk(bpy.context)  # the animator's keys: 64 keyed frames
+    _segments(settings, ("walk", 60))
+    settings.shot.keep_keys, settings.shot.key_frames = True, "31"
+    settings.use_cleanup = False  # the untrained model's takes are not what cleanup expects
+    request = shot.shot_request(bpy.context, armature)
+    anchor = shot.key_anchor(bpy.context, armature, request)
+    _, resolution = rig_bone_map.resolve_bone_map(armature, None)
+    sources = joint_sources(resolution.mapping)
+
+    def joints_at(frame):
+        bpy.context.scene.frame_set(frame)
+        return np.array([np.array(getattr(armature.pose.bones[b], end))
+                         for b, end in sources.values()])
+
+    keyed = joints_at(31)
+    k = request.keys
+    made = compose(load_generator(tiny_weights), [(s.action, s.frames) for s in request.segments],
+                   seed=0, truncation=0.7, settings=Settings(steps=2, candidates=2),
+                   keys={"frames": k.frames, "joints": k.joints, "mask": k.mask})
+    shot.land_shot(bpy.context, armature, made.composed(), made.request, anchor)
+    error = joints_at(31) - keyed
+    assert np.abs(error[:, :2]).max() < 0.01  # horizontally: where the animator keyed it
+    assert np.linalg.norm(error - error.mean(axis=0), axis=-1).max() < 0.01  # the pose

@@ -13,12 +13,14 @@ import bpy
 import numpy as np
 
 from ..core import generation
+from ..core.body import ROOT_BONE, canonical_joint_indices
 from ..core.errors import BackendFailure, UserError
+from ..core.retarget import dataset_to_blender
 from ..core.shot.keys import joint_sources, keys_from_points
 from ..core.shot.path import curve_to_path
 from ..core.shot.request import SegmentRow, build_request
 from ..core.take_names import take_name
-from . import controller, keyframes, rig_bone_map
+from . import controller, keyframes, rig_bone_map, take_record
 from .properties import settings_of
 
 DEFAULT_FPS = 30.0
@@ -174,7 +176,7 @@ def start_compose(context: bpy.types.Context) -> generation.ComposeJob:
     )
     settings.busy = True
     job = generation.ComposeJob(request, shot=shot, model=settings.model or None,
-                                armature=armature)
+                                armature=armature, anchor=key_anchor(context, armature, shot))
     return job.start()
 
 
@@ -197,11 +199,12 @@ def apply_compose(context: bpy.types.Context, job: generation.ComposeJob) -> lis
         if job.error_code == generation.UNREACHABLE:
             settings.status, settings.status_text = "ERROR", job.error
         raise BackendFailure(job.error, job.error_code)
-    return land_shot(context, job.armature, job.result, job.shot)
+    return land_shot(context, job.armature, job.result, job.shot, job.anchor)
 
 
-def land_shot(context: bpy.types.Context, armature, composed, shot) -> list[str]:
-    """``composed`` (a ``ComposedShot``) onto ``armature`` through ``make_take``."""
+def land_shot(context: bpy.types.Context, armature, composed, shot, anchor=None) -> list[str]:
+    """``composed`` (a ``ComposedShot``) onto ``armature`` through ``make_take``; ``anchor``
+    from ``key_anchor`` when the shot has keys."""
     settings = settings_of(context)
     takes = composed.takes
     if settings.match_fps:
@@ -216,6 +219,8 @@ def land_shot(context: bpy.types.Context, armature, composed, shot) -> list[str]
                   "segments": [list(s) for s in composed.segments]},
     )
     action = made.action
+    if shot.path is not None or shot.keys is not None:
+        place_in_world(context, armature, action, anchor)
     step = context.scene.render.fps / context.scene.render.fps_base / float(takes.fps)
     starts = [(settings.frame_start + round(start * step), length, label)
               for start, length, label in composed.segments]
@@ -231,6 +236,78 @@ def land_shot(context: bpy.types.Context, armature, composed, shot) -> list[str]
     context.scene.frame_start = settings.frame_start
     context.scene.frame_end = round(action.frame_range[1])
     return made.warnings
+
+
+def _root_bone(context: bpy.types.Context, armature) -> str | None:
+    _, resolution = rig_bone_map.resolve_bone_map(
+        armature, controller.bone_map_choice(settings_of(context)))
+    root = resolution.mapping.get(ROOT_BONE)
+    return root if root in armature.pose.bones else None
+
+
+def root_at(context: bpy.types.Context, armature, frame: int) -> np.ndarray | None:
+    """The root bone's head (world, minus the armature's location) at scene ``frame``."""
+    root = _root_bone(context, armature)
+    if root is None:
+        return None
+    scene, before = context.scene, context.scene.frame_current
+    try:
+        scene.frame_set(frame)
+        world = np.array(armature.matrix_world)
+        return world[:3, :3] @ np.array(armature.pose.bones[root].head)
+    finally:
+        scene.frame_set(before)
+
+
+def key_anchor(context: bpy.types.Context, armature, shot) -> tuple[int, np.ndarray] | None:
+    """Where the rig's root stands at the first keyed frame, before composing: the shot is
+    put back there (``place_in_world``)."""
+    if shot.keys is None:
+        return None
+    frame = settings_of(context).frame_start + int(shot.keys.frames[0])
+    head = root_at(context, armature, frame)
+    return None if head is None else (frame, head)
+
+
+def place_in_world(context: bpy.types.Context, armature, action, anchor=None) -> None:
+    """Put a shot that follows a path or meets keys where the engine placed it.
+
+    Retargeting starts every take over the rig's rest place (``core/retarget/grounding``),
+    but a path and keys are places in the scene. With keys, the root goes back to where it
+    stood at the first keyed frame (``anchor``: the legs' scale of the take and the rig
+    differ, so anchoring at the key keeps it within the pose's own error); with a path
+    only, the take's own start (its first root, dataset frame, times the retargeting's
+    scale, from the armature) is where the root belongs. The root bone's location keys move
+    by the constant horizontal difference.
+    """
+    root = _root_bone(context, armature)
+    if root is None:
+        return
+    keyframes.assign_action(armature, action)
+    if anchor is not None:
+        frame, wanted = anchor
+    else:
+        record = take_record.take_joints(action)
+        index = canonical_joint_indices(record["joint_names"]).get("SpineBase")
+        if index is None:
+            return
+        scale = float(action.get(take_record.TAKE_KEY, {}).get("scale", 1.0))
+        frame = round(action.frame_range[0])
+        wanted = dataset_to_blender(record["joints"][0, index]) * scale
+    head = root_at(context, armature, frame)
+    delta_world = np.array([wanted[0] - head[0], wanted[1] - head[1], 0.0])
+    # World → armature → the root bone's rest frame (its pose location's axes).
+    to_armature = np.linalg.inv(np.array(armature.matrix_world)[:3, :3])
+    rest = np.array(armature.data.bones[root].matrix_local)[:3, :3]
+    delta_local = np.linalg.solve(rest, to_armature @ delta_world)
+    path = f'pose.bones["{root}"].location'
+    for fcurve in _fcurves(action):
+        if fcurve.data_path == path:
+            co = np.empty(2 * len(fcurve.keyframe_points))
+            fcurve.keyframe_points.foreach_get("co", co)
+            co[1::2] += delta_local[fcurve.array_index]
+            fcurve.keyframe_points.foreach_set("co", co)
+            fcurve.update()
 
 
 def place_markers(scene: bpy.types.Scene, starts) -> None:

@@ -116,6 +116,7 @@ class ComposeJob(GenerationJob):
     shot: Any = None  # vendor.records.shot.ShotRequest
     model: str | None = None
     armature: Any = None  # where the result lands (the glue's object; kept, not used here)
+    anchor: Any = None  # (scene frame, root position) the glue puts the result back at
 
     def start(self) -> ComposeJob:
         self._thread = threading.Thread(target=self._run, name="kgan-compose", daemon=True)
