@@ -198,5 +198,7 @@ def test_error_codes_are_the_documented_closed_list():
         "too_large",
         "version_mismatch",
         "busy",
+        "deadline",
+        "cancelled",
         "internal",
     }

@@ -37,6 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=64,
         help='queued requests per client before its new ones are answered "busy"',
     )
+    parser.add_argument(
+        "--max-pending",
+        type=int,
+        default=16_384,
+        help="samples (cost) held, queued or at workers, past which the client holding the "
+        'most is answered "busy" (its newest queued request pushed out when another client '
+        "asks; default %(default)s)",
+    )
+    parser.add_argument(
+        "--quantum",
+        type=float,
+        default=1.0,
+        help="samples each client is credited per turn of the deficit-round-robin "
+        "scheduler (default %(default)s)",
+    )
     parser.add_argument("--curve-secret-key", metavar="F", help="the broker's key pair")
     parser.add_argument(
         "--curve-authorized-clients",
@@ -61,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
         or args.liveness < 1
         or args.max_queue < 1
         or args.max_client_queue < 1
+        or args.max_pending < 1
+        or not args.quantum > 0
     ):
         raise KineticGanError(
-            "--heartbeat-ms, --liveness, --max-queue and --max-client-queue must be positive"
+            "--heartbeat-ms, --liveness, --max-queue, --max-client-queue, --max-pending and "
+            "--quantum must be positive"
         )
     if bool(args.curve_secret_key) != bool(args.curve_authorized_clients):
         raise KineticGanError(
@@ -84,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         liveness=args.liveness,
         max_queue=args.max_queue,
         max_client_queue=args.max_client_queue,
+        max_pending=args.max_pending,
+        quantum=args.quantum,
     )
     context = zmq.Context()
     curve_server = None

@@ -2,6 +2,9 @@
 
 --protocol kinetic-gan   the published FID (Inception) and MMD-a / MMD-s
 --protocol recognition   FID / accuracy / diversity / multimodality on our recogniser
+--protocol plausibility  physical statistics in metres
+--protocol fidelity      is the action performed the one asked for (nearest real class,
+                         an independent recogniser, a classifier two-sample test)
 
 Real motions come from a dataset (``--real``); generated ones from a weights file
 (sampled here, ``--per-class`` per class, fresh for every repeat) or a ``.npz``.
@@ -19,7 +22,8 @@ import numpy as np
 from kinetic_gan.atomic import atomic_write
 from kinetic_gan.errors import KineticGanError
 
-PROTOCOLS = ("kinetic-gan", "recognition", "plausibility")
+PROTOCOLS = ("kinetic-gan", "recognition", "plausibility", "fidelity")
+FIDELITY_PER_CLASS = 40
 RECOGNITION_SAMPLES = 1000  # generated motions per draw, spread over the classes (as ACTOR)
 RECOGNITION_REPEATS = 20
 
@@ -47,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, …")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    fidelity = parser.add_argument_group("fidelity protocol")
+    fidelity.add_argument("--sequence-recognizer", type=Path,
+                          help="the independent recogniser (train-recognizer --family gru)")
+    fidelity.add_argument("--confusion", type=Path,
+                          help="confusion matrix PNG (default: beside --out, OUT_confusion.png)")
+    fidelity.add_argument("--sheets", type=Path, help="write DIR/<class>.png: 2 real, 4 generated")
 
 
 def _generated_draw(args, real, normalization, per_class: int, device: str):
@@ -164,7 +174,62 @@ def run_plausibility(args, device: str) -> dict[str, object]:
             "note": "real speed/accel W1 is train vs test (the noise floor); proportions vs train"}
 
 
+def _generated_metres(args, per_class: int, device: str):
+    from kinetic_gan.metrics import motion_sets
+
+    if args.generated.suffix == ".npz":
+        joints = motion_sets.read_npz(args.generated)
+    elif args.generated.suffix == ".safetensors":
+        joints = motion_sets.generate_joints(args.generated, per_class, args.seed, device,
+                                             args.truncation)
+    else:
+        raise KineticGanError(f"{args.generated}: expected WEIGHTS.safetensors or FILE.npz")
+    if joints.units != "m" or joints.skeleton != "ntu":
+        raise KineticGanError(f"{args.generated}: fidelity needs NTU-25 joints in metres")
+    return joints
+
+
+def run_fidelity(args, device: str) -> dict[str, object]:
+    from kinetic_gan.metrics import fidelity_figures, motion_sets
+    from kinetic_gan.metrics import fidelity_protocol as FP
+
+    split = args.split or "test"
+    test = motion_sets.open_real(args.real, split, args.frames)
+    train = motion_sets.open_real(args.real, "train", args.frames)
+    if test.skeleton != "ntu":
+        raise KineticGanError(f"{args.real}: fidelity needs 3-D NTU-25 joints")
+    joints = _generated_metres(args, args.per_class or FIDELITY_PER_CLASS, device)
+    if joints.joints.shape[1] != test.shape[1]:
+        raise KineticGanError(f"frames differ: real {test.shape[1]}, generated "
+                              f"{joints.joints.shape[1]} (pass --frames)")
+    metres = lambda ds: np.asarray(ds.array(normalized=False)).transpose(0, 2, 3, 1)  # noqa: E731
+    sets = FP.Sets(metres(train), np.asarray(train.labels), metres(test), np.asarray(test.labels),
+                   joints.joints, motion_sets.align_labels(joints.names, train.class_names,
+                                                           str(args.generated)),
+                   list(train.class_names), float(test.fps))
+    body, result = FP.fidelity_protocol(sets, args.sequence_recognizer, args.recognizer,
+                                        device, args.seed)
+    psi = "" if args.truncation is None else f", ψ {args.truncation:g}"
+    confusion = args.confusion or (args.out.with_name(args.out.stem + "_confusion.png")
+                                   if args.out else None)
+    if confusion:
+        fidelity_figures.confusion_png(confusion, result.confusion(), sets.class_names,
+                                       f"{args.generated.name}{psi}: nearest real class")
+        body["confusion_png"] = str(confusion)
+    if args.sheets:
+        shown = 1.0 if args.truncation is None else args.truncation
+        fidelity_figures.class_sheets(args.sheets, sets.test, sets.test_labels, sets.generated,
+                                      result.asked, result.nearest, sets.class_names,
+                                      f"generated at psi {shown:g}")
+        body["sheets"] = str(args.sheets)
+    return {"split": split, "truncation": args.truncation, "seed": args.seed, **body}
+
+
 def format_table(results: dict[str, object]) -> str:
+    if results["protocol"] == "fidelity":
+        from kinetic_gan.metrics.fidelity_protocol import format_fidelity
+
+        return format_fidelity(results)
     if results["protocol"] == "plausibility":
         real, gen = results["real"], results["generated"]
         lines = [f"{'statistic':<26}  {'real':>10}  {'generated':>10}  {'ratio':>8}"]
@@ -201,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
     if args.per_class is not None and args.per_class < 2:
         raise KineticGanError("--per-class must be at least 2")
     runner = {"kinetic-gan": run_kinetic_gan, "recognition": run_recognition,
-              "plausibility": run_plausibility}[args.protocol]
+              "plausibility": run_plausibility, "fidelity": run_fidelity}[args.protocol]
     body = runner(args, device)
     results = {
         "protocol": args.protocol,

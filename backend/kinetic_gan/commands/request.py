@@ -23,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model name (default: the server's first)")
     parser.add_argument("--out", help="write the takes here (.npz, same layout as generate)")
     parser.add_argument("--info", action="store_true", help="print the server's models and exit")
+    parser.add_argument(
+        "--deadline-ms",
+        type=float,
+        help="the server drops the request unrun after this many milliseconds (error deadline)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per try")
     parser.add_argument("--retries", type=int, default=1)
     cleanup_option.add_argument(parser)
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
                     truncation=args.truncation,
                     vary_noise=args.vary_noise,
                     model=args.model,
+                    deadline_ms=args.deadline_ms,
                 )
             except BackendError as exc:
                 if exc.code != "unreachable":

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 
 import zmq
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.serve import curve
+
+# The interpreter's thread switch interval while serving (see run()).
+SWITCH_INTERVAL_S = 0.0005
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-pending",
         type=int,
         default=4096,
-        help='samples queued before new requests are answered "busy"',
+        help="samples queued (and running) past which the client holding the most is "
+        'answered "busy" (its newest queued request pushed out when another client asks); '
+        "a client with nothing queued is admitted up to twice this (default %(default)s)",
     )
     parser.add_argument(
         "--max-client-pending",
@@ -57,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1024,
         help="samples one client may have queued (a client with none queued is always "
         "admitted, so floods starve no one; default %(default)s)",
+    )
+    parser.add_argument(
+        "--quantum",
+        type=float,
+        default=1.0,
+        help="samples each client is credited per turn of the deficit-round-robin "
+        "scheduler (default %(default)s; larger: fewer, longer turns)",
     )
     parser.add_argument(
         "--heartbeat-ms",
@@ -89,8 +102,10 @@ def _check_limits(args: argparse.Namespace) -> None:
     ):
         if value < 1:
             raise KineticGanError(f"{flag} must be >= 1, got {value}")
-    if args.max_delay_ms < 0 or args.heartbeat_ms <= 0:
-        raise KineticGanError("--max-delay-ms must be >= 0 and --heartbeat-ms > 0")
+    if args.max_delay_ms < 0 or args.heartbeat_ms <= 0 or not args.quantum > 0:
+        raise KineticGanError(
+            "--max-delay-ms must be >= 0, --heartbeat-ms and --quantum > 0"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,7 +125,13 @@ def run(args: argparse.Namespace) -> int:
         max_count=args.max_count,
         max_pending=args.max_pending,
         max_client_pending=args.max_client_pending,
+        quantum=args.quantum,
     )
+    # The socket thread answers floods of refusals while the compute thread runs batches;
+    # every torch call of the latter gives the GIL up and waits up to the switch interval to
+    # get it back (5 ms by default), which would stretch a batch of many small calls by
+    # hundreds of milliseconds under a flood. A short interval keeps batches at their speed.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     device = resolve_device(args.device)
     runners = [GeneratorRunner(load_generator(path, device=device)) for path in args.weights]
     dispatcher = Dispatcher(runners, config)
@@ -167,10 +188,12 @@ def _transport(args: argparse.Namespace, context: zmq.Context, config, curve_ser
     if args.curve_secret_key and args.curve_broker_key:
         public, secret = curve.load_keypair(args.curve_secret_key)
         keys = (curve.load_public(args.curve_broker_key), public, secret)
+    # Capacity is cost (samples) held at once: a batch running and one ready behind it keep
+    # the device busy; the rest waits at the broker, where clients take turns.
     return WorkerTransport(
         context,
         args.connect,
-        capacity=args.max_batch,
+        capacity=2 * args.max_batch,
         heartbeat_s=args.heartbeat_ms / 1000.0,
         curve_client=keys,
     )

@@ -18,6 +18,8 @@ MAX_ACTION_CHARS = 256
 MAX_MODEL_CHARS = 256
 MAX_SEED = 2**63 - 1
 MAX_TRUNCATION = 1.0
+# The longest deadline a request may carry (a day): past that "no deadline" says it better.
+MAX_DEADLINE_MS = 86_400_000
 
 
 class RequestError(ValueError):
@@ -34,6 +36,15 @@ class GenerateRequest:
     seed: int | None = None  # None: the server picks one and reports it
     truncation: float | None = None  # ψ in 0..MAX_TRUNCATION; None: no truncation
     vary_noise: bool = False  # one z for every take, fresh noise per take
+    # Milliseconds from when the server (or broker) receives the request after which it is
+    # dropped unrun and answered "deadline"; None: no deadline. Sent only when set, so a
+    # request without one reads as before to older servers.
+    deadline_ms: float | None = None
+    # Blend toward another seed's takes (the add-on's *Blend two*): take k is made from the
+    # z and noise of ``seed`` moved toward those of ``mix_seed`` by ``mix`` (0..1). Sent
+    # only when set, as deadline_ms.
+    mix_seed: int | None = None
+    mix: float = 0.0
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> GenerateRequest:
@@ -46,8 +57,14 @@ class GenerateRequest:
         return cls(**fields).checked()
 
     def fields(self) -> dict[str, Any]:
-        """Every field by name: what travels in a request's header."""
-        return dataclasses.asdict(self)
+        """Every field by name: what travels in a request's header (``deadline_ms`` only
+        when set)."""
+        fields = dataclasses.asdict(self)
+        if fields["deadline_ms"] is None:
+            del fields["deadline_ms"]
+        if fields["mix_seed"] is None:
+            del fields["mix_seed"], fields["mix"]
+        return fields
 
     def checked(self) -> GenerateRequest:
         """This request with ψ as a float; RequestError names the first field that is wrong."""
@@ -76,10 +93,36 @@ class GenerateRequest:
                 )
         if not isinstance(self.vary_noise, bool):
             raise RequestError('"vary_noise" must be true or false')
-        return dataclasses.replace(self, truncation=psi)
+        deadline = check_deadline(self.deadline_ms)
+        return dataclasses.replace(self, truncation=psi, deadline_ms=deadline,
+                                   mix=_checked_mix(self.mix_seed, self.mix))
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(GenerateRequest))
+
+
+def _checked_mix(mix_seed: Any, mix: Any) -> float:
+    """``mix`` as a float; RequestError unless ``mix_seed`` is null or a seed and ``mix`` a
+    number in 0..1."""
+    if mix_seed is not None and (not _is_int(mix_seed) or not 0 <= mix_seed <= MAX_SEED):
+        raise RequestError(f'"mix_seed" must be null or an integer in 0..{MAX_SEED}')
+    real = isinstance(mix, numbers.Real) and not isinstance(mix, bool)
+    value = _float(mix) if real else math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise RequestError(f'"mix" must be a number in 0..1, got {mix!r}')
+    return value
+
+
+def check_deadline(value: Any) -> float | None:
+    """``deadline_ms`` as a float (None stays None); RequestError unless a number in
+    (0, MAX_DEADLINE_MS]. Every op that may carry a deadline checks it here."""
+    if value is None:
+        return None
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    number = _float(value) if real else math.nan
+    if not math.isfinite(number) or not 0 < number <= MAX_DEADLINE_MS:
+        raise RequestError(f'"deadline_ms" must be null or a number in (0, {MAX_DEADLINE_MS}]')
+    return number
 
 
 def parse_action(text: str) -> str | int:

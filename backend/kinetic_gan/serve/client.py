@@ -21,16 +21,22 @@ from typing import Any
 import zmq
 
 from ..records.request import GenerateRequest, RequestError
+from ..records.shot import ComposedShot, ShotError, ShotRequest
 from ..records.takes import GeneratedSet, check_generated
 from . import protocol
 
 # How often a waiting call wakes up to look at its cancel event.
 _CANCEL_POLL_S = 0.05
+# How long a cancelled call waits for the server to confirm its ``cancel`` (so the message
+# has left before the socket closes); the call raises Cancelled either way.
+_CANCEL_ACK_S = 0.25
 # What a reply may hold, so that a hostile or broken server cannot make the client allocate
 # without bound: frames of a non-generate reply, and the bytes of one sample in a generate
 # reply when the model's size is not known from ``info`` (1024 frames x 32 joints x 3 x 4 B).
 MAX_SMALL_REPLY_BYTES = protocol.MAX_HEADER_BYTES
 MAX_SAMPLE_BYTES = 1024 * 32 * 3 * 4
+# Bytes of one frame of a composed shot at most (32 joints x 3 x 4 B): a shot's reply cap.
+MAX_FRAME_BYTES = 32 * 3 * 4
 # The client's own code for a reply it refuses (malformed, or not what was asked for): the
 # protocol's "bad_request" is what a server says about *our* message, so the two stay apart.
 BAD_REPLY = "bad_reply"
@@ -151,6 +157,34 @@ class Client:
         message = self._call("generate", req.fields(), timeout_s=timeout_s, cancel=cancel)
         return self._generated(message, req.count)
 
+    def compose(
+        self,
+        shot: ShotRequest,
+        *,
+        model: str | None = None,
+        deadline_ms: float | None = None,
+        timeout_s: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ComposedShot:
+        """Compose ``shot`` into one take (``records.shot.ComposedShot``: the take, raw, and
+        each segment's start); ``timeout_s`` and ``cancel`` as for :meth:`generate` (a
+        cancel stops the server's optimisation at its next step)."""
+        try:
+            shot = shot.checked()
+            fields, arrays = protocol.compose_fields(shot, model=model, deadline_ms=deadline_ms)
+        except (ShotError, RequestError) as exc:
+            raise BackendError(self.address, "bad_request", f"bad compose request: {exc}") from None
+        self._max_frame_bytes = max(MAX_SMALL_REPLY_BYTES, shot.frames * MAX_FRAME_BYTES)
+        message = self._call("compose", fields, timeout_s=timeout_s, cancel=cancel, arrays=arrays)
+        try:
+            composed = protocol.composed_from_reply(message)
+        except protocol.ProtocolError as exc:
+            raise self._bad_reply("incomplete compose reply", exc) from None
+        if composed.takes.joints.shape[1] != shot.frames:
+            raise self._bad_reply("bad compose reply", f"{composed.takes.joints.shape[1]} "
+                                  f"frames for a {shot.frames}-frame shot")
+        return composed
+
     def _sample_bytes(self, model: str | None) -> int:
         """Bytes of one sample's joints: exact for a model ``info`` described, else a cap."""
         known = [m for m in self._models if model is None or m.get("name") == model]
@@ -195,12 +229,13 @@ class Client:
         timeout_s: float | None = None,
         cancel: threading.Event | None = None,
         retries: int | None = None,
+        arrays: dict[str, Any] | None = None,
     ) -> protocol.Message:
         per_try = self.timeout_s if timeout_s is None else float(timeout_s)
         request_id = protocol.new_id()
-        frames = protocol.request(op, request_id, **fields)
+        frames = protocol.request(op, request_id, arrays, **fields)
         tries = (self.retries if retries is None else int(retries)) + 1
-        if op != "generate":
+        if op not in ("generate", "compose"):
             self._max_frame_bytes = MAX_SMALL_REPLY_BYTES
         for _ in range(tries):
             if self._socket is not None and self._socket_cap != self._max_frame_bytes:
@@ -234,6 +269,7 @@ class Client:
         deadline = time.monotonic() + timeout_s
         while True:
             if cancel is not None and cancel.is_set():
+                self._send_cancel(request_id)
                 raise Cancelled(self.address, "cancelled", "request cancelled")
             left = deadline - time.monotonic()
             if left <= 0:
@@ -257,6 +293,31 @@ class Client:
             if message.header.get("id") == request_id:
                 return message
             # else: the answer to an earlier, abandoned try — ignore it.
+
+    def _send_cancel(self, request_id: str) -> None:
+        """Tell the server to drop ``request_id`` (on this socket: a cancel counts only from
+        the client that sent the request), and wait a moment for it to say so."""
+        assert self._socket is not None
+        cancel_id = protocol.new_id()
+        try:
+            self._socket.send_multipart(
+                [b"", *protocol.cancel_request(request_id, cancel_id)], flags=zmq.NOBLOCK
+            )
+        except zmq.ZMQError:
+            return
+        deadline = time.monotonic() + _CANCEL_ACK_S
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._socket.poll(int(left * 1000) + 1, zmq.POLLIN):
+                return
+            parts = self._socket.recv_multipart()
+            if len(parts) > protocol.MAX_FRAMES + 2:
+                return
+            try:
+                header = protocol.decode(parts[1:] if parts and not parts[0] else parts).header
+            except protocol.ProtocolError:
+                return
+            if header.get("id") == cancel_id:
+                return
 
     def _checked(self, message: protocol.Message, op: str) -> protocol.Message:
         try:

@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from ..records.request import GenerateRequest, RequestError
+from ..records.request import GenerateRequest, RequestError, check_deadline
+from ..records.shot import ComposedShot, Keys, ShotError, ShotRequest
 from ..records.takes import ARRAY_FIELDS, GeneratedSet, from_fields
 
 PROTOCOL_VERSION = 1
-OPS = ("info", "generate", "ping")
+OPS = ("info", "generate", "ping", "cancel", "compose")
 
 # The closed list of error codes a reply may carry (docs/protocol.md explains each).
 ERROR_CODES = (
@@ -35,6 +36,8 @@ ERROR_CODES = (
     "too_large",  # count over the server's limit, or a message over the size caps
     "version_mismatch",  # header "v" is an integer other than PROTOCOL_VERSION
     "busy",  # the server's queue is full; try again later
+    "deadline",  # the request's deadline_ms passed before it could run
+    "cancelled",  # the client cancelled the request (op "cancel")
     "internal",  # the server failed; the message says how
 )
 
@@ -194,9 +197,15 @@ def _is_int(value: Any) -> bool:
 # --------------------------------------------------------------------------- requests
 
 
-def request(op: str, request_id: str | None = None, **fields: Any) -> list[bytes]:
-    """Frames of a request ``op`` with ``fields`` in its header."""
-    return encode({"v": PROTOCOL_VERSION, "op": op, "id": request_id or new_id(), **fields})
+def request(
+    op: str,
+    request_id: str | None = None,
+    arrays: Mapping[str, np.ndarray] | None = None,
+    **fields: Any,
+) -> list[bytes]:
+    """Frames of a request ``op`` with ``fields`` in its header and ``arrays`` as frames."""
+    header = {"v": PROTOCOL_VERSION, "op": op, "id": request_id or new_id(), **fields}
+    return encode(header, arrays)
 
 
 def generate_request(req: GenerateRequest, request_id: str | None = None) -> list[bytes]:
@@ -216,6 +225,48 @@ def request_op(header: Mapping[str, Any]) -> tuple[str, str]:
     return request_id, op
 
 
+def cancel_request(target: str, request_id: str | None = None) -> list[bytes]:
+    """Frames of a ``cancel`` of this client's request ``target``."""
+    return request("cancel", request_id, target=target)
+
+
+def parse_cancel(header: Mapping[str, Any]) -> str:
+    """The id of the request a ``cancel`` header names; ProtocolError when it names none."""
+    if header.get("frames"):
+        raise ProtocolError("bad_request", "cancel takes no binary frames")
+    unknown = sorted(set(header) - {*ENVELOPE_KEYS, "target"})
+    if unknown:
+        raise ProtocolError("bad_request", f"cancel: unknown fields {unknown[:8]}")
+    target = header.get("target")
+    if not isinstance(target, str) or not 0 < len(target) <= MAX_ID_CHARS:
+        raise ProtocolError(
+            "bad_request", f'"target" must be a request id of 1..{MAX_ID_CHARS} chars'
+        )
+    return target
+
+
+def request_cost(header: Mapping[str, Any]) -> float:
+    """What a request costs to schedule, read from its header alone (the broker does not
+    parse further): generator windows, so a ``generate`` of count N costs N and ops that
+    compute nothing cost 0. A malformed count costs 1: the worker refuses it anyway."""
+    if header.get("op") == "compose":
+        shot = header.get("shot")
+        return compose_cost(shot.get("segments") if isinstance(shot, Mapping) else None)
+    if header.get("op") != "generate":
+        return 0.0
+    count = header.get("count", 1)
+    return float(count) if _is_int(count) and 0 < count <= 1 << 20 else 1.0
+
+
+def request_deadline_ms(header: Mapping[str, Any]) -> float | None:
+    """A header's ``deadline_ms`` when it is a usable one, else None (leniently: the broker
+    passes requests on and the server checks them)."""
+    try:
+        return check_deadline(header.get("deadline_ms"))
+    except RequestError:
+        return None
+
+
 def parse_generate(header: Mapping[str, Any]) -> GenerateRequest:
     """A checked GenerateRequest from a ``generate`` header (count limits are the server's)."""
     if header.get("frames"):
@@ -233,6 +284,95 @@ def check_generate(req: GenerateRequest) -> GenerateRequest:
         return req.checked()
     except RequestError as exc:
         raise ProtocolError("bad_request", str(exc)) from None
+
+
+# A shot's cost in generator windows: each optimisation step runs every window forward and
+# back (about three forward passes), over frames / WINDOW_FRAMES windows; capped at one
+# client's default share of the queue, so a long shot of a client with nothing queued is
+# still admitted (and holds that client's share while it runs).
+COMPOSE_STEPS = 40
+WINDOW_FRAMES = 64
+MAX_COMPOSE_COST = 1024.0
+COMPOSE_ARRAYS = ("path", "key_frames", "key_joints", "key_mask")
+
+
+def compose_cost(segments: Any) -> float:
+    """Cost of a shot of these ``[action, frames]`` segments (malformed: 1, refused later)."""
+    if not isinstance(segments, list):
+        return 1.0
+    frames = 0
+    for item in segments[:10_000]:
+        length = item[1] if isinstance(item, (list, tuple)) and len(item) == 2 else None
+        frames += length if _is_int(length) and 0 < length <= 1 << 24 else 0
+    return min(MAX_COMPOSE_COST, max(1.0, frames * COMPOSE_STEPS * 3 / WINDOW_FRAMES))
+
+
+def compose_request(
+    shot: ShotRequest,
+    request_id: str | None = None,
+    *,
+    model: str | None = None,
+    deadline_ms: float | None = None,
+) -> list[bytes]:
+    """Frames of a ``compose``: the shot's fields in the header, its path and keys as
+    arrays (so keyed poses cost bytes, not JSON)."""
+    fields, arrays = compose_fields(shot, model=model, deadline_ms=deadline_ms)
+    return request("compose", request_id, arrays, **fields)
+
+
+def compose_fields(
+    shot: ShotRequest, *, model: str | None = None, deadline_ms: float | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(header fields, arrays) of a ``compose`` request for ``shot``."""
+    body = shot.to_dict()
+    del body["path"], body["keys"]
+    arrays: dict[str, np.ndarray] = {}
+    if shot.path is not None:
+        arrays["path"] = np.asarray(shot.path, "<f8")
+    if shot.keys is not None:
+        arrays["key_frames"] = np.asarray(shot.keys.frames, "<i8")
+        arrays["key_joints"] = np.asarray(shot.keys.joints, "<f4")
+        arrays["key_mask"] = np.asarray(shot.keys.mask, "|u1")
+    fields: dict[str, Any] = {"shot": body, "model": model}
+    if deadline_ms is not None:
+        fields["deadline_ms"] = check_deadline(deadline_ms)
+    return fields, arrays
+
+
+def parse_compose(message: Message) -> tuple[ShotRequest, str | None, float | None]:
+    """(shot, model, deadline_ms) of a ``compose`` message; ProtocolError("bad_request")
+    names the field that is wrong (class names are the server's to check)."""
+    header = message.header
+    unknown = sorted(set(header) - {*ENVELOPE_KEYS, "shot", "model", "deadline_ms"})
+    unknown += sorted(set(message.arrays) - set(COMPOSE_ARRAYS))
+    if unknown:
+        raise ProtocolError("bad_request", f"compose: unknown fields {unknown[:8]}")
+    model = header.get("model")
+    if model is not None and (not isinstance(model, str) or not 0 < len(model) <= 256):
+        raise ProtocolError("bad_request", '"model" must be null or a model name')
+    try:
+        deadline = check_deadline(header.get("deadline_ms"))
+        shot = header.get("shot")
+        if not isinstance(shot, Mapping):
+            raise ShotError('shot: missing (an object with "segments")')
+        if "path" in shot or "keys" in shot:
+            raise ShotError("shot: path and keys travel as arrays, not in the header")
+        request = ShotRequest.from_dict(shot)
+        arrays = message.arrays
+        path = arrays.get("path")
+        keys = None
+        if "key_frames" in arrays or "key_joints" in arrays:
+            if "key_frames" not in arrays or "key_joints" not in arrays:
+                raise ShotError("keys: key_frames and key_joints travel together")
+            keys = Keys.from_arrays(arrays["key_frames"], arrays["key_joints"],
+                                    arrays.get("key_mask"))
+        request = ShotRequest(
+            segments=request.segments, seed=request.seed, truncation=request.truncation,
+            loop=request.loop, path=path, keys=keys,
+        ).checked()
+    except (ShotError, RequestError) as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
+    return request, model, deadline
 
 
 # --------------------------------------------------------------------------- replies
@@ -265,6 +405,31 @@ def generated_from_reply(message: Message) -> GeneratedSet:
     try:
         return from_fields({**message.header["result"], **message.arrays}, {"cleanup": "none"})
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
+
+
+def compose_reply(request_id: str | None, shot: ComposedShot) -> list[bytes]:
+    """The reply to a ``compose``: its one take as a ``generate`` reply's, plus the segment
+    table ``[[start frame, frames, action], ...]`` in ``result``."""
+    result = shot.takes.fields()
+    arrays = {name: result.pop(name) for name in ARRAY_FIELDS}
+    del result["cleanup"]
+    result.update(action=shot.takes.action, label=int(shot.takes.labels[0]),
+                  segments=[list(row) for row in shot.segments])
+    return ok_reply(request_id, "compose", result, arrays)
+
+
+def composed_from_reply(message: Message) -> ComposedShot:
+    """The shot of an ok ``compose`` reply; ProtocolError when a field is missing or wrong."""
+    result = dict(message.header["result"])
+    rows = result.pop("segments", None)
+    try:
+        takes = from_fields({**result, **message.arrays}, {"cleanup": "none"})
+        if not isinstance(rows, list):
+            raise ValueError('"segments" must be a list')
+        table = tuple((int(a), int(b), str(c)) for a, b, c in rows)
+        return ComposedShot(takes, table)
+    except (KeyError, TypeError, ValueError, OverflowError, ShotError) as exc:
         raise ProtocolError("bad_request", str(exc)) from None
 
 

@@ -1,9 +1,11 @@
 """The generation server: a socket thread that answers requests, a batcher that generates.
 
-The socket thread never runs the generator: ``ping``, ``info`` and every error are answered
-at once, and ``generate`` jobs go to the :class:`~kinetic_gan.serve.batcher.Batcher`, whose
-finished work comes back through a pipe the socket thread polls. So a slow batch delays no
-ping and no malformed message can stop the loop.
+The socket thread never runs the generator: ``ping``, ``info``, ``cancel`` and every error
+are answered at once, and ``generate`` jobs go to the
+:class:`~kinetic_gan.serve.batcher.Batcher`, whose finished work comes back through a pipe
+the socket thread polls. So a slow batch delays no ping and no malformed message can stop
+the loop. Admission, turns between clients, deadlines and cancellation are the batcher's
+:class:`~kinetic_gan.serve.scheduler.FairQueue`'s (docs/protocol.md, "Fair serving").
 
 Two ways to face clients (a *transport*): bound as a ROUTER (a stand-alone server), or
 connected as a DEALER worker to a ``kinetic-gan broker`` with heartbeats (Paranoid Pirate).
@@ -27,11 +29,15 @@ import zmq
 
 from kinetic_gan.errors import KineticGanError
 from kinetic_gan.memory import release_free_memory
+from kinetic_gan.records.shot import ShotError
 from kinetic_gan.records.takes import GeneratedSet
 from kinetic_gan.serve import protocol
 from kinetic_gan.serve import worker_protocol as wp
-from kinetic_gan.serve.batcher import Batcher, GeneratorRunner, Job, Output
+from kinetic_gan.serve.batcher import Batcher, GeneratorRunner, Job, Output, job_work
+from kinetic_gan.serve.compose_job import ComposeJob, compose_work
 from kinetic_gan.serve.curve import CurveServer
+from kinetic_gan.serve.peers import PeerWatch
+from kinetic_gan.serve.scheduler import GONE, DuplicateId, Refused
 
 log = logging.getLogger("kinetic_gan.server")
 
@@ -39,6 +45,17 @@ log = logging.getLogger("kinetic_gan.server")
 RANDOM_SEED_LIMIT = 2**31
 # Frames of one inbound message: routing envelope (broker: 5 frames) + header + arrays.
 MAX_INBOUND_FRAMES = protocol.MAX_FRAMES + 8
+# Why a work was stopped -> the error code its reply carries ("reset": no reply at all, the
+# broker that sent it is gone and has given it to another worker).
+STOPPED_CODES = {
+    "cancelled": "cancelled",
+    "gone": "cancelled",
+    "deadline": "deadline",
+    "busy": "busy",
+    "internal": "internal",
+}
+RESET = "reset"
+STATS_S = 10.0  # how often the counters are logged while the server works
 
 
 def server_version() -> str:
@@ -55,10 +72,12 @@ class ServeConfig:
     max_batch: int = 64  # samples per device batch; 1 turns batching off
     max_delay_ms: float = 5.0  # longest a batch waits for more requests (only under load)
     max_count: int = 256  # samples per request
-    max_pending: int = 4096  # samples accepted but not yet answered, before replying "busy"
-    # Samples one client may have accepted and unanswered. A client with nothing pending is
-    # admitted even when others filled max_pending (up to twice it), so floods starve no one.
-    max_client_pending: int = 1024
+    # Samples (cost) accepted but not yet answered past which requests compete for room:
+    # the client holding the most is refused (or its newest untouched work pushed out); a
+    # client with nothing accepted is always admitted, up to twice this (memory's bound).
+    max_pending: int = 4096
+    max_client_pending: int = 1024  # samples one client may have accepted and unanswered
+    quantum: float = 1.0  # the credit (samples) each client gets per turn of the scheduler
     replies_per_peer: int = 4  # unread replies queued per peer in ZeroMQ (ZMQ_SNDHWM)
     backlog_bytes_per_peer: int = 16 << 20  # then held by us up to this, then dropped
     max_message_bytes: int = protocol.MAX_REQUEST_BYTES  # inbound ZMQ_MAXMSGSIZE, per frame
@@ -73,8 +92,16 @@ class Ticket:
     started: float
 
 
+@dataclass(frozen=True)
+class CancelOrder:
+    """A ``cancel`` request: stop this client's request ``target``."""
+
+    target: str
+
+
 class Dispatcher:
-    """Turns one request body into a reply or an accepted job; no sockets, no threads."""
+    """Turns one request body into a reply, an accepted job or a cancel order; no sockets,
+    no threads."""
 
     def __init__(self, runners: Sequence[GeneratorRunner], config: ServeConfig) -> None:
         if not runners:
@@ -94,12 +121,13 @@ class Dispatcher:
 
     def handle(
         self, body: Sequence[bytes], client: bytes, pending: int, client_pending: int = 0
-    ) -> tuple[str, str, list[bytes] | Job, str]:
-        """``(request_id, op, outcome, status)``: outcome is reply frames or a :class:`Job`.
+    ) -> tuple[str, str, list[bytes] | Job | CancelOrder, str]:
+        """``(request_id, op, outcome, status)``: outcome is reply frames, a :class:`Job` or
+        a :class:`CancelOrder`.
 
-        ``pending`` is the number of samples accepted and not yet answered (for "busy"),
-        ``client_pending`` the part of it that is this client's; ``status`` is "ok",
-        "accepted" or the error code sent.
+        ``pending`` is the cost (samples) accepted and not yet answered, ``client_pending``
+        the part of it that is this client's (for "busy"; the queue's own admission decides
+        the rest); ``status`` is "ok", "accepted" or the error code sent.
         """
         request_id: str | None = None
         op = "?"
@@ -113,6 +141,14 @@ class Dispatcher:
                 return request_id, op, protocol.ok_reply(request_id, op, {}), "ok"
             if op == "info":
                 return request_id, op, protocol.ok_reply(request_id, op, self._info), "ok"
+            if op == "cancel":
+                return request_id, op, CancelOrder(protocol.parse_cancel(message.header)), "ok"
+            if op == "compose":
+                return request_id, op, self._compose_job(message, client), "accepted"
+            if client_pending >= self.config.max_client_pending:
+                # A flooding client is refused before its request is read further: under a
+                # flood this is most of what the socket thread does.
+                self._check_quota(1, pending, client_pending)
             job = self._generate_job(message.header, client, pending, client_pending)
             return request_id, op, job, "accepted"
         except protocol.ProtocolError as exc:
@@ -147,6 +183,9 @@ class Dispatcher:
         seed = (
             req.seed if req.seed is not None else random.SystemRandom().randrange(RANDOM_SEED_LIMIT)
         )
+        deadline = None
+        if req.deadline_ms is not None:
+            deadline = time.monotonic() + req.deadline_ms / 1000.0
         return Job(
             model=name,
             label=label,
@@ -155,27 +194,55 @@ class Dispatcher:
             truncation=req.truncation,
             vary_noise=req.vary_noise,
             client=client,
+            deadline=deadline,
+            mix_seed=req.mix_seed,
+            mix=req.mix,
         )
 
-    def _check_quota(self, count: int, pending: int, client_pending: int) -> None:
+    def _compose_job(self, message: protocol.Message, client: bytes) -> ComposeJob:
+        shot, model, deadline_ms = protocol.parse_compose(message)
+        runner = self._runner(model)
+        card = runner.card
+        try:
+            shot = shot.checked(list(card.class_names), float(card.fps))
+        except ShotError as exc:
+            code = "unknown_action" if "unknown action" in str(exc) else "bad_request"
+            raise protocol.ProtocolError(code, str(exc)) from None
+        deadline = None if deadline_ms is None else time.monotonic() + deadline_ms / 1000.0
+        return ComposeJob(model=runner.name, request=shot, client=client, deadline=deadline)
+
+    def _runner(self, model: str | None) -> GeneratorRunner:
+        name = model or self.default_model
+        runner = self.runners.get(name)
+        if runner is None:
+            raise protocol.ProtocolError(
+                "unknown_model", f"no model {name[:64]!r} (loaded: {', '.join(self.runners)})"
+            )
+        return runner
+
+    def _check_quota(self, count: int, pending: float, client_pending: float) -> None:
         limit, mine = self.config.max_pending, self.config.max_client_pending
         if client_pending and client_pending + count > mine:
             raise protocol.ProtocolError(
-                "busy", f"{client_pending} of your samples queued (limit {mine}); try again"
+                "busy", f"{client_pending:g} of your samples queued (limit {mine}); try again"
             )
-        # A client with nothing queued gets in even when others filled the queue: with the
-        # batcher's round-robin it is then served in turn. The hard ceiling bounds memory.
-        ceiling = limit if client_pending else 2 * limit
-        if pending and pending + count > ceiling:
+        # Past max_pending the queue decides who is refused (the client holding the most);
+        # only the hard ceiling, memory's bound, is checked here.
+        if pending and pending + count > 2 * limit:
             raise protocol.ProtocolError(
-                "busy", f"{pending} samples queued (limit {limit}); try again"
+                "busy", f"{pending:g} samples queued (limit {limit}); try again"
             )
 
     def reply_for(self, output: Output, ticket: Ticket) -> tuple[list[bytes], str]:
         """Reply frames and a status word for a finished job."""
         job = output.job
+        if output.stopped is not None and output.stopped != "internal":
+            code = STOPPED_CODES.get(output.stopped, "internal")
+            return protocol.error_reply(ticket.request_id, code, output.error or code), code
         if output.error is not None:
             return protocol.error_reply(ticket.request_id, "internal", output.error), "internal"
+        if isinstance(job, ComposeJob):
+            return protocol.compose_reply(ticket.request_id, output.result), "ok"
         card = self.runners[job.model].card
         names = list(card.class_names)
         takes = GeneratedSet(
@@ -226,14 +293,24 @@ class RouterTransport:
             self.socket.close(0)
             raise KineticGanError(f"--bind {bind}: {exc}") from None
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.watch = PeerWatch(self.socket)
 
     @property
     def busy(self) -> bool:
         """True while replies wait in the backlog (the loop then polls more often)."""
         return bool(self._backlog)
 
+    def departed(self) -> list[bytes]:
+        """Clients whose connection closed since the last call (their replies are void)."""
+        peers = self.watch.gone()
+        for peer in peers:
+            self._gone.add(peer)
+            self._backlog.pop(peer, None)
+            self._backlog_size.pop(peer, None)
+        return peers
+
     def receive(self) -> tuple[list[bytes], bytes, list[bytes]] | None:
-        frames = receive_bounded(self.socket)
+        frames = receive_bounded(self.socket, watch=self.watch)
         if frames is None:
             return None
         if len(frames) > 1 and frames[1] == b"":
@@ -254,6 +331,11 @@ class RouterTransport:
 
     def _alive(self, peer: bytes) -> bool:
         return peer not in self._gone
+
+    def is_gone(self, peer: bytes) -> bool:
+        """True for a client whose connection closed: what it sent before closing and we
+        read only now (ZeroMQ queues it) is dropped unread."""
+        return peer in self._gone
 
     def _try_send(self, peer: bytes, message: list[bytes]) -> bool:
         """True when sent or when the peer is gone (nothing left to do); False: try later."""
@@ -287,6 +369,7 @@ class RouterTransport:
             self._gone.clear()
 
     def close(self) -> None:
+        self.watch.close()
         self.socket.close()
 
 
@@ -308,6 +391,9 @@ class WorkerTransport:
         self.endpoint = connect
         self.socket: zmq.Socket = self._open()
         self._backoff_s = heartbeat_s
+        # Set when the broker went silent and we reconnected: it has given our requests to
+        # other workers, so the server drops them (and sends no reply).
+        self.reset = False
 
     def _open(self) -> zmq.Socket:
         sock = self.context.socket(zmq.DEALER)
@@ -320,7 +406,8 @@ class WorkerTransport:
         self._heard, self._said = now, now
         return sock
 
-    def receive(self) -> tuple[list[bytes], bytes, list[bytes]] | None:
+    def receive(self) -> tuple[list[bytes], bytes, list[bytes] | None] | None:
+        """``(envelope, client, body)``; body None: the broker says that client left."""
         frames = receive_bounded(self.socket)
         self._heard = time.monotonic()
         if frames is None:
@@ -329,6 +416,8 @@ class WorkerTransport:
         if len(frames) >= 4 and frames[0] == wp.PROTOCOL and frames[1] == wp.REQUEST:
             seq, client = frames[2], frames[3]
             return [wp.PROTOCOL, wp.REPLY, seq], client, frames[4:]
+        if len(frames) == 3 and frames[0] == wp.PROTOCOL and frames[1] == wp.FORGET:
+            return [], frames[2], None
         return None  # a heartbeat, or something that is not ours: it only proves liveness
 
     def send(self, envelope: list[bytes], reply: list[bytes]) -> None:
@@ -353,6 +442,7 @@ class WorkerTransport:
             time.sleep(self._backoff_s)
             self._backoff_s = min(self._backoff_s * 2, 32 * self.heartbeat_s)
             self.socket = self._open()
+            self.reset = True
 
     def close(self) -> None:
         with contextlib.suppress(zmq.ZMQError):
@@ -360,7 +450,9 @@ class WorkerTransport:
         self.socket.close()
 
 
-def receive_bounded(sock: zmq.Socket, most: int = MAX_INBOUND_FRAMES) -> list[bytes] | None:
+def receive_bounded(
+    sock: zmq.Socket, most: int = MAX_INBOUND_FRAMES, watch: PeerWatch | None = None
+) -> list[bytes] | None:
     """The next message as bytes, or None (dropped unread) when it has over ``most`` frames.
 
     ZeroMQ caps each frame (ZMQ_MAXMSGSIZE) but not their number, and hands a message over
@@ -374,6 +466,8 @@ def receive_bounded(sock: zmq.Socket, most: int = MAX_INBOUND_FRAMES) -> list[by
         release_free_memory()
         log.warning("dropped a message of %d frames (at most %d)", count, most)
         return None
+    if watch is not None:
+        watch.seen(frames[0], frames[0].bytes)
     return [frame.bytes for frame in frames]
 
 
@@ -395,10 +489,12 @@ class Server:
             on_done=self._on_done,
             max_batch=config.max_batch,
             max_delay_s=config.max_delay_ms / 1000.0,
+            limit=config.max_pending,
+            ceiling=2 * config.max_pending,
+            quantum=config.quantum,
         )
-        self._pending_samples = 0
-        self._client_samples: dict[bytes, int] = {}
         self._in_flight = 0
+        self._stats_logged = (time.monotonic(), 0)
 
     def _on_done(self, outputs: list[Output]) -> None:
         # Called on the batcher's thread: hand over, then wake the socket thread.
@@ -442,15 +538,37 @@ class Server:
                     outputs = self._done.get_nowait()
                 except queue.Empty:
                     break
-                for output in outputs:
-                    self._answer(output)
+                self._answer_all(outputs)
+        for client in getattr(self.transport, "departed", list)():
+            self._client_left(client)
         if accept and self.transport.socket in events:
             # Drain what is queued (bounded) so a burst is batched together.
             for _ in range(256):
                 if not self.transport.socket.poll(0, zmq.POLLIN):
                     break
                 self._receive()
+        # Work whose deadline passed is answered now, not when its turn would have come.
+        self._answer_all(self.batcher.expire())
+        self._log_stats()
         self.transport.tick(draining=not accept)
+        if getattr(self.transport, "reset", False):
+            self.transport.reset = False
+            dropped = self.batcher.drop_all(RESET)
+            log.warning("broker lost: dropped %d queued requests", len(dropped))
+            self._answer_all(dropped)
+
+    def _log_stats(self) -> None:
+        """Every STATS_S while busy: what the device did (the scheduler's own counters)."""
+        now, stats = time.monotonic(), self.batcher.stats
+        when, batches = self._stats_logged
+        if now - when < STATS_S or stats["batches"] == batches:
+            return
+        self._stats_logged = (now, stats["batches"])
+        log.info("stats %s", " ".join(f"{key}={value}" for key, value in sorted(stats.items())))
+
+    def _answer_all(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            self._answer(output)
 
     def _receive(self) -> None:
         started = time.perf_counter()
@@ -458,37 +576,83 @@ class Server:
         if received is None:
             return
         envelope, client, body = received
+        if body is None:  # the broker says this client left
+            self._client_left(client)
+            return
+        if self._gone(client):
+            return
         request_id, op, outcome, status = self.dispatcher.handle(
-            body, client, self._pending_samples, self._client_samples.get(client, 0)
+            body, client, self.batcher.accepted(), self.batcher.accepted(client)
         )
-        if isinstance(outcome, Job):
-            outcome.ticket = Ticket(envelope, request_id, started)
-            self._pending_samples += outcome.count
-            self._client_samples[client] = self._client_samples.get(client, 0) + outcome.count
-            self._in_flight += 1
-            self.batcher.submit(outcome)
-            log.debug("accepted id=%s count=%d", _printable(request_id, 40), outcome.count)
+        if isinstance(outcome, (Job, ComposeJob)):
+            self._accept(envelope, request_id, outcome, started)
+            return
+        if isinstance(outcome, CancelOrder):
+            work, finished = self.batcher.cancel(client, outcome.target)
+            outcome = protocol.ok_reply(
+                request_id, op, {"target": outcome.target, "found": work is not None}
+            )
+            self.transport.send(envelope, outcome)
+            self._log(request_id, op, 0, started, status)
+            self._answer_all(finished)
             return
         self.transport.send(envelope, outcome)
         self._log(request_id, op, 0, started, status)
 
+    def _gone(self, client: bytes) -> bool:
+        is_gone = getattr(self.transport, "is_gone", None)
+        return bool(is_gone and is_gone(client))
+
+    def _client_left(self, client: bytes) -> None:
+        """What the client queued is dropped, what of it runs stops at its next step."""
+        running = self.batcher.accepted(client)
+        dropped = self.batcher.drop_client(client, GONE)
+        if running:
+            log.info("client left peer=%s dropped=%d", client[:16].hex(), len(dropped))
+        self._answer_all(dropped)
+
+    def _accept(
+        self, envelope: list[bytes], request_id: str, job: Job | ComposeJob, started: float
+    ) -> None:
+        job.ticket = Ticket(envelope, request_id, started)
+        op, count = "generate", getattr(job, "count", 0)
+        try:
+            if isinstance(job, ComposeJob):
+                op, count = "compose", job.frames
+                generator = self.dispatcher.runners[job.model].generator
+                evicted = self.batcher.submit(*compose_work(job, generator, request_id))
+            else:
+                evicted = self.batcher.submit(job_work(job, request_id))
+        except (Refused, DuplicateId) as exc:
+            code = "busy" if isinstance(exc, Refused) else "bad_request"
+            self.transport.send(envelope, protocol.error_reply(request_id, code, f"{exc}"))
+            self._log(request_id, op, count, started, code)
+            return
+        self._in_flight += 1
+        log.debug("accepted id=%s op=%s count=%d", _printable(request_id, 40), op, count)
+        self._answer_all(evicted)
+
     def _answer(self, output: Output) -> None:
-        ticket: Ticket = output.job.ticket
+        ticket: Ticket = output.work.ticket if output.work is not None else output.job.ticket
+        self._in_flight -= 1
+        if output.stopped == RESET:
+            return  # its broker is gone and gave it to another worker: nobody to answer
+        if output.stopped == GONE and self._gone(ticket.envelope[0] if ticket.envelope else b""):
+            return  # its client left (one "client left" line said so); a worker still
+            # answers, so that the broker can release the request
+
         try:
             reply, status = self.dispatcher.reply_for(output, ticket)
         except Exception as exc:
             log.exception("internal error answering id=%s", _printable(ticket.request_id, 40))
             reply = protocol.error_reply(ticket.request_id, "internal", _one_line(exc))
             status = "internal"
-        self._pending_samples -= output.job.count
-        left = self._client_samples.pop(output.job.client, 0) - output.job.count
-        if left > 0:
-            self._client_samples[output.job.client] = left
-        self._in_flight -= 1
         self.transport.send(ticket.envelope, reply)
-        if output.error is not None:
+        if output.error is not None and output.stopped in (None, "internal"):
             log.error("generate failed id=%s error=%s", ticket.request_id, output.error)
-        self._log(ticket.request_id, "generate", output.job.count, ticket.started, status)
+        count = getattr(output.job, "count", getattr(output.job, "frames", 0))
+        kind = output.work.kind if output.work is not None else "generate"
+        self._log(ticket.request_id, kind, count, ticket.started, status)
 
     @staticmethod
     def _log(request_id: str, op: str, count: int, started: float, status: str) -> None:

@@ -92,6 +92,9 @@ class GenerationJob:
         return time.monotonic() - self.started
 
     def cancel(self) -> None:
+        """The panel's Cancel (Esc): the bundled client stops waiting and sends the backend
+        a ``cancel`` for this request, so queued work is dropped and no generator time is
+        spent on it."""
         self._cancel.set()
 
     def wait(self, timeout: float | None = None) -> bool:
