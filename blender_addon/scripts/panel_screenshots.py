@@ -97,8 +97,8 @@ def setup() -> None:
         item = settings.shot.segments.add()
         item.action, item.length, item.unit = action, length, unit
     settings.action = "walk"
-    settings.shot.keep_keys = True
-    settings.shot.key_frames = "1, 300"
+    settings.shot.nla_strips = False
+
     _window, area = _view3d()
     space = area.spaces.active
     space.show_region_ui = True
@@ -106,10 +106,21 @@ def setup() -> None:
     space.shading.type = "SOLID"
 
 
+def _timeline_shows_the_shot() -> None:
+    """Every marker in view: the timeline zoomed to the scene's (the shot's) range."""
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "DOPESHEET_EDITOR":
+                region = next(r for r in area.regions if r.type == "WINDOW")
+                with bpy.context.temp_override(window=window, area=area, region=region):
+                    bpy.ops.action.view_all()
+
+
 def compose() -> None:
     try:
         bpy.ops.kinetic_gan.compose("EXEC_DEFAULT")
         _say("composed")
+        _timeline_shows_the_shot()
     except RuntimeError as exc:
         _say(f"compose: {exc}")
 
