@@ -93,6 +93,7 @@ class _Background:
 
     @reports_errors
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        _cancel_requested.pop(self.bl_idname, None)  # a Cancel pressed while nothing ran
         self._job = self._start(context)
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.05, window=context.window)
