@@ -75,6 +75,9 @@ class _Background:
     _job = None
     _timer = None
     _what = "working"
+    # The Cancel button's key for this job (not bl_idname: on an instance Blender spells it
+    # KINETIC_GAN_OT_compose).
+    _cancel_key = ""
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -93,7 +96,7 @@ class _Background:
 
     @reports_errors
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        _cancel_requested.pop(self.bl_idname, None)  # a Cancel pressed while nothing ran
+        _cancel_requested.pop(self._cancel_key, None)  # a Cancel pressed while nothing ran
         self._job = self._start(context)
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.05, window=context.window)
@@ -104,7 +107,7 @@ class _Background:
     @reports_errors
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         job = self._job
-        if event.type == "ESC" or _cancel_requested.pop(self.bl_idname, False):
+        if event.type == "ESC" or _cancel_requested.pop(self._cancel_key, False):
             self._finish(context)
             job.cancel()
             settings_of(context).busy = False
@@ -135,6 +138,7 @@ class KGAN_OT_compose(_Background, bpy.types.Operator):
     bl_label = "Compose"
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 (Blender reads a plain set)
     _what = "composing the shot"
+    _cancel_key = "compose"
 
     def _start(self, context):
         return shot.start_compose(context)
@@ -150,6 +154,7 @@ class KGAN_OT_variations(_Background, bpy.types.Operator):
     bl_label = "Variations"
     bl_options = {"REGISTER"}  # noqa: RUF012 (ghosts are temporary: not an undo step)
     _what = "making variations"
+    _cancel_key = "variations"
 
     def _start(self, context):
         return variations.start_variations(context)
@@ -165,8 +170,8 @@ class KGAN_OT_cancel(bpy.types.Operator):
     bl_label = "Cancel"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        for idname in ("kinetic_gan.compose", "kinetic_gan.variations"):
-            _cancel_requested[idname] = True
+        for key in ("compose", "variations"):
+            _cancel_requested[key] = True
         return {"FINISHED"}
 
 
