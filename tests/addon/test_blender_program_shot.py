@@ -82,3 +82,33 @@ def test_the_real_program_composes_a_shot_with_markers_on_the_floor(tmp_path):
     assert found["markers"] == [[1, "walk"], [61, "jump"], [106, "walk"]], found
     # Grounded: the soles (the batch keys the rig onto the floor) touch it, never sink.
     assert -0.02 < min(found["lowest"]) < 0.02, found
+
+
+def test_compose_runs_modal_in_a_window_and_cancel_stops_it(tmp_path):
+    """A click's path (INVOKE: a modal timer polls the job) lands the shot; Cancel pressed
+    at once stops the next one and nothing lands."""
+    from kinetic_gan.commands.addon import build_addon, vendor_backend_modules
+    from kinetic_gan.serve.loopback import serving
+
+    vendor_backend_modules()
+    from kinetic_gan_blender.vendor.serve import client
+
+    if not hasattr(client.Client, "compose"):
+        pytest.skip("the bundled client has no compose op yet")
+    blender = _blender()
+    if blender[0] != "xvfb-run" and not os.environ.get("DISPLAY"):
+        pytest.skip("no display and no xvfb-run for a Blender window")
+    _, legacy = build_addon(tmp_path / "dist", wheels=False, log=lambda _: None)
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "home"),
+           "BLENDER_USER_SCRIPTS": str(tmp_path / "scripts")}
+    script = Path(__file__).with_name("blender_modal_compose.py")
+    with serving(SHIPPED, tmp_path / "serve.log") as address:
+        done = subprocess.run([*blender, "--factory-startup", "--python", str(script), "--",
+                               "--zip", str(legacy), "--backend", address],
+                              env=env, capture_output=True, text=True, timeout=300)
+    results = [json.loads(m) for m in re.findall(r"^RESULT (.*)$", done.stdout, re.MULTILINE)]
+    assert [r["phase"] for r in results] == ["compose", "cancel"], done.stdout[-3000:]
+    composed, cancelled = results
+    assert composed["actions"] == ["shot_s0_psi0.7"], composed
+    assert composed["markers"] == ["walk", "jump", "walk"], composed
+    assert cancelled["actions"] == composed["actions"], cancelled  # nothing more landed
