@@ -34,20 +34,30 @@ _registered: list = []
 def register() -> None:
     import bpy
 
-    from .blender import operators, panel, preferences, properties
+    from .blender import (
+        operators,
+        panel,
+        preferences,
+        properties,
+        shot_operators,
+        shot_panel,
+        variations,
+    )
 
-    for module in (preferences, properties, operators, panel):
+    for module in (preferences, properties, operators, shot_operators, panel, shot_panel):
         for cls in module.classes:
             bpy.utils.register_class(cls)
             _registered.append(cls)
     properties.register()
+    variations.register()
 
 
 def unregister() -> None:
     import bpy
 
-    from .blender import properties
+    from .blender import properties, variations
 
+    variations.unregister()
     properties.unregister()
     while _registered:
         bpy.utils.unregister_class(_registered.pop())

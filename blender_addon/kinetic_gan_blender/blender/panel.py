@@ -28,13 +28,16 @@ class KGAN_PT_main(_Sidebar, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "address", text="")
         row.operator("kinetic_gan.connect", text="", icon="FILE_REFRESH")
-        status = layout.row()
-        status.prop(settings, "status", text="", emboss=False)
+        # The state and its details on rows of their own: side by side, the sidebar's default
+        # width truncated both ("Connec… 0.1.0 · 1 mod…").
+        layout.prop(settings, "status", text="", emboss=False)
         if settings.status_text:
-            status.label(text=settings.status_text)
+            layout.label(text=settings.status_text)
 
         col = layout.column()
-        col.prop_search(settings, "model", settings, "models", icon="OUTLINER_OB_ARMATURE")
+        # No label: the model's name is long ("deepmimic15-mlp4") and its icon says what it is.
+        col.prop_search(settings, "model", settings, "models", text="",
+                        icon="OUTLINER_OB_ARMATURE")
         col.prop_search(settings, "action", settings, "classes", icon="ACTION")
         col.prop(settings, "count")
         row = col.row(align=True)
@@ -64,7 +67,7 @@ class KGAN_PT_target(_Sidebar, bpy.types.Panel):
         row.prop(settings, "target", text="")
         row.operator("kinetic_gan.add_character", text="", icon="ARMATURE_DATA")
         row = layout.row(align=True)
-        row.prop(settings, "bone_map")
+        row.prop(settings, "bone_map", text="Map")
         row.operator("kinetic_gan.bone_map_save", text="", icon="FILE_TICK")
         if settings.bone_map == "FILE":
             layout.prop(settings, "bone_map_file", text="")

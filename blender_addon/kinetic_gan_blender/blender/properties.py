@@ -14,6 +14,7 @@ from bpy.props import (
 )
 
 from ..core.bone_map import PRESETS
+from . import shot_properties
 
 
 class KGAN_ClassName(bpy.types.PropertyGroup):
@@ -144,9 +145,10 @@ class KGAN_Settings(bpy.types.PropertyGroup):
     takes: CollectionProperty(type=KGAN_Take)
     active_take: IntProperty()
     busy: BoolProperty()
+    shot: PointerProperty(type=shot_properties.KGAN_ShotSettings)
 
 
-classes = (KGAN_ClassName, KGAN_Model, KGAN_Take, KGAN_Settings)
+classes = (KGAN_ClassName, KGAN_Model, KGAN_Take, *shot_properties.classes, KGAN_Settings)
 
 
 def register() -> None:

@@ -20,7 +20,7 @@ class Request:
     """What to ask (the backend's own request record) and where."""
 
     address: str
-    generate: GenerateRequest
+    generate: GenerateRequest | None = None  # None for a compose (ComposeJob.shot)
     timeout_s: float = 2.0
     curve: Any = None  # vendor.serve.client.CurveKeys or None
 
@@ -75,10 +75,13 @@ class GenerationJob:
         try:
             # No retry: an artist hears about a dead backend within the configured timeout.
             with Client(req.address, timeout_s=req.timeout_s, retries=0, curve=req.curve) as c:
-                self.result = c.generate(**req.generate.fields(), cancel=self._cancel)
+                self.result = self._call(c)
         except Exception as exc:  # every failure becomes one line for a Blender report
             self.error = describe_error(exc, req.address)
             self.error_code = getattr(exc, "code", None)
+
+    def _call(self, client: Any) -> Any:
+        return client.generate(**self.request.generate.fields(), cancel=self._cancel)
 
     @property
     def done(self) -> bool:
@@ -106,3 +109,22 @@ def fetch_info(address: str, timeout_s: float, curve: Any = None) -> dict:
 
     with Client(address, timeout_s=timeout_s, retries=0, curve=curve) as c:
         return c.info()
+
+
+@dataclass
+class ComposeJob(GenerationJob):
+    """One ``compose`` call (a ``ShotRequest``) on its own thread; ``result`` is the
+    client's ``ComposedShot`` (one take of all frames and its segments)."""
+
+    shot: Any = None  # vendor.records.shot.ShotRequest
+    model: str | None = None
+    armature: Any = None  # where the result lands (the glue's object; kept, not used here)
+    anchor: Any = None  # (scene frame, root position) the glue puts the result back at
+
+    def start(self) -> ComposeJob:
+        self._thread = threading.Thread(target=self._run, name="kgan-compose", daemon=True)
+        self._thread.start()
+        return self
+
+    def _call(self, client: Any) -> Any:
+        return client.compose(self.shot, model=self.model, cancel=self._cancel)

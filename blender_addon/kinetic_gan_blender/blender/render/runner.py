@@ -27,6 +27,7 @@ from ...core.render.progress import (
     format_duration,
     summary_table,
 )
+from ...core.render.shot import shot_request, shot_take
 from ...core.render.sources import Motion, Source, open_source
 from .. import api, takes
 from ..rig import bone_points
@@ -49,12 +50,17 @@ def run(options: BatchOptions, stream: TextIO | None = None) -> int:
     stream = stream or sys.stdout
     source = open_source(options)
     try:
-        takes = plan_takes(
-            options.actions, source.class_names, options.count, options.seed, options.truncation
-        )
-        _refuse_unknown_actions(takes, source.class_names)
-        batch = _Batch(options, source, stream)
-        results = batch.run_grid(takes) if options.grid else batch.run_takes(takes)
+        if options.shot:
+            request = shot_request(options, source.class_names)  # checked before staging
+            results = _Batch(options, source, stream).run_shot(request)
+        else:
+            takes = plan_takes(
+                options.actions, source.class_names, options.count, options.seed,
+                options.truncation,
+            )
+            _refuse_unknown_actions(takes, source.class_names)
+            batch = _Batch(options, source, stream)
+            results = batch.run_grid(takes) if options.grid else batch.run_takes(takes)
     finally:
         source.close()
         with contextlib.suppress(OSError):
@@ -167,6 +173,41 @@ class _Batch:
             results.append(result)
             progress.take_done(result)
         return results
+
+    # ------------------------------------------------------------------ a shot, one video
+
+    def run_shot(self, request) -> list[TakeResult]:
+        """``--shot``: one composed take on the character, a marker per segment, one video."""
+        o = self.options
+        take = shot_take(o)
+        exports = sorted(o.exports)
+        settings = {**self.settings(take), "shot": o.shot, "loop": o.loop,
+                    "path": None if o.path is None else str(o.path)}
+        started = time.monotonic()
+        result = TakeResult(take.stem, o.shot, take.seed, "done")
+        Progress(1, self.stream).note(f"shot {o.shot} from {self.source.model} → {self.out}")
+        if not o.force and self.markers.is_complete(take.stem, settings, exports):
+            result.status, result.outputs = "skipped", exports
+            return [result]
+        shot = None
+        try:
+            t0 = time.perf_counter()
+            composed = self.source.compose(request)
+            result.timings["compose"] = time.perf_counter() - t0
+            motion = composed.takes.sample(0)
+            self._stage(motion.fps)
+            shot = self._animate(take, motion, self._one_character(), result, started)
+            step = self.scene.render.fps / self.scene.render.fps_base / float(motion.fps)
+            start = shot.action.frame_range[0]
+            for first, _frames, action in composed.segments:
+                self.scene.timeline_markers.new(action, frame=round(start + first * step))
+            self._film([shot], take.stem, exports)
+            self._export(shot, exports)
+            self._mark(take.stem, settings, exports, result)
+        except Exception as exc:
+            result.status, result.error = "failed", _one_line(exc)
+        result.seconds = time.monotonic() - started
+        return [result]
 
     # ------------------------------------------------------------------ every take in one video
 

@@ -66,6 +66,9 @@ class BatchOptions:
     force: bool = False
     samples: int = DEFAULT_SAMPLES["workbench"]  # anti-aliasing / light samples per pixel
     cleanup: tuple[str, ...] = CLEANUP_STEPS  # motion cleanup before animating; () = raw
+    shot: str | None = None  # "walk:150,jump:90": one composed take, one video
+    loop: str | None = None  # None, "advance" or "in_place" (with --shot)
+    path: Path | None = None  # a path.json the shot follows (with --shot)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +104,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="motion cleanup before animating: all (default), none (the raw output), or some "
         f"of {','.join(CLEANUP_STEPS)} — constant bones, a 6 Hz zero-phase low-pass, feet "
         "held during contacts (NTU-25 models in metres; docs/cleanup.md)",
+    )
+
+    shot = parser.add_argument_group("a shot (one composed take instead of --actions)")
+    shot.add_argument(
+        "--shot", default=None, metavar="SEGMENTS",
+        help='compose "walk:150,jump:90,..." (ACTION:FRAMES, in order) into one take and '
+        "render it as one video (docs/shots.md)",
+    )
+    shot.add_argument(
+        "--loop", nargs="?", const="advance", default=None, choices=("advance", "in_place"),
+        help="with --shot: its end runs into its start (advance: the default, travelling)",
+    )
+    shot.add_argument(
+        "--path", type=Path, default=None, metavar="PATH.json",
+        help='with --shot: follow {"points": [[x, z], ...]} (metres on the dataset floor)',
     )
 
     rig = parser.add_argument_group("character")
@@ -194,6 +212,32 @@ def parse_cleanup(text: str) -> tuple[str, ...]:
     return tuple(s for s in CLEANUP_STEPS if s in items)
 
 
+_SEGMENT = re.compile(r"\s*[^,:]+(?::[^,:]+)*\s*:\s*\d+\s*")
+
+
+def parse_shot(ns: argparse.Namespace) -> tuple[str | None, str | None, Path | None]:
+    """--shot, --loop and --path checked together (the segments' actions are checked
+    against the model once the server is reached)."""
+    shot = getattr(ns, "shot", None)
+    loop, path = getattr(ns, "loop", None), getattr(ns, "path", None)
+    if shot is None:
+        if loop is not None or path is not None:
+            raise OptionsError(f"{'--loop' if loop else '--path'} needs --shot SEGMENTS")
+        return None, None, None
+    parts = shot.split(",")
+    bad = [p.strip() for p in parts if not _SEGMENT.fullmatch(p)]
+    if not shot.strip() or bad:
+        raise OptionsError(f"--shot: {bad[0] if bad else shot!r} is not ACTION:FRAMES "
+                           '(write the shot as "walk:150,jump:90")')
+    if loop is not None and path is not None:
+        raise OptionsError("--loop: a looping shot cannot also follow --path")
+    if path is not None and not Path(path).is_file():
+        raise OptionsError(f"--path: {path} does not exist")
+    if getattr(ns, "grid", False):
+        raise OptionsError("--grid: a shot is one take; render it without --grid")
+    return shot.strip(), loop, None if path is None else Path(path)
+
+
 def from_namespace(ns: argparse.Namespace) -> BatchOptions:
     """Validate parsed arguments into :class:`BatchOptions` (raises :class:`OptionsError`)."""
     if ns.count < 1:
@@ -220,6 +264,7 @@ def from_namespace(ns: argparse.Namespace) -> BatchOptions:
     elif weights is not None:
         raise OptionsError("--weights is for --local; a server loads its own weights")
     exports = frozenset(name for name in EXPORTS if getattr(ns, name, False))
+    shot, loop, path = parse_shot(ns)
     return BatchOptions(
         actions=parse_actions(ns.actions),
         count=ns.count,
@@ -242,6 +287,7 @@ def from_namespace(ns: argparse.Namespace) -> BatchOptions:
         force=ns.force,
         samples=samples,
         cleanup=parse_cleanup(getattr(ns, "cleanup", "all")),
+        shot=shot, loop=loop, path=path,
     )
 
 

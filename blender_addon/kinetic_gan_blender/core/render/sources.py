@@ -102,5 +102,12 @@ class RemoteSource:
             raise RuntimeError(f"backend: {exc}") from None
         return r.sample(0)
 
+    def compose(self, request):
+        """A ``ShotRequest`` composed by the server: a ``ComposedShot``."""
+        try:
+            return self._client.compose(request, model=self.model, timeout_s=self.timeout_s)
+        except self._errors as exc:
+            raise RuntimeError(f"backend: {exc}") from None
+
     def close(self) -> None:
         self._client.close()
