@@ -120,10 +120,11 @@ def summary(job: generation.GenerationJob) -> str:
     return f"Generated {job.request.generate.count} take(s) in {job.elapsed:.2f} s"
 
 
-def apply_generation(context: bpy.types.Context, job: generation.GenerationJob) -> list[str]:
-    """Turn a finished job into Actions on the target; returns warnings.
+def job_result(context: bpy.types.Context, job):
+    """A finished background job's result (a generate's takes, a compose's shot).
 
-    Raises ``BackendFailure`` (with the client's code) when the job failed.
+    Raises ``BackendFailure`` (with the client's code) when the job failed; an unreachable
+    backend is also left in the panel's status, so the artist sees it after the report.
     """
     settings = settings_of(context)
     settings.busy = False
@@ -131,7 +132,16 @@ def apply_generation(context: bpy.types.Context, job: generation.GenerationJob) 
         if job.error_code == generation.UNREACHABLE:
             settings.status, settings.status_text = "ERROR", job.error
         raise BackendFailure(job.error, job.error_code)
-    result = job.result
+    return job.result
+
+
+def apply_generation(context: bpy.types.Context, job: generation.GenerationJob) -> list[str]:
+    """Turn a finished job into Actions on the target; returns warnings.
+
+    Raises ``BackendFailure`` (with the client's code) when the job failed.
+    """
+    settings = settings_of(context)
+    result = job_result(context, job)
     if result.units != "m":
         warnings = [f"model {result.model!r} has no metric calibration: units are {result.units}"]
     else:

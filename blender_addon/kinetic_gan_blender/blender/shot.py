@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core import generation
 from ..core.body import ROOT_BONE, canonical_joint_indices
-from ..core.errors import BackendFailure, UserError
+from ..core.errors import UserError
 from ..core.retarget import dataset_to_blender
 from ..core.shot.keys import joint_sources, keys_from_points
 from ..core.shot.path import curve_to_path
@@ -193,13 +193,8 @@ def compose_now(context: bpy.types.Context) -> tuple[generation.ComposeJob, list
 def apply_compose(context: bpy.types.Context, job: generation.ComposeJob) -> list[str]:
     """The composed shot as one Action on the target, a marker per segment, optionally NLA
     strips per segment; returns warnings. A failed job raises and changes nothing."""
-    settings = settings_of(context)
-    settings.busy = False
-    if job.error is not None:
-        if job.error_code == generation.UNREACHABLE:
-            settings.status, settings.status_text = "ERROR", job.error
-        raise BackendFailure(job.error, job.error_code)
-    return land_shot(context, job.armature, job.result, job.shot, job.anchor)
+    composed = controller.job_result(context, job)
+    return land_shot(context, job.armature, composed, job.shot, job.anchor)
 
 
 def land_shot(context: bpy.types.Context, armature, composed, shot, anchor=None) -> list[str]:

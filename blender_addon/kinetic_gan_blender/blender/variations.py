@@ -14,7 +14,7 @@ from bpy.app.handlers import persistent
 from mathutils import Vector
 
 from ..core import generation
-from ..core.errors import BackendFailure, UserError
+from ..core.errors import UserError
 from ..core.shot.variations import ghost_label, ghost_offsets
 from ..core.take_names import take_name
 from ..vendor.records.request import GenerateRequest
@@ -150,19 +150,9 @@ def controller_target(context: bpy.types.Context) -> bpy.types.Object:
     return shot_target(context)
 
 
-def _finished(context: bpy.types.Context, job: generation.GenerationJob):
-    settings = settings_of(context)
-    settings.busy = False
-    if job.error is not None:
-        if job.error_code == generation.UNREACHABLE:
-            settings.status, settings.status_text = "ERROR", job.error
-        raise BackendFailure(job.error, job.error_code)
-    return job.result
-
-
 def show_variations(context: bpy.types.Context, job: generation.GenerationJob) -> list[str]:
     """The finished job's takes as ghosts beside the target; replaces the ghosts shown."""
-    result = _finished(context, job)
+    result = controller.job_result(context, job)
     settings = settings_of(context)
     target = controller_target(context)
     remove_ghosts(context)
@@ -255,7 +245,7 @@ BLEND_NAME = "blend"
 
 def apply_blend(context: bpy.types.Context, job: generation.GenerationJob) -> bpy.types.Action:
     """The blended take on the target, replacing the previous blend's Action."""
-    result = _finished(context, job)
+    result = controller.job_result(context, job)
     settings = settings_of(context)
     target = controller_target(context)
     options = controller.take_options(settings)
