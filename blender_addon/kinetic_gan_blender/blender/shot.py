@@ -171,7 +171,7 @@ def start_compose(context: bpy.types.Context) -> generation.ComposeJob:
     shot = shot_request(context, armature)
     request = generation.Request(
         address=controller.backend_address(context),
-        timeout_s=controller._timeout(context) + 0.02 * shot.frames,  # the engine's work
+        timeout_s=controller._timeout(context),  # the ping's; the shot's wait is its own
         curve=controller._curve(context),
     )
     settings.busy = True

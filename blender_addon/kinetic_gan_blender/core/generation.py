@@ -111,6 +111,19 @@ def fetch_info(address: str, timeout_s: float, curve: Any = None) -> dict:
         return c.info()
 
 
+# A shot's optimisation takes about 2.5 ms a frame on two idle CPU cores (a 20 s shot in
+# 1.5 s), many times that on a loaded CPU or a server's first shot. So a compose is first
+# pinged (a dead backend is told within the panel's timeout), then waited for this long;
+# the artist's Cancel ends the wait at any time.
+COMPOSE_SECONDS_PER_FRAME = 0.1
+COMPOSE_MIN_WAIT_S = 30.0
+
+
+def compose_wait_s(frames: int, base_s: float = 0.0) -> float:
+    """How long to wait for a composed shot of ``frames`` frames once the backend answered."""
+    return base_s + max(COMPOSE_MIN_WAIT_S, COMPOSE_SECONDS_PER_FRAME * frames)
+
+
 @dataclass
 class ComposeJob(GenerationJob):
     """One ``compose`` call (a ``ShotRequest``) on its own thread; ``result`` is the
@@ -127,4 +140,6 @@ class ComposeJob(GenerationJob):
         return self
 
     def _call(self, client: Any) -> Any:
-        return client.compose(self.shot, model=self.model, cancel=self._cancel)
+        client.ping()
+        wait = compose_wait_s(self.shot.frames, self.request.timeout_s)
+        return client.compose(self.shot, model=self.model, cancel=self._cancel, timeout_s=wait)

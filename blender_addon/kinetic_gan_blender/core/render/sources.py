@@ -11,6 +11,7 @@ from typing import Protocol
 # One generated take, in metres in the dataset frame (Y up, facing −Z): the backend's record.
 from ...vendor.records.takes import Motion
 from ..errors import KineticGanAddonError
+from ..generation import compose_wait_s
 from .options import BatchOptions
 from .plan import Take
 
@@ -105,7 +106,8 @@ class RemoteSource:
     def compose(self, request):
         """A ``ShotRequest`` composed by the server: a ``ComposedShot``."""
         try:
-            return self._client.compose(request, model=self.model, timeout_s=self.timeout_s)
+            wait = max(self.timeout_s, compose_wait_s(request.frames))
+            return self._client.compose(request, model=self.model, timeout_s=wait)
         except self._errors as exc:
             raise RuntimeError(f"backend: {exc}") from None
 
