@@ -133,8 +133,6 @@ class RecognizerCard:
 
 def save_recognizer(stem: str | Path, model: Recognizer, card: RecognizerCard) -> tuple[Path, Path]:
     """Write STEM.safetensors + STEM.json atomically; returns both paths."""
-    from safetensors.torch import save_file
-
     stem = Path(stem)
     if stem.suffix in (".safetensors", ".json"):
         stem = stem.with_suffix("")
@@ -143,10 +141,19 @@ def save_recognizer(stem: str | Path, model: Recognizer, card: RecognizerCard) -
         stem.with_name(stem.name + ".json"),
     )
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return write_weights(weights, card_path, tensors, CARD_FORMAT, asdict(card))
+
+
+def write_weights(weights: Path, card_path: Path, tensors: dict, card_format: str,
+                  card: dict) -> tuple[Path, Path]:
+    """A recogniser's tensors and its JSON card, each written atomically (every recogniser
+    family saves through this)."""
+    from safetensors.torch import save_file
+
     with atomic_path(weights) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": CARD_FORMAT})
+        save_file(tensors, str(tmp), metadata={"format": card_format})
     with atomic_write(card_path, "w") as handle:
-        json.dump(asdict(card), handle, indent=2)
+        json.dump(card, handle, indent=2)
         handle.write("\n")
     return weights, card_path
 

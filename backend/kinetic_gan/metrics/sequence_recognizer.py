@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from kinetic_gan.atomic import atomic_path, atomic_write
 from kinetic_gan.data.augment import Augment, apply
 from kinetic_gan.errors import KineticGanError, first_line
 from kinetic_gan.metrics import body_features
+from kinetic_gan.metrics.recognizer import write_weights
 
 CARD_FORMAT = "kinetic-gan-sequence-recognizer/1"
 FRAME_STEP = 2  # every other frame: 32 steps for a 64-frame window
@@ -82,17 +82,10 @@ def _stems(path: str | Path) -> tuple[Path, Path]:
 
 
 def save(stem: str | Path, model: SequenceRecognizer, card: SequenceRecognizerCard):
-    from safetensors.torch import save_file
-
     weights, card_path = _stems(stem)
     # float16 keeps the file small; the recogniser computes in float32.
     tensors = {k: v.detach().cpu().half().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(weights) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": CARD_FORMAT})
-    with atomic_write(card_path, "w") as handle:
-        json.dump(asdict(card), handle, indent=2)
-        handle.write("\n")
-    return weights, card_path
+    return write_weights(weights, card_path, tensors, CARD_FORMAT, asdict(card))
 
 
 def load(path: str | Path) -> tuple[SequenceRecognizer, SequenceRecognizerCard]:
